@@ -46,7 +46,9 @@ def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     if a.shape != b.shape:
         raise FalsrError(f"SSIM needs images of one size, got {a.shape} and {b.shape}")
     if min(a.shape[:2]) < SSIM_WINDOW:
-        raise FalsrError(f"image too small for SSIM ({a.shape[0]}x{a.shape[1]} < {SSIM_WINDOW}x{SSIM_WINDOW})")
+        raise FalsrError(
+            f"image too small for SSIM ({a.shape[0]}x{a.shape[1]} < {SSIM_WINDOW}x{SSIM_WINDOW})"
+        )
     c1 = (0.01 * peak) ** 2
     c2 = (0.03 * peak) ** 2
     k = gaussian_kernel()
@@ -71,7 +73,9 @@ def prepare_y(rgb: np.ndarray, border: int) -> np.ndarray:
 def score(sr_rgb: np.ndarray, hr_rgb: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) of an SR image against its HR image by the paper's protocol (border = scale)."""
     if sr_rgb.shape != hr_rgb.shape:
-        raise FalsrError(f"SR image is {sr_rgb.shape[1]}x{sr_rgb.shape[0]} but HR is {hr_rgb.shape[1]}x{hr_rgb.shape[0]}")
+        raise FalsrError(
+            f"SR image is {sr_rgb.shape[1]}x{sr_rgb.shape[0]} but HR is {hr_rgb.shape[1]}x{hr_rgb.shape[0]}"
+        )
     sr_y = prepare_y(sr_rgb, scale)
     hr_y = prepare_y(hr_rgb, scale)
     return psnr(sr_y, hr_y), ssim(sr_y, hr_y)

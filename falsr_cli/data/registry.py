@@ -1,0 +1,530 @@
+"""The registry of known data sets, and fetching and checking them in the local data folder.
+
+Facts about each set (every file's name, size and sha256, and where it is published) live in the package
+file `datasets.json`. Files are fetched from the public source (raw files at a pinned commit, or the
+official DIV2K zips) or from the mirror in env FALSR_DATA_MIRROR (a folder or URL laid out
+`<NAME>/<file>`). Each download goes to `<file>.part` (kept for resuming with an HTTP Range request), is
+checked against its sha256, and only then renamed over the target, so a bad or partial download never
+replaces a good file.
+
+Local layout: `<data dir>/<NAME>/<file>`; the data dir is `--data-dir`, env FALSR_DATA, or ./dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from falsr_cli.errors import FalsrError
+from falsr_cli.paths import data_dir as resolve_data_dir
+
+MIRROR_ENV = "FALSR_DATA_MIRROR"
+SAMPLES = "samples"
+RAW_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{folder}/{file}"
+TIMEOUT_SECONDS = 30
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a data set: its name and, where known, byte size, sha256 and pixel size."""
+
+    name: str
+    bytes: int | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A registered data set. `kind` is benchmark (LR/HR pairs), train or valid (HR only)."""
+
+    name: str
+    kind: str
+    scale: int | None
+    description: str
+    source: dict
+    files: tuple[FileEntry, ...] = ()
+    expect: dict = field(default_factory=dict)
+
+    @property
+    def is_archive(self) -> bool:
+        """True for sets published as one zip (DIV2K), checked by names, count and image size."""
+        return "archive" in self.source
+
+    @property
+    def file_names(self) -> list[str]:
+        if self.is_archive:
+            first, count = int(self.expect["first"]), int(self.expect["count"])
+            return [f"{i:04d}.png" for i in range(first, first + count)]
+        return [f.name for f in self.files]
+
+    @property
+    def images(self) -> int:
+        """Number of images (pairs for a benchmark)."""
+        if self.name == SAMPLES:
+            from falsr_cli.data.samples import SAMPLE_IMAGES
+
+            return len(SAMPLE_IMAGES)
+        n = len(self.file_names)
+        return n // 2 if self.kind == "benchmark" else n
+
+    @property
+    def total_bytes(self) -> int | None:
+        if self.is_archive or not self.files or any(f.bytes is None for f in self.files):
+            return None
+        return sum(f.bytes or 0 for f in self.files)
+
+    @property
+    def source_text(self) -> str:
+        s = self.source
+        if "repository" in s:
+            return f"github {s['repository']}@{s['commit'][:7]}"
+        if "url" in s:
+            return f"{urllib.parse.urlparse(s['url']).netloc} {s.get('archive', '')}".strip()
+        return s.get("text", "")
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Dataset]:
+    text = resources.files("falsr_cli.data").joinpath("datasets.json").read_text(encoding="utf-8")
+    raw = json.loads(text)["datasets"]
+    out: dict[str, Dataset] = {
+        SAMPLES: Dataset(
+            name=SAMPLES,
+            kind="benchmark",
+            scale=2,
+            description="built-in x2 set: photos shipped with scikit-image, LR by MATLAB-compatible bicubic",
+            source={"text": "scikit-image (built in, no download)"},
+        )
+    }
+    for name, d in raw.items():
+        out[name] = Dataset(
+            name=name,
+            kind=d["kind"],
+            scale=d.get("scale"),
+            description=d.get("description", ""),
+            source=d["source"],
+            files=tuple(FileEntry(**f) for f in d.get("files", [])),
+            expect=d.get("expect", {}),
+        )
+    return out
+
+
+def list_datasets() -> list[Dataset]:
+    """Every registered data set, the built-in `samples` first."""
+    return list(_registry().values())
+
+
+def find_dataset(name: str) -> Dataset | None:
+    """The registered set of that name (case-insensitive), or None."""
+    reg = _registry()
+    if name in reg:
+        return reg[name]
+    lowered = {k.lower(): v for k, v in reg.items()}
+    return lowered.get(str(name).lower())
+
+
+def get_dataset(name: str) -> Dataset:
+    """The registered set of that name; FalsrError listing the known names otherwise."""
+    ds = find_dataset(name)
+    if ds is None:
+        raise FalsrError(f"unknown data set: {name} (registered: {', '.join(_registry())})")
+    return ds
+
+
+def benchmark_names() -> list[str]:
+    """Names of the registered ×2 benchmarks that are downloadable (not the built-in samples)."""
+    return [d.name for d in list_datasets() if d.kind == "benchmark" and d.name != SAMPLES]
+
+
+def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """The local folder of a data set: `<data dir>/<NAME>`."""
+    return resolve_data_dir(data_dir) / get_dataset(name).name
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---- checking ----------------------------------------------------------------------------------
+
+
+@dataclass
+class VerifyReport:
+    """Result of checking a local data set: which files are fine, missing or bad (with why)."""
+
+    name: str
+    folder: Path
+    ok: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    bad: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.bad
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "folder": str(self.folder),
+            "ok": len(self.ok),
+            "missing": self.missing,
+            "bad": [{"file": f, "reason": r} for f, r in self.bad],
+            "complete": self.complete,
+        }
+
+
+def _check_file(ds: Dataset, entry: FileEntry | None, path: Path, full: bool) -> str | None:
+    """Why a present file is bad, or None if it is fine. `full` also hashes (or decodes the header)."""
+    if entry is not None and entry.bytes is not None and path.stat().st_size != entry.bytes:
+        return f"size {path.stat().st_size} bytes, expected {entry.bytes}"
+    if not full:
+        return None
+    if entry is not None and entry.sha256:
+        got = sha256_file(path)
+        return None if got == entry.sha256 else f"sha256 {got[:12]}…, expected {entry.sha256[:12]}…"
+    long_side = ds.expect.get("long_side")
+    if long_side:
+        from falsr_cli.data.images import image_size
+
+        try:
+            w, h = image_size(path)
+        except FalsrError as e:
+            return str(e)
+        if max(w, h) != long_side:
+            return f"image is {w}x{h}, expected {long_side} pixels on the long side"
+    return None
+
+
+def verify(name: str, data_dir: str | os.PathLike | None = None, full: bool = True) -> VerifyReport:
+    """Check every file of a local data set (sha256 and size; DIV2K: names, count, image size)."""
+    ds = get_dataset(name)
+    if ds.name == SAMPLES:
+        from falsr_cli.data.samples import verify_samples
+
+        return verify_samples(data_dir)
+    folder = dataset_dir(ds.name, data_dir)
+    report = VerifyReport(ds.name, folder)
+    entries = {f.name: f for f in ds.files}
+    for fname in ds.file_names:
+        path = folder / fname
+        if not path.is_file():
+            report.missing.append(fname)
+            continue
+        reason = _check_file(ds, entries.get(fname), path, full)
+        if reason:
+            report.bad.append((fname, reason))
+        else:
+            report.ok.append(fname)
+    return report
+
+
+def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """Quick check (names and sizes, no hashing) that a set is complete locally."""
+    ds = get_dataset(name)
+    if ds.name == SAMPLES:
+        from falsr_cli.data.samples import samples_present
+
+        return samples_present(data_dir)
+    return verify(ds.name, data_dir, full=False).complete
+
+
+# ---- fetching ----------------------------------------------------------------------------------
+
+
+def _mirror() -> str | None:
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return value or None
+
+
+def _is_url(text: str) -> bool:
+    return urllib.parse.urlparse(text).scheme in ("http", "https")
+
+
+def _source_for(ds: Dataset, fname: str, mirror: str | None) -> str:
+    """Where to fetch one file from: the mirror (`<mirror>/<NAME>/<file>`) or the public source."""
+    if mirror:
+        if _is_url(mirror):
+            return f"{mirror.rstrip('/')}/{urllib.parse.quote(ds.name)}/{urllib.parse.quote(fname)}"
+        base = Path(mirror[7:] if mirror.startswith("file://") else mirror).expanduser()
+        return str(base / ds.name / fname)
+    if ds.is_archive:
+        return ds.source["url"]
+    s = ds.source
+    return RAW_URL.format(repository=s["repository"], commit=s["commit"], folder=s["folder"], file=fname)
+
+
+def _network_error(what: str, url: str, err: BaseException) -> FalsrError:
+    """One-line error for a failed request, saying plainly when there is no network."""
+    host = urllib.parse.urlparse(url).netloc
+    reason = getattr(err, "reason", err)
+    if isinstance(err, urllib.error.HTTPError):
+        return FalsrError(f"cannot download {what}: HTTP {err.code} {err.reason} from {url}")
+    if isinstance(
+        reason, (socket.gaierror, ConnectionRefusedError, ConnectionResetError, TimeoutError, OSError)
+    ):
+        return FalsrError(
+            f"cannot download {what}: no network connection to {host} ({reason}); "
+            f"connect to the internet or set {MIRROR_ENV} to a local copy laid out <NAME>/<file>"
+        )
+    return FalsrError(f"cannot download {what} from {url}: {reason}")
+
+
+def _fetch_url(url: str, part: Path, what: str, advance, set_total=None) -> None:
+    """Download `url` into `part`, resuming from its current length with an HTTP Range request.
+
+    `set_total(bytes)` is told the full size when the server says it (for a bar over one big file).
+    """
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "falsr"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:
+            return  # the .part file is already complete; the checksum decides
+        raise _network_error(what, url, e) from None
+    except (urllib.error.URLError, OSError) as e:
+        raise _network_error(what, url, e) from None
+    with response:
+        resumed = have and response.status == 206
+        if not resumed:
+            have = 0
+        length = response.headers.get("Content-Length")
+        if set_total is not None and length and length.isdigit():
+            set_total(have + int(length))
+        if resumed:
+            advance(have)
+        try:
+            with open(part, "ab" if resumed else "wb") as out:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    advance(len(chunk))
+                out.flush()
+                os.fsync(out.fileno())
+        except (urllib.error.URLError, OSError) as e:
+            # The partial file stays as .part so a later run resumes it.
+            raise _network_error(what, url, e) from None
+
+
+def _fetch_copy(src: str, part: Path, what: str, advance) -> None:
+    src_path = Path(src)
+    if not src_path.is_file():
+        raise FalsrError(f"cannot download {what}: not in the mirror ({src_path})")
+    with open(src_path, "rb") as f, open(part, "wb") as out:
+        while chunk := f.read(1 << 20):
+            out.write(chunk)
+            advance(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _fetch_verified(
+    ds: Dataset, entry: FileEntry | None, fname: str, target: Path, mirror: str | None, advance
+) -> None:
+    """Fetch one file to `<target>.part`, check it, then rename it over `target`."""
+    src = _source_for(ds, fname, mirror)
+    part = target.with_name(target.name + ".part")
+    what = f"{ds.name}/{fname}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if _is_url(src):
+        _fetch_url(src, part, what, advance)
+    else:
+        _fetch_copy(src, part, what, advance)
+    if entry is not None:
+        size = part.stat().st_size
+        if entry.bytes is not None and size != entry.bytes:
+            if size > entry.bytes:
+                part.unlink(missing_ok=True)  # cannot be resumed into the right file
+            raise FalsrError(
+                f"download of {what} from {src} is {size} bytes, expected {entry.bytes}; try again"
+            )
+        if entry.sha256:
+            got = sha256_file(part)
+            if got != entry.sha256:
+                part.unlink(missing_ok=True)
+                raise FalsrError(
+                    f"download of {what} from {src} has a wrong sha256 "
+                    f"({got[:12]}…, expected {entry.sha256[:12]}…)"
+                )
+    os.replace(part, target)
+
+
+def _progress(total: int | None, disable: bool):
+    """A bytes progress bar (download size and speed) on stderr."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from falsr_cli.console import err_console
+
+    # Byte counts and speed instead of console.progress()'s item counts: files differ a lot in size.
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=disable,
+    )
+
+
+def download(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    quiet: bool = False,
+) -> Path:
+    """Fetch the missing or bad files of a data set (all of them with `force`); return its folder.
+
+    `mirror` overrides env FALSR_DATA_MIRROR. Files already present and verified are not fetched again.
+    """
+    ds = get_dataset(name)
+    if ds.name == SAMPLES:
+        from falsr_cli.data.samples import ensure_samples
+
+        return ensure_samples(data_dir)
+    mirror = mirror or _mirror()
+    folder = dataset_dir(ds.name, data_dir)
+    if ds.is_archive:
+        return _download_archive(ds, folder, mirror, force, quiet)
+    report = verify(ds.name, data_dir, full=True)
+    todo = list(ds.files) if force else [f for f in ds.files if f.name not in set(report.ok)]
+    if not todo:
+        return folder
+    total = sum(f.bytes or 0 for f in todo) or None
+    with _progress(total, quiet) as bar:
+        task = bar.add_task(f"{ds.name}", total=total)
+        for entry in todo:
+            bar.update(task, description=f"{ds.name} {entry.name}")
+            start = bar.tasks[task].completed
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+
+            _fetch_verified(ds, entry, entry.name, folder / entry.name, mirror, advance)
+            # Exact whether the file came whole or resumed.
+            bar.update(task, completed=start + (entry.bytes or 0))
+        bar.update(task, description=ds.name)
+    return folder
+
+
+# `ensure_dataset` has a parameter named `download`; this keeps the function reachable there.
+_download = download
+
+
+def _safe_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """{file name: member} of the images in the archive, refusing paths that escape the folder."""
+    members = {}
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        parts = Path(info.filename).parts
+        if info.filename.startswith("/") or ".." in parts:
+            raise FalsrError(f"unsafe path in archive: {info.filename}")
+        if parts and parts[-1].lower().endswith(".png"):
+            members[parts[-1]] = info
+    return members
+
+
+def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool, quiet: bool) -> Path:
+    """Fetch the set's zip (resumable), then extract its images into `folder`, keeping good files."""
+    report = verify(ds.name, folder.parent, full=False)
+    if report.complete and not force:
+        return folder
+    archive = ds.source["archive"]
+    zip_path = folder.parent / archive
+    what = f"{ds.name} ({archive})"
+    if not zip_path.is_file():
+        src = _source_for(ds, archive, mirror)
+        part = zip_path.with_name(zip_path.name + ".part")
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        with _progress(None, quiet) as bar:
+            task = bar.add_task(f"{ds.name} {archive}", total=None)
+            if _is_url(src):
+                _fetch_url(
+                    src,
+                    part,
+                    what,
+                    lambda n: bar.advance(task, n),
+                    set_total=lambda total: bar.update(task, total=total),
+                )
+            else:
+                _fetch_copy(src, part, what, lambda n: bar.advance(task, n))
+        if not zipfile.is_zipfile(part):
+            part.unlink(missing_ok=True)
+            raise FalsrError(f"download of {what} from {src} is not a zip archive; try again")
+        os.replace(part, zip_path)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = _safe_members(zf)
+            wanted = ds.file_names
+            absent = [n for n in wanted if n not in members]
+            if absent:
+                raise FalsrError(
+                    f"{zip_path} lacks {len(absent)} of the {len(wanted)} expected images "
+                    f"(e.g. {absent[0]}); delete it and download again"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            keep = set() if force else set(verify(ds.name, folder.parent, full=True).ok)
+            for fname in wanted:
+                if fname in keep:
+                    continue
+                part = folder / (fname + ".part")
+                with zf.open(members[fname]) as src_f, open(part, "wb") as out:
+                    shutil.copyfileobj(src_f, out, 1 << 20)
+                reason = _check_file(ds, None, part, full=True)
+                if reason:
+                    part.unlink(missing_ok=True)
+                    raise FalsrError(f"{ds.name}/{fname} in {zip_path}: {reason}")
+                os.replace(part, folder / fname)
+    except zipfile.BadZipFile as e:
+        raise FalsrError(f"{zip_path} is not a valid zip ({e}); delete it and download again") from None
+    # The images are out and checked; the zip (GBs for DIV2K) is no longer needed.
+    zip_path.unlink(missing_ok=True)
+    return folder
+
+
+def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """The local folder of a data set, fetching what is missing first (unless `download` is false)."""
+    ds = get_dataset(name)
+    if ds.name == SAMPLES:
+        from falsr_cli.data.samples import ensure_samples
+
+        return ensure_samples(data_dir)
+    folder = dataset_dir(ds.name, data_dir)
+    report = verify(ds.name, data_dir, full=False)
+    if report.complete:
+        return folder
+    if not download:
+        problems = len(report.missing) + len(report.bad)
+        raise FalsrError(
+            f"{ds.name} is not complete in {folder} ({problems} of {len(ds.file_names)} files missing "
+            f"or bad); run `falsr dataset download {ds.name}` or allow downloading"
+        )
+    return _download(ds.name, data_dir=data_dir)
