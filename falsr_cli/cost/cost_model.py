@@ -1,0 +1,112 @@
+"""Exact cost of an architecture from its description alone: parameters, mult-adds, receptive field.
+
+Pure arithmetic over the layers that `falsr_cli.space.builder` builds (no TensorFlow), so the search can
+call it for every candidate. Conventions (the paper's): mult-adds are counted for an LR input of H×W;
+every conv runs at LR size except the last one, at HR size (sH×sW); grouped convs count k²·(Cin/g)·Cout
+per pixel and depthwise convs k²·C; bias adds, ReLUs, element-wise adds and concatenations are not
+counted. Parameters are the weights and biases of the SR network (not the fixed colour conversion).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+from falsr_cli.space.architecture import Architecture
+from falsr_cli.space.cells import Cell
+
+
+class ConvSpec(NamedTuple):
+    """One convolution: kernel size, channels in/out, groups (= cin for depthwise), and if at HR size."""
+
+    name: str
+    kernel: int
+    cin: int
+    cout: int
+    groups: int = 1
+    hr: bool = False
+
+    @property
+    def weights(self) -> int:
+        return self.kernel * self.kernel * (self.cin // self.groups) * self.cout
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.cout
+
+
+def _cell_convs(cell: Cell, cin: int, t: int) -> list[ConvSpec]:
+    f, k, p = cell.filters, cell.kernel, f"cell{t}"
+    if cell.type == "invbot":
+        convs = [ConvSpec(f"{p}_supple", 1, cin, f)]
+        for j in range(1, cell.blocks + 1):
+            convs += [
+                ConvSpec(f"{p}_b{j}_expand", k, f, 2 * f),
+                ConvSpec(f"{p}_b{j}_dw", 3, 2 * f, 2 * f, groups=2 * f),
+                ConvSpec(f"{p}_b{j}_project", k, 2 * f, f),
+            ]
+        return convs
+    g = cell.groups
+    return [ConvSpec(f"{p}_conv1", k, cin, f, g)] + [
+        ConvSpec(f"{p}_conv{j}", k, f, f, g) for j in range(2, cell.blocks + 1)
+    ]
+
+
+def conv_specs(arch: Architecture) -> list[ConvSpec]:
+    """Every convolution of the built network, in build order (names as the builder's layers)."""
+    convs = [ConvSpec("fe", 3, 1, arch.features)]
+    for t in range(1, arch.n + 1):
+        convs += _cell_convs(arch.cells[t - 1], arch.in_channels(t), t)
+    convs.append(ConvSpec("up_conv", 3, arch.in_channels(arch.n + 1), arch.features))
+    if arch.scale != 2:
+        convs.append(ConvSpec("up_expand", 3, arch.features, arch.hr_channels * arch.scale**2))
+    convs.append(ConvSpec("up_out", 3, arch.hr_channels, 1, hr=True))
+    return convs
+
+
+@lru_cache(maxsize=1 << 16)
+def _totals(arch: Architecture) -> tuple[int, int, int]:
+    """(weights of LR-size convs, weights of HR-size convs, params), cached: the search asks repeatedly."""
+    specs = conv_specs(arch)
+    return (
+        sum(c.weights for c in specs if not c.hr),
+        sum(c.weights for c in specs if c.hr),
+        sum(c.params for c in specs),
+    )
+
+
+def params(arch: Architecture) -> int:
+    """Trainable weights and biases of the SR network."""
+    return _totals(arch)[2]
+
+
+def mult_adds(arch: Architecture, lr_hw: tuple[int, int] = (480, 480)) -> int:
+    """Multiply-accumulates for one LR input of `lr_hw` (default 480×480, the paper's convention)."""
+    # Every weight is one multiply-accumulate per output pixel of its conv.
+    lr_weights, hr_weights, _ = _totals(arch)
+    lr = lr_hw[0] * lr_hw[1]
+    return lr * lr_weights + lr * arch.scale * arch.scale * hr_weights
+
+
+def _cell_radius(cell: Cell) -> int:
+    r = (cell.kernel - 1) // 2
+    if cell.type == "invbot":
+        # Per block: k×k expand, 3×3 depthwise, k×k project; the supple 1×1 adds nothing.
+        return cell.blocks * (2 * r + 1)
+    # The skip add only joins a shorter path, so the last conv's reach is the cell's.
+    return cell.blocks * r
+
+
+def receptive_field(arch: Architecture) -> int:
+    """Radius, in LR pixels, of the input region that can change one output pixel's LR cell.
+
+    An LR pixel at distance > radius from the LR pixel under an HR output pixel never affects it. The last
+    3×3 conv at HR size reaches one HR pixel beyond its block, i.e. into the neighbouring LR pixel.
+    """
+    reach = [1]  # FE: 3×3
+    for t in range(1, arch.n + 1):
+        reach.append(max(reach[s] for s in arch.sources(t)) + _cell_radius(arch.cells[t - 1]))
+    r = max(max(reach[s] for s in arch.sources(arch.n + 1)) + 1, reach[0])  # up_conv, then + FE
+    if arch.scale != 2:
+        r += 1  # up_expand 3×3
+    return r + 1

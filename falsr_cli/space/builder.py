@@ -1,0 +1,186 @@
+"""Architecture → Keras model (LR luma in, HR luma out), and the FALSR graph interface around it.
+
+The network, as the published FALSR graphs:
+
+- FE: 3×3 conv 1 → `features` (32), bias, ReLU.
+- Cell t reads the concatenation (channel axis, ascending sources, FE first) of its sources.
+  `conv`/`group2`/`group4`: B k×k convs + ReLU (grouped convs for group cells, the first included);
+  with skip and B > 1 the output is last + first conv output. `invbot`: a 1×1 linear "supple" conv to F,
+  then B blocks of k×k conv F→2F + ReLU, 3×3 depthwise + ReLU, k×k conv 2F→F linear, plus the block input;
+  with skip and B > 1 the output is last block + supple. Every conv has a bias; SAME padding, stride 1.
+- Upsampler: concatenation of its sources → 3×3 conv to `features` + ReLU → + FE (global residual).
+  ×2 (exactly FALSR's): depth-to-space ×2 (TF channel order) → 3×3 conv features/4 → 1, linear.
+  ×3, ×4 (our extension; the paper is ×2 only): after the residual a 3×3 linear conv features →
+  (features/4)·s² ("up_expand"), depth-to-space ×s, then the same 3×3 conv features/4 → 1 at HR size.
+
+Layer names (`fe`, `cell3_conv2`, `cell2_supple`, `cell2_b1_expand`/`_dw`/`_project`, `up_conv`,
+`up_expand`, `up_out`; cells and blocks counted from 1) let weights be mapped from the published graphs.
+
+Grouped convolutions use `GroupConv2D`, a Conv2D (same kernel layout as `Conv2D(groups=g)`) that computes
+split → conv per group → concat as the published graphs do: Keras runs native grouped convs on CPU only
+through XLA, which recompiles for every image size and does not export cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from falsr_cli.space.architecture import Architecture
+from falsr_cli.space.cells import Cell
+
+# ---- custom layers (registered so that saved models load back) ----------------------------------
+
+
+@keras.saving.register_keras_serializable(package="falsr")
+class DepthToSpace(keras.layers.Layer):
+    """`tf.nn.depth_to_space` (pixel shuffle) with TF's channel order, as the FALSR graphs."""
+
+    def __init__(self, block_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.block_size = int(block_size)
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        s = self.block_size
+        return (n, None if h is None else h * s, None if w is None else w * s, c // (s * s))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "block_size": self.block_size}
+
+
+@keras.saving.register_keras_serializable(package="falsr")
+class GroupConv2D(keras.layers.Conv2D):
+    """Grouped Conv2D computed as split → conv per group → concat (no XLA needed on CPU)."""
+
+    def convolution_op(self, inputs, kernel):
+        g = self.groups
+        if g == 1:
+            return super().convolution_op(inputs, kernel)
+        xs = tf.split(inputs, g, axis=-1)
+        ks = tf.split(kernel, g, axis=-1)
+        pad = self.padding.upper()
+        return tf.concat(
+            [tf.nn.conv2d(x, k, strides=1, padding=pad) for x, k in zip(xs, ks, strict=True)], axis=-1
+        )
+
+
+@keras.saving.register_keras_serializable(package="falsr")
+class YPbPrToRGB(keras.layers.Layer):
+    """The graphs' fixed colour stage: Y (…,1) and PbPr (…,2) → RGB in [0,1] (1×1 conv, clamp, /255)."""
+
+    def call(self, inputs):
+        y, pbpr = inputs
+        x = tf.concat([255.0 * y, 255.0 * (pbpr + 0.5)], axis=-1)
+        # Rows: Y', Pb', Pr'; columns: R, G, B.  RGB = Y' + M·(C' − 128).
+        m = tf.constant([[1.0, 1.0, 1.0], [0.0, -0.34414, 1.772], [1.402, -0.71414, 0.0]], dtype=x.dtype)
+        b = tf.constant([-128.0 * 1.402, 128.0 * (0.34414 + 0.71414), -128.0 * 1.772], dtype=x.dtype)
+        rgb = tf.nn.bias_add(tf.nn.conv2d(x, m[None, None], strides=1, padding="SAME"), b)
+        return tf.minimum(tf.maximum(rgb, 0.0), 255.0) / 255.0
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[1][:-1], 3)
+
+
+# ---- the builder -----------------------------------------------------------------------------------
+
+
+class _Init:
+    """Hands out initialisers N(0, 0.02): a distinct seed per layer when seeded (Keras repeats a seed)."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self.count = 0
+
+    def __call__(self) -> keras.initializers.Initializer:
+        if self.seed is None:
+            return keras.initializers.RandomNormal(0.0, 0.02)
+        self.count += 1
+        return keras.initializers.RandomNormal(0.0, 0.02, seed=self.seed * 100003 + self.count)
+
+
+def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, groups: int = 1):
+    cls = GroupConv2D if groups > 1 else keras.layers.Conv2D
+    return cls(
+        filters,
+        kernel,
+        padding="same",
+        groups=groups,
+        activation="relu" if relu else None,
+        kernel_initializer=init(),
+        bias_initializer="zeros",
+        name=name,
+    )
+
+
+def _concat(xs: list, name: str):
+    return xs[0] if len(xs) == 1 else keras.layers.Concatenate(axis=-1, name=name)(xs)
+
+
+def _cell(x, cell: Cell, t: int, init: _Init):
+    p = f"cell{t}"
+    f, k = cell.filters, cell.kernel
+    if cell.type == "invbot":
+        supple = _conv(init, f, 1, f"{p}_supple", relu=False)(x)
+        h = supple
+        for j in range(1, cell.blocks + 1):
+            y = _conv(init, 2 * f, k, f"{p}_b{j}_expand")(h)
+            y = keras.layers.DepthwiseConv2D(
+                3,
+                padding="same",
+                activation="relu",
+                depthwise_initializer=init(),
+                bias_initializer="zeros",
+                name=f"{p}_b{j}_dw",
+            )(y)
+            y = _conv(init, f, k, f"{p}_b{j}_project", relu=False)(y)
+            h = keras.layers.Add(name=f"{p}_b{j}_add")([y, h])
+        if cell.skip and cell.blocks > 1:
+            h = keras.layers.Add(name=f"{p}_skip")([supple, h])
+        return h
+    first = h = _conv(init, f, k, f"{p}_conv1", groups=cell.groups)(x)
+    for j in range(2, cell.blocks + 1):
+        h = _conv(init, f, k, f"{p}_conv{j}", groups=cell.groups)(h)
+    if cell.skip and cell.blocks > 1:
+        h = keras.layers.Add(name=f"{p}_skip")([first, h])
+    return h
+
+
+def build_luma_model(
+    arch: Architecture, name: str = "falsr", seed: int | None = None, input_hw: tuple[int, int] | None = None
+) -> keras.Model:
+    """The SR network of `arch`: (N,h,w,1) LR luma in [0,1] → (N,sh,sw,1) HR luma.
+
+    Weights are N(0, 0.02) (seeded per layer when `seed` is given), biases 0. `input_hw` fixes the
+    spatial input size (e.g. for export); by default any size is accepted.
+    """
+    init = _Init(seed)
+    h, w = input_hw if input_hw else (None, None)
+    inp = keras.Input((h, w, 1), name="y", dtype="float32")
+    fe = _conv(init, arch.features, 3, "fe")(inp)
+    nodes = [fe]
+    for t in range(1, arch.n + 1):
+        x = _concat([nodes[s] for s in arch.sources(t)], f"cell{t}_concat")
+        nodes.append(_cell(x, arch.cells[t - 1], t, init))
+    x = _concat([nodes[s] for s in arch.sources(arch.n + 1)], "up_concat")
+    x = _conv(init, arch.features, 3, "up_conv")(x)
+    x = keras.layers.Add(name="up_residual")([x, fe])
+    s = arch.scale
+    if s != 2:
+        x = _conv(init, arch.hr_channels * s * s, 3, "up_expand", relu=False)(x)
+    x = DepthToSpace(s, name="up_shuffle")(x)
+    out = _conv(init, 1, 3, "up_out", relu=False)(x)
+    return keras.Model(inp, out, name=name)
+
+
+def build_falsr_interface(luma_model: keras.Model, name: str = "falsr_rgb") -> keras.Model:
+    """Wrap a luma model in the FALSR graph interface: (y (N,h,w,1), pbpr (N,sh,sw,2)) → RGB in [0,1]."""
+    y = keras.Input((None, None, 1), name="y", dtype="float32")
+    pbpr = keras.Input((None, None, 2), name="pbpr", dtype="float32")
+    rgb = YPbPrToRGB(name="ypbpr_to_rgb")([luma_model(y), pbpr])
+    return keras.Model([y, pbpr], rgb, name=name)
