@@ -1,0 +1,258 @@
+"""Evaluation: run an upscaler over LR/HR pairs, score by the paper's protocol, time it, save SR images.
+
+`evaluate_model` is the general entry point (any model, one data set); `calculate` is the original FALSR
+repository's command (one frozen graph, several data sets, images and metrics.json under a save folder).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.atomic import write_json
+from falsr_cli.data.metrics import score
+from falsr_cli.errors import FalsrError
+from falsr_cli.runtime.upscalers import Upscaler
+
+METRICS_FILE = "metrics.json"
+
+
+def sr_filename(name: str, scale: int) -> str:
+    """`img_001` → `img_001_SRF_2_SR.png`, the original repository's naming."""
+    return f"{name}_SRF_{scale}_SR.png"
+
+
+def _dataset_label(spec: str | os.PathLike) -> str:
+    """A registered data set's canonical name, or a folder's own name."""
+    from falsr_cli.data import registry
+
+    entry = registry.find_dataset(str(spec))
+    if entry is not None:
+        return entry.name
+    return Path(spec).resolve().name or str(spec)
+
+
+def _resolve_model(model: str | os.PathLike | Upscaler, scale: int) -> Upscaler:
+    if isinstance(model, str | os.PathLike):
+        from falsr_cli.runtime.loader import load_model
+
+        return load_model(str(model), scale=scale)
+    if not isinstance(model, Upscaler):
+        raise FalsrError(f"not a model: {model!r}")
+    return model
+
+
+def run_pairs(
+    upscaler: Upscaler,
+    pairs: Sequence[Any],
+    *,
+    scale: int,
+    save_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    description: str = "",
+) -> list[dict[str, Any]]:
+    """Upscale and score every pair, one image at a time (sizes differ); per-image rows."""
+    from falsr_cli.console import progress as progress_bar
+    from falsr_cli.data.images import write_image
+
+    rows = []
+    with progress_bar(transient=True, disable=not progress) as bar:
+        task = bar.add_task(description or upscaler.name, total=len(pairs))
+        for pair in pairs:
+            expected = (pair.lr.shape[0] * scale, pair.lr.shape[1] * scale)
+            if pair.hr.shape[:2] != expected:
+                raise FalsrError(
+                    f"{pair.name}: HR is {pair.hr.shape[1]}x{pair.hr.shape[0]} but LR is "
+                    f"{pair.lr.shape[1]}x{pair.lr.shape[0]} (expected exactly x{scale})"
+                )
+            start = time.perf_counter()
+            sr = upscaler.upscale(pair.lr)
+            seconds = time.perf_counter() - start
+            psnr, ssim = score(sr, pair.hr, scale)
+            if save_dir is not None:
+                write_image(Path(save_dir) / sr_filename(pair.name, scale), sr)
+            row = {"name": pair.name, "psnr": psnr, "ssim": ssim, "seconds": seconds, "note": pair.note}
+            rows.append(row)
+            bar.advance(task)
+    return rows
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Averages and timing of per-image rows."""
+    model_seconds = float(sum(r["seconds"] for r in rows))
+    return {
+        "images": len(rows),
+        "psnr": float(np.mean([r["psnr"] for r in rows])) if rows else math.nan,
+        "ssim": float(np.mean([r["ssim"] for r in rows])) if rows else math.nan,
+        "model_seconds": model_seconds,
+        "images_per_second": len(rows) / model_seconds if model_seconds > 0 else math.nan,
+        "notes": [f"{r['name']}: {r['note']}" for r in rows if r.get("note")],
+    }
+
+
+def evaluate_model(
+    model: str | os.PathLike | Upscaler,
+    dataset: str | os.PathLike,
+    *,
+    scale: int = 2,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    save_dir: str | os.PathLike | None = None,
+    per_image: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score a model (spec or Upscaler) on a data set (name or folder).
+
+    Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
+    images_per_second (of the model), total_seconds (wall time incl. loading and scoring), notes (converted
+    inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`.
+    """
+    from falsr_cli.data.pairs import load_pairs
+
+    start = time.perf_counter()
+    upscaler = _resolve_model(model, scale)
+    pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
+    label = _dataset_label(dataset)
+    rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
+                     description=f"{upscaler.name} on {label}")
+    result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale}
+    result.update(summarize(rows))
+    result["total_seconds"] = time.perf_counter() - start
+    if save_dir is not None:
+        result["save_dir"] = str(save_dir)
+    if per_image:
+        result["per_image"] = rows
+    return result
+
+
+def default_datasets(data_dir: str | os.PathLike | None = None, scale: int = 2) -> list[str]:
+    """Every registered ×`scale` benchmark already present locally, plus the built-in `samples`."""
+    from falsr_cli.data import registry
+
+    names = [
+        name
+        for name in registry.benchmark_names()
+        if registry.get_dataset(name).scale == scale and registry.is_present(name, data_dir=data_dir)
+    ]
+    return names + [registry.SAMPLES]
+
+
+def _read_previous(path: Path) -> dict[str, Any]:
+    """An earlier metrics.json to merge into; an unreadable one is kept aside, never overwritten blindly."""
+    if not path.is_file():
+        return {}
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(previous, dict) and isinstance(previous.get("datasets"), dict):
+            return previous
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    backup = path.with_name(f"{path.name}.bad-{int(time.time())}")
+    os.replace(path, backup)
+    return {}
+
+
+def jsonable(obj: Any) -> Any:
+    """Floats that JSON cannot hold (inf PSNR of identical images, nan) become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def calculate(
+    pb_path: str | os.PathLike,
+    save_path: str | os.PathLike,
+    datasets: Sequence[str] | None = None,
+    *,
+    scale: int = 2,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The original `calculate.py`: run a FALSR-interface graph over data sets, save SR images and metrics.
+
+    Images go to `<save_path>/<pb stem>/<dataset>/img_NNN_SRF_2_SR.png`; per-data-set averages and
+    per-image figures to `<save_path>/<pb stem>/metrics.json`, merged with data sets of earlier runs and
+    rewritten after each data set completes (a failing run never loses what was saved).
+    """
+    from falsr_cli.data.pairs import load_pairs, resolve_folder
+    from falsr_cli.runtime.upscalers import FrozenGraphUpscaler
+
+    start = time.perf_counter()
+    pb_path = Path(pb_path)
+    upscaler = FrozenGraphUpscaler(pb_path, scale=scale)
+    names = list(datasets) if datasets else default_datasets(data_dir, scale)
+    # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
+    folders: dict[str, Path] = {}
+    for name in names:
+        label, folder = _dataset_label(name), resolve_folder(name, data_dir=data_dir, download=download)
+        if label in folders and folders[label].resolve() != folder.resolve():
+            raise FalsrError(f"two data sets would be saved as {label!r}: {folders[label]} and {folder}")
+        folders[label] = folder
+    out_dir = Path(save_path) / pb_path.stem
+    metrics_path = out_dir / METRICS_FILE
+    summary: dict[str, Any] = {"model": pb_path.stem, "pb_path": str(pb_path), "scale": scale,
+                               "save_dir": str(out_dir), "datasets": {}}
+    for label, folder in folders.items():
+        pairs = load_pairs(folder, scale=scale, data_dir=data_dir, download=download)
+        rows = run_pairs(upscaler, pairs, scale=scale, save_dir=out_dir / label, progress=progress,
+                         description=f"{pb_path.stem} on {label}")
+        entry = summarize(rows)
+        entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        entry["per_image"] = rows
+        summary["datasets"][label] = entry
+        merged = _read_previous(metrics_path)
+        merged.update({k: v for k, v in summary.items() if k != "datasets"})
+        merged.setdefault("datasets", {})[label] = entry
+        write_json(metrics_path, jsonable(merged))
+    summary["metrics_path"] = str(metrics_path)
+    summary["total_seconds"] = time.perf_counter() - start
+    return summary
+
+
+# ---- presentation (rich tables for the CLI) ---------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def per_image_table(rows: Sequence[dict[str, Any]], title: str | None = None) -> Any:
+    """Per-image PSNR/SSIM/time, with the conversion note of grayscale/RGBA inputs."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("image", "PSNR (dB)", "SSIM", "seconds"):
+        table.add_column(col, justify="left" if col == "image" else "right")
+    table.add_column("note")
+    for r in rows:
+        table.add_row(r["name"], _fmt(r["psnr"], 4), _fmt(r["ssim"], 5), _fmt(r["seconds"], 3),
+                      r.get("note") or "")
+    return table
+
+
+def summary_table(entries: dict[str, dict[str, Any]], title: str | None = None) -> Any:
+    """One row per data set: images, average PSNR/SSIM, model throughput and time."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("data set", "images", "PSNR (dB)", "SSIM", "images/s", "model s", "notes"):
+        table.add_column(col, justify="left" if col in ("data set", "notes") else "right")
+    for name, e in entries.items():
+        notes = f"{len(e['notes'])} converted" if e.get("notes") else ""
+        table.add_row(name, str(e["images"]), _fmt(e["psnr"], 4), _fmt(e["ssim"], 5),
+                      _fmt(e["images_per_second"], 2), _fmt(e["model_seconds"], 2), notes)
+    return table

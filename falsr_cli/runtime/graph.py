@@ -1,0 +1,185 @@
+"""Frozen TensorFlow graphs: load, vet every op against an allow-list, and run through a pruned function.
+
+A frozen graph is a program: a GraphDef can read and write files, run Python or print. Before anything is
+imported into TensorFlow, every node (also inside the function library) must be a pure tensor op.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.errors import FalsrError
+
+# The FALSR interface, as the published graphs name it.
+INPUT_Y = "input_image_evaluate_y:0"
+INPUT_PBPR = "input_image_evaluate_pbpr:0"
+OUTPUT = "test_sr_evaluator_i1_b0_g/target:0"
+
+# Pure tensor ops: the union of what the three published graphs use and what our exporter emits
+# (tf.function of a Keras model + convert_variables_to_constants_v2), plus close relatives that such
+# models produce with other Keras/TF versions (AddV2 for Add, SplitV for Split, …). Nothing that touches
+# files, the system, Python, state (variables, queues) or the outside world.
+ALLOWED_OPS: frozenset[str] = frozenset(
+    {
+        # plumbing
+        "Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "NoOp", "StopGradient",
+        # calls into the graph's own function library (the callee is vetted like the graph itself)
+        "PartitionedCall", "StatefulPartitionedCall",
+        # convolutions
+        "Conv2D", "DepthwiseConv2dNative", "BiasAdd",
+        # element-wise arithmetic and activations
+        "Add", "AddV2", "AddN", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "ClipByValue", "Neg",
+        "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh",
+        # shapes and layout
+        "ConcatV2", "Split", "SplitV", "DepthToSpace", "SpaceToDepth", "Reshape", "Shape", "StridedSlice",
+        "Slice", "Pack", "Unpack", "Pad", "MirrorPad", "Squeeze", "ExpandDims", "Fill", "Cast", "Transpose",
+    }
+)  # fmt: skip
+
+_CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+
+
+def read_graph_def(path: str | os.PathLike) -> Any:
+    """Parse a binary frozen GraphDef; a missing file or one that is not a graph is a FalsrError."""
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FalsrError(f"graph file not found: {path}")
+    if path.name == "saved_model.pb":
+        raise FalsrError(f"{path} is a SavedModel, not a frozen graph (make one: falsr export --format pb)")
+    data = path.read_bytes()
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as e:
+        raise FalsrError(f"{path} is not a frozen TensorFlow graph (GraphDef): {e}") from None
+    # Protobuf parsing is lenient: arbitrary bytes can decode into an "empty" or nameless graph.
+    if not graph_def.node or any(not n.op or not n.name for n in graph_def.node):
+        raise FalsrError(f"{path} is not a frozen TensorFlow graph (GraphDef): no valid nodes")
+    return graph_def
+
+
+def _nodes(graph_def: Any) -> Iterator[tuple[str, Any]]:
+    """Every NodeDef of the graph and of its function library, with where it lives."""
+    for node in graph_def.node:
+        yield "", node
+    for fn in graph_def.library.function:
+        for node in fn.node_def:
+            yield f"function {fn.signature.name}: ", node
+
+
+def _called_functions(node: Any) -> list[str]:
+    """Names of the functions a node refers to through its attributes (`f`, branches, …)."""
+    names = []
+    for value in node.attr.values():
+        if value.HasField("func"):
+            names.append(value.func.name)
+        names.extend(f.name for f in value.list.func)
+    return names
+
+
+def disallowed_ops(graph_def: Any) -> list[str]:
+    """Descriptions of every node that is not a pure tensor op (empty for a safe graph)."""
+    library = {fn.signature.name for fn in graph_def.library.function}
+    bad = []
+    for where, node in _nodes(graph_def):
+        if node.op not in ALLOWED_OPS and node.op not in library:
+            bad.append(f"{node.op} ({where}node {node.name})")
+            continue
+        for callee in _called_functions(node):
+            if callee not in library:
+                bad.append(f"{node.op} calling undefined function {callee} ({where}node {node.name})")
+    return bad
+
+
+def check_ops(graph_def: Any, source: str = "graph") -> None:
+    """Refuse a graph with any op outside ALLOWED_OPS, naming the first offenders."""
+    bad = disallowed_ops(graph_def)
+    if bad:
+        ops = sorted({b.split(" ", 1)[0] for b in bad})
+        shown = "; ".join(bad[:3]) + (f"; … {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise FalsrError(
+            f"refusing to run {source}: it contains op(s) {', '.join(ops)} that are not pure tensor ops "
+            f"(file, system or Python access is not allowed in a model): {shown}"
+        )
+
+
+def placeholders(graph_def: Any) -> list[str]:
+    return [n.name for n in graph_def.node if n.op in ("Placeholder", "PlaceholderWithDefault")]
+
+
+def candidate_outputs(graph_def: Any, limit: int = 5) -> list[str]:
+    """Nodes whose results nothing in the graph consumes: the likely outputs."""
+    consumed = {inp.lstrip("^").split(":")[0] for n in graph_def.node for inp in n.input}
+    sinks = [n.name for n in graph_def.node if n.name not in consumed and n.op not in ("Const", "NoOp")]
+    return sinks[-limit:]
+
+
+def check_interface(
+    graph_def: Any, inputs: Sequence[str], output: str, source: str = "graph"
+) -> None:
+    """Make sure the named input placeholders and output exist, else say what the graph has instead."""
+    names = {n.name: n for n in graph_def.node}
+    missing_in = [t for t in inputs if names.get(t.split(":")[0]) is None
+                  or names[t.split(":")[0]].op not in ("Placeholder", "PlaceholderWithDefault")]
+    missing_out = output.split(":")[0] not in names
+    if missing_in or missing_out:
+        expected = ", ".join(t.split(":")[0] for t in inputs)
+        found_in = ", ".join(placeholders(graph_def)) or "none"
+        found_out = ", ".join(candidate_outputs(graph_def)) or "none"
+        raise FalsrError(
+            f"{source} does not have the FALSR interface: expected input placeholders {expected} and "
+            f"output {output.split(':')[0]}; found placeholders [{found_in}] and outputs [{found_out}]"
+        )
+
+
+class FrozenGraph:
+    """A vetted frozen graph, imported and pruned once to a callable from `inputs` to `output`."""
+
+    def __init__(self, graph_def: Any, inputs: Sequence[str], output: str, source: str = "graph") -> None:
+        import tensorflow as tf
+
+        check_ops(graph_def, source)
+        check_interface(graph_def, inputs, output, source)
+        self.source = source
+        self.inputs = tuple(inputs)
+        self.output = output
+
+        def _import() -> None:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+
+        try:
+            wrapped = tf.compat.v1.wrap_function(_import, [])
+            graph = wrapped.graph
+            self._fn = wrapped.prune(
+                [graph.get_tensor_by_name(name) for name in self.inputs], graph.get_tensor_by_name(output)
+            )
+        except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise FalsrError(f"cannot import {source}: {first}") from None
+
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        """Run the graph on one set of inputs (float32 NHWC arrays) and return the output as numpy."""
+        import tensorflow as tf
+
+        if len(arrays) != len(self.inputs):
+            raise FalsrError(f"{self.source} takes {len(self.inputs)} inputs, got {len(arrays)}")
+        try:
+            out = self._fn(*[tf.convert_to_tensor(np.asarray(a, np.float32)) for a in arrays])
+        except tf.errors.OpError as e:
+            first = e.message.strip().splitlines()[0] if e.message else type(e).__name__
+            raise FalsrError(f"running {self.source} failed: {first}") from None
+        return out.numpy()
+
+
+def load_falsr_graph(path: str | os.PathLike) -> FrozenGraph:
+    """Load a FALSR-interface frozen graph (inputs Y and PbPr, output RGB in [0,1]) from a .pb file."""
+    graph_def = read_graph_def(path)
+    return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source=str(path))
