@@ -1,0 +1,286 @@
+"""What a search is: `SearchConfig`, its presets, budgets like `100G`, and the merge of file and flags.
+
+Precedence, lowest first: the dataclass defaults, `--preset`, `--config search.toml`, command-line flags.
+On `--resume` the saved `config.json` replaces the first two. The resolved configuration is saved as
+`config.json` in the run folder; the fields in `IDENTITY_FIELDS` define the search itself, and a run is
+only continued when they are unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from falsr_cli.errors import FalsrError
+
+OBJECTIVES = ("psnr", "mse")
+CROWDINGS = ("chu-yu", "pymoo")
+
+# Fields that may change between a run and its continuation: where and how fast it runs, and for how long.
+RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "scheduler", "data_dir",
+                               "progress", "evaluator_options"})
+
+_SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_COUNT_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)\s*$")
+
+
+def parse_count(value: Any, name: str) -> float | None:
+    """`100G`, `5e10`, `1.5T`, `800M`, `300k` (or a number) → a float; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise FalsrError(f"{name}: expected a count like 100G, 5e10 or 300k, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        m = _COUNT_RE.match(str(value))
+        if not m:
+            raise FalsrError(f"{name}: {value!r} is not a count like 100G, 5e10, 1.5T, 800M or 300k")
+        number = float(m[1]) * _SUFFIXES[m[2].upper()]
+    if not math.isfinite(number) or number <= 0:
+        raise FalsrError(f"{name}: must be a positive count, got {value!r}")
+    return number
+
+
+def format_count(value: float | None) -> str:
+    """1.0e11 → '100G' (three significant digits)."""
+    if value is None:
+        return "-"
+    for suffix, unit in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= unit:
+            return f"{value / unit:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+@dataclass
+class SearchConfig:
+    """Everything that defines a search; `config.json` in the run folder is this, as JSON."""
+
+    out: str | None = None
+    # -- the space: n cells per network, upscaling factor, feature width of the extractor
+    n: int = 7
+    scale: int = 2
+    features: int = 32
+    # -- objectives and constraints: first objective −PSNR (or MSE), then mult-adds at 480×480, params
+    objective: str = "psnr"
+    psnr_min: float | None = None
+    flops_max: float | None = None  # mult-adds at 480×480 LR; a candidate above it is never trained
+    params_max: float | None = None
+    # -- NSGA-II (tournament k = 2)
+    pop: int = 64
+    generations: int = 10  # generation 1 is the initial population
+    max_evals: int | None = None  # stop after the generation in which this many candidates were trained
+    seed: int = 0
+    crowding: str = "chu-yu"  # Chu & Yu 2018 improved crowding distance, or "pymoo" (NSGA-II's own)
+    crossover_prob: float = 1.0
+    mutation_prob: float = 1.0
+    # -- initial population connections: random with p_random_conn, dense with p_dense_conn, else none
+    p_random_conn: float = 0.5
+    p_dense_conn: float = 0.25
+    # -- mutation: exploitation (the RL controller's proposal) with p_exploit, else exploration; p_exploit
+    #    moves linearly to p_exploit_end over the generations when that is set (annealing)
+    p_exploit: float = 0.2
+    p_exploit_end: float | None = None
+    # relative weights of the three exploration kinds
+    w_random: float = 1.0
+    w_rws_flops: float = 1.0
+    w_rws_params: float = 1.0
+    # -- the RL controller
+    controller_hidden: int = 64
+    controller_embed: int = 32
+    controller_lr: float = 0.02
+    baseline_decay: float = 0.9
+    penalty: float = 1.0  # reward lost, in dB, per unit of normalised constraint violation
+    # -- the evaluator: "brief" (incomplete training), "proxy" (synthetic, for tests and benchmarks) or
+    #    "module:function"
+    evaluator: str = "brief"
+    train_steps: int = 1000
+    batch: int = 16
+    patch: int = 96
+    lr: float = 1e-4
+    data: str = "T91,BSDS200"
+    val: str = "Set5"
+    data_dir: str | None = None
+    evaluator_options: dict[str, Any] = field(default_factory=dict)
+    # -- reporting: the hypervolume's PSNR reference when there is no --psnr-min
+    hv_psnr_ref: float = 20.0
+    # -- execution
+    workers: int = 1  # local Dask worker processes; 0 evaluates in this process
+    scheduler: str | None = None  # address of an existing Dask scheduler (overrides workers)
+    progress: bool = True
+
+    # ---- validation ------------------------------------------------------------------------------
+
+    def validate(self) -> SearchConfig:
+        """Normalise budgets and raise FalsrError naming the first bad field; return self."""
+        self.flops_max = parse_count(self.flops_max, "flops_max")
+        self.params_max = parse_count(self.params_max, "params_max")
+        for name, low in (("n", 1), ("pop", 2), ("generations", 1), ("train_steps", 1), ("batch", 1),
+                          ("patch", 4), ("controller_hidden", 1), ("controller_embed", 1)):
+            _int(self, name, low)
+        _int(self, "seed", 0)
+        _int(self, "workers", 0)
+        if self.n > 12:
+            raise FalsrError(f"n: at most 12 cells, got {self.n}")
+        if self.max_evals is not None:
+            _int(self, "max_evals", 1)
+        if self.scale not in (2, 3, 4):
+            raise FalsrError(f"scale: must be 2, 3 or 4, got {self.scale!r}")
+        _int(self, "features", 4)
+        if self.objective not in OBJECTIVES:
+            raise FalsrError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.crowding not in CROWDINGS:
+            raise FalsrError(f"crowding: must be one of {', '.join(CROWDINGS)}, got {self.crowding!r}")
+        for name in ("crossover_prob", "mutation_prob", "p_random_conn", "p_dense_conn", "p_exploit",
+                     "baseline_decay"):
+            _prob(self, name)
+        if self.p_exploit_end is not None:
+            _prob(self, "p_exploit_end")
+        if self.p_random_conn + self.p_dense_conn > 1 + 1e-9:
+            raise FalsrError("p_dense_conn: p_random_conn + p_dense_conn must not exceed 1")
+        weights = (self.w_random, self.w_rws_flops, self.w_rws_params)
+        for name in ("w_random", "w_rws_flops", "w_rws_params"):
+            _number(self, name, 0.0)
+        if sum(weights) <= 0 and self.p_exploit < 1:
+            raise FalsrError("w_random: at least one exploration weight must be positive")
+        for name in ("controller_lr", "lr"):
+            _number(self, name, 0.0, strict=True)
+        _number(self, "penalty", 0.0)
+        if self.psnr_min is not None:
+            _number(self, "psnr_min", 0.0)
+        _number(self, "hv_psnr_ref", 0.0)
+        if not isinstance(self.evaluator, str) or not self.evaluator:
+            raise FalsrError("evaluator: expected brief, proxy or module:function")
+        if not isinstance(self.evaluator_options, dict):
+            raise FalsrError("evaluator_options: expected a table of options")
+        for name in ("data", "val"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise FalsrError(f"{name}: expected a data set name or a folder")
+        return self
+
+    # ---- (de)serialisation -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> SearchConfig:
+        known = {f.name for f in fields(cls)}
+        clean = {}
+        for key, value in d.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise FalsrError(f"{where}: unknown option {key!r}")
+            clean[name] = value
+        return cls(**clean)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the search (everything but RESUMABLE_CHANGES)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RESUMABLE_CHANGES}
+
+    @property
+    def n_var(self) -> int:
+        return self.n + self.n * (self.n + 1) // 2
+
+    def p_exploit_at(self, generation: int) -> float:
+        """The exploitation probability for offspring of `generation` (1-based), annealed if asked."""
+        if self.p_exploit_end is None or self.generations <= 2:
+            return self.p_exploit
+        t = min(max((generation - 2) / (self.generations - 2), 0.0), 1.0)
+        return self.p_exploit + t * (self.p_exploit_end - self.p_exploit)
+
+
+def _int(cfg: SearchConfig, name: str, low: int) -> None:
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise FalsrError(f"{name}: must be an integer ≥ {low}, got {v!r}")
+
+
+def _number(cfg: SearchConfig, name: str, low: float, strict: bool = False) -> None:
+    v = getattr(cfg, name)
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if not ok or v < low or (strict and v == low):
+        raise FalsrError(f"{name}: must be a number {'>' if strict else '≥'} {low:g}, got {v!r}")
+    setattr(cfg, name, float(v))
+
+
+def _prob(cfg: SearchConfig, name: str) -> None:
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+        raise FalsrError(f"{name}: must be a probability in [0, 1], got {v!r}")
+    setattr(cfg, name, float(v))
+
+
+# Presets. `demo` runs the whole search on the built-in `samples` images in under three minutes on two CPU
+# cores (in this process: a worker process would start TensorFlow a second time; add --workers 2 to try
+# Dask); `paper` is the FALSR setting: n = 7 cells, population 64, about 10,000 candidates (160 generations),
+# each briefly trained with batch 16, Adam 1e-4 and the L1 loss. The paper's text does not give the length of
+# the incomplete training; 1000 steps is our choice.
+PRESETS: dict[str, dict[str, Any]] = {
+    "demo": {
+        "n": 3, "pop": 6, "generations": 3, "train_steps": 20, "patch": 32, "batch": 4, "lr": 1e-3,
+        "data": "samples", "val": "samples", "p_exploit": 0.3, "controller_hidden": 32,
+        "controller_embed": 16, "workers": 0,
+    },
+    "paper": {
+        "n": 7, "pop": 64, "generations": 160, "train_steps": 1000, "patch": 96, "batch": 16, "lr": 1e-4,
+        "data": "T91,BSDS200", "val": "Set5",
+    },
+}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Options from a TOML file: top-level keys, or the keys of a `[search]` table."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise FalsrError(f"{path}: no such config file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise FalsrError(f"{path}: not valid TOML ({e})") from None
+    if isinstance(data.get("search"), dict):
+        data = data["search"]
+    known = {f.name for f in fields(SearchConfig)}
+    for key in data:
+        if key.replace("-", "_") not in known:
+            raise FalsrError(f"{path}: unknown option {key!r}")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def resolve_config(
+    overrides: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    base: SearchConfig | None = None,
+) -> SearchConfig:
+    """Merge defaults (or `base`, e.g. a saved run) < preset < config file < overrides; validate."""
+    values: dict[str, Any] = (base or SearchConfig()).to_dict()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise FalsrError(f"preset: unknown preset {preset!r} (expected one of {', '.join(PRESETS)})")
+        values.update(PRESETS[preset])
+    if config_file is not None:
+        values.update(load_toml(config_file))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key.replace("-", "_")] = value
+    return SearchConfig.from_dict(values).validate()
+
+
+def check_compatible(saved: SearchConfig, new: SearchConfig) -> None:
+    """Raise FalsrError naming the first field that would make `new` a different search than `saved`."""
+    a, b = saved.identity(), new.identity()
+    for key in a:
+        if a[key] != b.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise FalsrError(
+                f"{key} ({flag}): the search in {new.out} was started with {key} = {a[key]!r}, "
+                f"now {b.get(key)!r}; "
+                "a changed objective, constraint, space or method makes a different search — use a new --out"
+            )

@@ -1,0 +1,153 @@
+"""The run folder of a search: config, the append-only evaluations journal, per-generation snapshots.
+
+    DIR/config.json            the resolved SearchConfig (atomic)
+    DIR/evaluations.jsonl      one line per finished evaluation, appended and fsynced as each arrives:
+                               hash, generation, genome, text, operator, status (ok | skipped_cost |
+                               failed), psnr, ssim, loss, mult_adds, params, objectives, constraints,
+                               train/eval/wall seconds, worker, attempts, reason
+    DIR/state/gen_NNNN/        the search after generation NNNN, written as a whole (a temporary folder
+                               renamed into place): state.json (the algorithm's population with its
+                               objectives, constraints, ranks and crowding distances, its generator's
+                               state, the history rows) and controller.npz (weights, optimizer moments,
+                               baseline)
+
+A search killed at any moment restarts from the newest complete snapshot; the generations after it are
+asked again (the restored generator gives the same offspring) and every evaluation already in the journal
+is taken from it instead of being trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from falsr_cli.atomic import append_jsonl, read_jsonl, write_json
+from falsr_cli.errors import FalsrError
+from falsr_cli.search.config import SearchConfig
+
+KEEP_SNAPSHOTS = 3
+
+
+class Journal:
+    """Reads and writes one search's run folder."""
+
+    def __init__(self, out: str | os.PathLike):
+        self.out = Path(out)
+        self.config_path = self.out / "config.json"
+        self.evaluations_path = self.out / "evaluations.jsonl"
+        self.state_dir = self.out / "state"
+        self._seq: int | None = None
+
+    # ---- config --------------------------------------------------------------------------------------
+
+    def read_config(self) -> SearchConfig | None:
+        if not self.config_path.is_file():
+            return None
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise FalsrError(f"{self.config_path}: not a search config ({e})") from None
+        return SearchConfig.from_dict(data, where=str(self.config_path))
+
+    def write_config(self, config: SearchConfig) -> None:
+        write_json(self.config_path, config.to_dict())
+
+    # ---- evaluations -----------------------------------------------------------------------------------
+
+    def read_evaluations(self) -> list[dict]:
+        """Every journalled evaluation; a last line torn by a crash is cut off so appends stay clean."""
+        self._cut_torn_tail()
+        records = read_jsonl(self.evaluations_path)
+        self._seq = len(records)
+        return records
+
+    def _cut_torn_tail(self) -> None:
+        path = self.evaluations_path
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        with open(path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) == b"\n":
+                return
+            f.seek(0)
+            f.truncate(f.read().rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def append(self, record: dict) -> dict:
+        """Append one evaluation (numbered in order) and return it."""
+        if self._seq is None:
+            self._seq = len(read_jsonl(self.evaluations_path))
+        record = {"seq": self._seq, **record}
+        append_jsonl(self.evaluations_path, record)
+        self._seq += 1
+        return record
+
+    # ---- snapshots ---------------------------------------------------------------------------------------
+
+    def snapshot_dir(self, generation: int) -> Path:
+        return self.state_dir / f"gen_{generation:04d}"
+
+    def save_snapshot(self, generation: int, state: dict[str, Any], controller: Any = None) -> None:
+        """Write state.json (+ controller.npz) into a fresh folder, fsync, rename it into place."""
+        target = self.snapshot_dir(generation)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self.state_dir))
+        try:
+            if controller is not None:
+                controller.save(tmp / "controller.npz")
+            # state.json last: its presence marks a complete snapshot.
+            write_json(tmp / "state.json", state)
+            _fsync_dir(tmp)
+            if target.exists():  # a generation redone after a crash between rename and prune
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+            _fsync_dir(self.state_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._prune()
+
+    def _prune(self) -> None:
+        done = self.snapshots()
+        for g in done[:-KEEP_SNAPSHOTS]:
+            shutil.rmtree(self.snapshot_dir(g), ignore_errors=True)
+        for stray in self.state_dir.glob(".gen_*"):
+            shutil.rmtree(stray, ignore_errors=True)
+
+    def snapshots(self) -> list[int]:
+        """Generations with a complete snapshot, ascending."""
+        if not self.state_dir.is_dir():
+            return []
+        gens = []
+        for d in self.state_dir.glob("gen_*"):
+            if (d / "state.json").is_file() and d.name[4:].isdigit():
+                gens.append(int(d.name[4:]))
+        return sorted(gens)
+
+    def latest_snapshot(self) -> tuple[dict[str, Any], Path] | None:
+        """(state, folder) of the newest readable snapshot, or None for a fresh search."""
+        for g in reversed(self.snapshots()):
+            folder = self.snapshot_dir(g)
+            try:
+                return json.loads((folder / "state.json").read_text(encoding="utf-8")), folder
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+                continue  # unreadable (should not happen with atomic writes): fall back to the one before
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

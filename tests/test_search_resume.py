@@ -1,0 +1,132 @@
+"""A search killed with SIGKILL and re-run continues exactly; the CLI's search group and its refusals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from falsr_cli.atomic import read_jsonl
+from falsr_cli.cli import main
+
+# A tiny search with the cheap deterministic proxy evaluator. The killed run is a separate process: it goes
+# without the RL controller (no TensorFlow to import); the controller's resumption is tested in-process.
+OPTIONS = {"evaluator": "proxy", "workers": 0, "n": 3, "pop": 8, "generations": 5, "flops_max": "8G",
+           "p_exploit": 0.0, "seed": 3}
+WITH_RL = {**OPTIONS, "p_exploit": 0.5, "controller_hidden": 16, "controller_embed": 8}
+
+
+def _toml(path: Path, sleep: float) -> Path:
+    lines = [f"{k} = {json.dumps(v)}" for k, v in OPTIONS.items()]
+    lines.append(f"[evaluator_options]\nsleep = {sleep}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted run of the tiny search."""
+    from falsr_cli.search.config import resolve_config
+    from falsr_cli.search.runner import run_search
+
+    out = tmp_path_factory.mktemp("search") / "reference"
+    result = run_search(resolve_config({**OPTIONS, "out": str(out)}), quiet=True)
+    assert result.generation == 5 and result.front
+    return out
+
+
+def _front(run: Path) -> list[tuple]:
+    doc = json.loads((run / "pareto.json").read_text())
+    return [(m["hash"], m["psnr"], m["mult_adds"]) for m in doc["front"]]
+
+
+def test_sigkill_at_any_moment_then_the_same_command_gives_the_uninterrupted_front(reference, tmp_path):
+    toml = _toml(tmp_path / "search.toml", sleep=0.05)
+    out = tmp_path / "killed"
+    args = ["search", "--config", str(toml), "--out", str(out), "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "falsr_cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    journal = out / "evaluations.jsonl"
+    deadline = time.monotonic() + 60
+    try:
+        # Kill in the middle of generation 3: some of its evaluations journalled, its snapshot not written.
+        while len(read_jsonl(journal)) < 19:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the search did not get going"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = read_jsonl(journal)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "pareto.png").exists()  # it really was cut short
+    with open(journal, "a") as f:  # and, worse, as if the last record had been torn mid-write
+        f.write('{"seq": 99, "hash": "0123')
+
+    result = CliRunner().invoke(main, args)  # the same command again
+    assert result.exit_code == 0, result.output
+    after = read_jsonl(journal)
+    assert after[: len(before)] == before  # nothing lost
+    hashes = [r["hash"] for r in after]
+    assert len(hashes) == len(set(hashes))  # nothing repeated
+    assert set(hashes) == {r["hash"] for r in read_jsonl(reference / "evaluations.jsonl")}
+    assert _front(out) == _front(reference)
+    assert (out / "pareto.png").is_file() and (out / "history.png").is_file()
+
+
+def test_the_controller_state_resumes_too(tmp_path):
+    from falsr_cli.search.config import resolve_config
+    from falsr_cli.search.runner import run_search
+
+    whole = run_search(resolve_config({**WITH_RL, "out": str(tmp_path / "a")}), quiet=True)
+    part = run_search(resolve_config({**WITH_RL, "out": str(tmp_path / "b")}), quiet=True, stop_after=2)
+    assert part.generation == 2
+    rest = run_search(resolve_config({**WITH_RL, "out": str(tmp_path / "b")}), quiet=True)
+    assert [r["hash"] for r in rest.front] == [r["hash"] for r in whole.front]
+    proposals = [r for r in read_jsonl(tmp_path / "b" / "evaluations.jsonl") if r["operator"] == "rl"]
+    assert len(proposals) >= 3
+    def essence(run: str) -> list[tuple]:
+        return [(r["seq"], r["hash"], r["generation"], r["operator"], r["status"], r.get("psnr"))
+                for r in read_jsonl(tmp_path / run / "evaluations.jsonl")]
+
+    assert essence("a") == essence("b")
+
+
+def test_search_show_prints_the_front_and_members_load_as_architectures(reference):
+    from falsr_cli.space.architecture import load_architecture
+
+    result = CliRunner().invoke(main, ["search", "show", str(reference)])
+    assert result.exit_code == 0, result.output
+    front = json.loads((reference / "pareto.json").read_text())["front"]
+    assert "Pareto front after generation 5" in result.output and f"{front[0]['psnr']:.4f}" in result.output
+    arch = load_architecture(f"{reference / 'pareto.json'}#{len(front) - 1}")
+    assert arch.to_text() == front[-1]["text"]
+    shown = CliRunner().invoke(main, ["search", "show", str(reference), "--json"])
+    assert json.loads(shown.output)["front"] == front
+
+
+def test_resume_with_a_changed_constraint_refuses_and_the_group_parses_both_forms(reference, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["search", "--resume", "--out", str(reference), "--flops-max", "9G"])
+    assert result.exit_code == 1 and "error: flops_max (--flops-max)" in result.output
+    result = runner.invoke(main, ["search", "--out", str(reference), "--evaluator", "proxy", "--cells", "4"])
+    assert result.exit_code == 1 and "error: n (--n)" in result.output
+    result = runner.invoke(main, ["search", "--resume", "--out", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no search in" in result.output
+    result = runner.invoke(main, ["search", "--out", str(reference), "show", str(reference)])
+    assert result.exit_code == 2 and "go without a subcommand" in result.output
+    result = runner.invoke(main, ["search", "show", str(tmp_path)])
+    assert result.exit_code == 1 and "no pareto.json" in result.output
+    result = runner.invoke(main, ["search"])
+    assert "show" in result.output and "--flops-max" in result.output  # help, as click does for no args
+    result = runner.invoke(main, ["search", "--flops-max", "lots", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "flops_max" in result.output
+    # --resume with an unchanged search and more generations continues it (nothing left to train: 5 → 5).
+    result = runner.invoke(main, ["search", "--resume", "--out", str(reference), "--generations", "5", "-q"])
+    assert result.exit_code == 0, result.output
