@@ -1,0 +1,449 @@
+"""Export a Keras luma model to the formats people deploy, each export checked against the Keras model.
+
+Formats: `pb` (frozen GraphDef, the published FALSR interface by default: a drop-in for the released
+graphs), `savedmodel` (TF Serving signature), `tflite` (float32, fp16 or int8 dynamic-range weights) and
+`onnx` (optional extra, via tf2onnx from the frozen graph). All keep batch, height and width dynamic.
+
+Interfaces: `falsr` — inputs `input_image_evaluate_y` (N,h,w,1 LR luma in [0,1]) and
+`input_image_evaluate_pbpr` (N,sh,sw,2 bicubic HR Pb/Pr), output RGB in [0,1] with the fixed
+YPbPr→RGB stage and clamp inside (the .pb names it `test_sr_evaluator_i1_b0_g/target`, the other formats
+`rgb`); `y` — input `input_image_evaluate_y`, output `sr_y` (HR luma), for runtimes with their own colour
+handling.
+
+Every artefact is written to a temporary path, loaded back and run on a fixed input; the max abs
+difference to the Keras model is printed and must be ≤ 1e-5 for float32 formats (a looser, stated bound
+for quantized TFLite), or the export fails and nothing is left behind. A report goes to `<out>.json`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.atomic import atomic_path, write_json
+from falsr_cli.errors import FalsrError
+
+FORMATS = ("pb", "savedmodel", "tflite", "onnx")
+INTERFACES = ("falsr", "y")
+QUANTIZE = ("none", "fp16", "int8")
+
+INPUT_Y = "input_image_evaluate_y"
+INPUT_PBPR = "input_image_evaluate_pbpr"
+PB_OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
+PB_OUTPUT = f"{PB_OUTPUT_SCOPE}/target"
+RGB_OUTPUT = "rgb"
+Y_OUTPUT = "sr_y"
+
+FLOAT_TOLERANCE = 1e-5
+# Quantized TFLite: weights rounded to fp16 / int8 (activations quantized on the fly for int8), so the
+# output moves by a fraction of a grey level (fp16) or a few grey levels (int8) — bounds with headroom.
+QUANT_TOLERANCE = {"fp16": 5e-3, "int8": 6e-2}
+ONNX_EXTRA_HINT = "pip install 'falsr[onnx]'"
+ONNX_OPSET = 17
+# The fixed verification input: odd sizes and batch 2 prove batch, height and width are dynamic.
+VERIFY_BATCH, VERIFY_HW = 2, (23, 17)
+
+
+@dataclass
+class ExportReport:
+    """What an export produced and how closely it matches the Keras model."""
+
+    format: str
+    interface: str
+    quantize: str
+    path: str
+    bytes: int
+    scale: int
+    max_abs_diff: float
+    tolerance: float
+    verify_input: str
+    seconds: float
+    source: str = ""
+    architecture: dict | None = None
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    validation: dict | None = None  # tflite: PSNR/SSIM of the float model and the export on a data set
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def report_path(out: str | os.PathLike) -> Path:
+    """Where the JSON report of an export to `out` goes: `<out>.json`."""
+    out = Path(out)
+    return out.with_name(out.name + ".json")
+
+
+def check_options(fmt: str, interface: str, quantize: str) -> None:
+    """Reject unknown or meaningless combinations before any work is done."""
+    if fmt not in FORMATS:
+        raise FalsrError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if interface not in INTERFACES:
+        raise FalsrError(f"unknown interface {interface!r}: use one of {', '.join(INTERFACES)}")
+    if quantize not in QUANTIZE:
+        raise FalsrError(f"unknown quantization {quantize!r}: use one of {', '.join(QUANTIZE)}")
+    if quantize != "none" and fmt != "tflite":
+        raise FalsrError(f"--quantize {quantize} applies to --format tflite only")
+    if fmt == "onnx":
+        require_onnx()
+
+
+def require_onnx() -> None:
+    """The optional ONNX extra, or a one-line error naming it."""
+    import importlib.util
+
+    missing = [m for m in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise FalsrError(f"ONNX export needs {' and '.join(missing)}, the optional extra: {ONNX_EXTRA_HINT}")
+
+
+# ---- the functions that get exported ----
+
+
+def verify_inputs(interface: str, scale: int, seed: int = 20190121) -> list[np.ndarray]:
+    """The fixed input every export is checked on: smooth random luma (and chroma) of odd size, batch 2."""
+    rng = np.random.default_rng(seed)
+    h, w = VERIFY_HW
+
+    def smooth(shape: tuple[int, ...]) -> np.ndarray:
+        # Image-like values (neighbours correlated) rather than white noise.
+        x = rng.random(shape)
+        for axis in (1, 2):
+            x = (x + np.roll(x, 1, axis=axis) + np.roll(x, -1, axis=axis)) / 3.0
+        return x.astype(np.float32)
+
+    y = smooth((VERIFY_BATCH, h, w, 1))
+    if interface == "y":
+        return [y]
+    pbpr = 0.4 * (smooth((VERIFY_BATCH, h * scale, w * scale, 2)) - 0.5)
+    return [y, pbpr.astype(np.float32)]
+
+
+def model_scale(luma_model: Any) -> int:
+    """The upscaling factor of a luma model, from one tiny forward pass."""
+    out = luma_model(np.zeros((1, 8, 8, 1), np.float32), training=False)
+    scale = int(out.shape[1]) // 8
+    if scale < 1 or tuple(out.shape[1:]) != (8 * scale, 8 * scale, 1):
+        raise FalsrError(f"not a luma SR model: an 8x8x1 input gave {tuple(out.shape[1:])}")
+    return scale
+
+
+@dataclass
+class _Traced:
+    """The export function of one interface: Keras reference, concrete function and frozen graph."""
+
+    keras_fn: Callable[..., Any]
+    concrete: Any
+    frozen: Any
+    graph_def: Any  # frozen, pruned to the output, nodes named for the .pb
+    input_names: list[str]
+    output_name: str  # signature output key (savedmodel, tflite)
+    pb_output: str  # node name in the .pb
+    module: Any  # tf.Module tracking the model's variables (for savedmodel)
+
+
+def _trace(luma_model: Any, interface: str) -> _Traced:
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec_y = tf.TensorSpec([None, None, None, 1], tf.float32, name=INPUT_Y)
+    if interface == "falsr":
+        from falsr_cli.space.builder import build_falsr_interface
+
+        keras_model = build_falsr_interface(luma_model)
+        spec_c = tf.TensorSpec([None, None, None, 2], tf.float32, name=INPUT_PBPR)
+
+        @tf.function(input_signature=[spec_y, spec_c])
+        def serve(input_image_evaluate_y, input_image_evaluate_pbpr):
+            return {
+                RGB_OUTPUT: keras_model([input_image_evaluate_y, input_image_evaluate_pbpr], training=False)
+            }
+
+        @tf.function(input_signature=[spec_y, spec_c])
+        def for_pb(input_image_evaluate_y, input_image_evaluate_pbpr):
+            rgb = keras_model([input_image_evaluate_y, input_image_evaluate_pbpr], training=False)
+            # The published output tensor name, so that the graph is a drop-in for the released files.
+            with tf.name_scope(PB_OUTPUT_SCOPE):
+                return tf.identity(rgb, name="target")
+
+        inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, PB_OUTPUT
+    else:
+        keras_model = luma_model
+
+        @tf.function(input_signature=[spec_y])
+        def serve(input_image_evaluate_y):
+            return {Y_OUTPUT: keras_model(input_image_evaluate_y, training=False)}
+
+        @tf.function(input_signature=[spec_y])
+        def for_pb(input_image_evaluate_y):
+            return tf.identity(keras_model(input_image_evaluate_y, training=False), name=Y_OUTPUT)
+
+        inputs, output, pb_output = [INPUT_Y], Y_OUTPUT, Y_OUTPUT
+
+    concrete = serve.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+    pb_frozen = convert_variables_to_constants_v2(for_pb.get_concrete_function())
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(pb_frozen.graph.as_graph_def(), [pb_output])
+    names = {n.name for n in graph_def.node}
+    missing = [n for n in [*inputs, pb_output] if n not in names]
+    if missing:  # tf.function renamed something: never write a graph with the wrong interface
+        raise FalsrError(f"internal: the frozen graph lacks node(s) {', '.join(missing)}")
+    module = tf.Module()
+    module.model = keras_model
+    module.serve = serve
+
+    def keras_fn(*arrays: np.ndarray) -> np.ndarray:
+        xs = list(arrays) if len(arrays) > 1 else arrays[0]
+        return np.asarray(keras_model(xs, training=False))
+
+    return _Traced(keras_fn, concrete, frozen, graph_def, inputs, output, pb_output, module)
+
+
+# ---- writers: each writes `tmp` and returns a runner of the written artefact ----
+
+
+Runner = Callable[..., np.ndarray]
+
+
+def _write_pb(tr: _Traced, tmp: Path) -> Runner:
+    from falsr_cli.runtime.graph import FrozenGraph, read_graph_def
+
+    tmp.write_bytes(tr.graph_def.SerializeToString())
+    # Load it back from the bytes on disk, through the same vetted loader `falsr calculate` uses.
+    inputs = [f"{n}:0" for n in tr.input_names]
+    return FrozenGraph(read_graph_def(tmp), inputs, f"{tr.pb_output}:0", str(tmp))
+
+
+def _write_savedmodel(tr: _Traced, tmp: Path) -> Runner:
+    import tensorflow as tf
+
+    tf.saved_model.save(tr.module, str(tmp), signatures={"serving_default": tr.concrete})
+    signature = tf.saved_model.load(str(tmp)).signatures["serving_default"]
+
+    def run(*arrays: np.ndarray) -> np.ndarray:
+        feeds = {name: tf.constant(a) for name, a in zip(tr.input_names, arrays, strict=True)}
+        return signature(**feeds)[tr.output_name].numpy()
+
+    return run
+
+
+def _tflite_bytes(tr: _Traced, quantize: str) -> bytes:
+    import tensorflow as tf
+
+    # From the frozen function: converting the variable-holding one leaves READ_VARIABLE ops that
+    # return garbage once the inputs are resized.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([tr.frozen], tf.Module())
+    if quantize in ("fp16", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter raises a zoo of types (ConverterError, RuntimeError, …)
+        raise FalsrError(f"TFLite conversion failed: {str(e).strip().splitlines()[0]}") from None
+
+
+def _write_tflite(tr: _Traced, tmp: Path, quantize: str) -> Runner:
+    from falsr_cli.export.tflite_runtime import TFLiteModel
+
+    tmp.write_bytes(_tflite_bytes(tr, quantize))
+    return TFLiteModel(tmp, name=tmp.name)
+
+
+def _write_onnx(tr: _Traced, tmp: Path) -> Runner:
+    require_onnx()
+    import onnxruntime as ort
+    import tf2onnx
+
+    inputs = [f"{n}:0" for n in tr.input_names]
+    try:
+        model_proto, _ = tf2onnx.convert.from_graph_def(
+            tr.graph_def, input_names=inputs, output_names=[f"{tr.pb_output}:0"], opset=ONNX_OPSET
+        )
+    except Exception as e:  # tf2onnx raises plain Exceptions for unsupported ops
+        raise FalsrError(f"ONNX conversion failed: {str(e).strip().splitlines()[0]}") from None
+    tmp.write_bytes(model_proto.SerializeToString())
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+
+    def run(*arrays: np.ndarray) -> np.ndarray:
+        return session.run(None, dict(zip(inputs, arrays, strict=True)))[0]
+
+    return run
+
+
+# ---- atomic placement ----
+
+
+@contextmanager
+def _atomic_dir(target: Path) -> Iterator[Path]:
+    """A temporary sibling folder that replaces `target` (file or folder) only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    shutil.rmtree(tmp)  # writers (tf.saved_model.save) create the folder themselves
+    try:
+        yield tmp
+        if target.exists():
+            # Two renames: the old artefact survives until the new one is complete.
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_out(out: Path, fmt: str) -> None:
+    if fmt != "savedmodel" and out.is_dir():
+        raise FalsrError(
+            f"--out {out} is a folder; a {fmt} export is one file (e.g. {out / ('model.' + fmt)})"
+        )
+    if fmt == "savedmodel" and out.is_file():
+        raise FalsrError(f"--out {out} is a file; a SavedModel is a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FalsrError(f"cannot write {out}: {parent} is a file")
+            break
+
+
+# ---- the entry point ----
+
+
+def export_model(
+    luma_model: Any,
+    out: str | os.PathLike,
+    fmt: str = "pb",
+    *,
+    interface: str = "falsr",
+    quantize: str = "none",
+    arch: Any = None,
+    source: str = "",
+    val: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ExportReport:
+    """Export `luma_model` ((N,h,w,1) LR luma → HR luma) to `out`; verify, write atomically, report.
+
+    `val` (a data set name or folder of pairs) measures, for TFLite, the PSNR/SSIM of the float Keras
+    model and of the export; a validation set that cannot be loaded is reported, not fatal.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    check_options(fmt, interface, quantize)
+    _check_out(out, fmt)
+    log = log or (lambda _msg: None)
+    scale = model_scale(luma_model)
+    tr = _trace(luma_model, interface)
+    xs = verify_inputs(interface, scale)
+    expected = tr.keras_fn(*xs)
+    tolerance = QUANT_TOLERANCE[quantize] if quantize != "none" else FLOAT_TOLERANCE
+    label = fmt + (f" ({quantize})" if quantize != "none" else "")
+
+    def verify(run: Runner) -> float:
+        got = np.asarray(run(*xs))
+        if got.shape != expected.shape:
+            raise FalsrError(f"{label} export gives shape {got.shape}, the Keras model {expected.shape}")
+        diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
+        if not np.isfinite(diff) or diff > tolerance:
+            raise FalsrError(
+                f"{label} export differs from the Keras model by {diff:.3g} (max abs) on the check input, "
+                f"more than the bound {tolerance:g}; nothing was written"
+            )
+        log(f"{label}: max abs diff to the Keras model {diff:.3g} (bound {tolerance:g}) on {shape_text(xs)}")
+        return diff
+
+    validation = None
+    if fmt == "savedmodel":
+        with _atomic_dir(out) as tmp:
+            diff = verify(_write_savedmodel(tr, tmp))
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    else:
+        with atomic_path(out, suffix=out.suffix) as tmp:
+            if fmt == "pb":
+                run = _write_pb(tr, tmp)
+            elif fmt == "tflite":
+                run = _write_tflite(tr, tmp, quantize)
+            else:
+                run = _write_onnx(tr, tmp)
+            diff = verify(run)
+            if fmt == "tflite" and val:
+                validation = tflite_validation(luma_model, tmp, val, scale, data_dir, log)
+        size = out.stat().st_size
+    report = ExportReport(
+        format=fmt,
+        interface=interface,
+        quantize=quantize,
+        path=str(out),
+        bytes=size,
+        scale=scale,
+        max_abs_diff=diff,
+        tolerance=tolerance,
+        verify_input=shape_text(xs),
+        seconds=round(time.perf_counter() - start, 3),
+        source=source,
+        architecture=arch.to_dict() if arch is not None else None,
+        inputs=[f"{n}:0" if fmt in ("pb", "onnx") else n for n in tr.input_names],
+        outputs=[f"{tr.pb_output}:0" if fmt in ("pb", "onnx") else tr.output_name],
+        validation=validation,
+    )
+    write_json(report_path(out), report.to_dict())
+    return report
+
+
+def shape_text(xs: list[np.ndarray]) -> str:
+    return " + ".join("x".join(str(d) for d in x.shape) for x in xs)
+
+
+def tflite_validation(
+    luma_model: Any,
+    tflite_path: Path,
+    val: str | os.PathLike,
+    scale: int,
+    data_dir: str | os.PathLike | None,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """PSNR/SSIM on a validation set of the float Keras model and of the exported TFLite model."""
+    from falsr_cli.data.pairs import load_pairs
+    from falsr_cli.export.tflite_runtime import TFLiteModel, TFLiteUpscaler
+    from falsr_cli.runtime.evaluate import run_pairs, summarize
+    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+
+    try:
+        pairs = load_pairs(val, scale=scale, data_dir=data_dir)
+    except FalsrError as e:
+        log(f"PSNR change not measured: validation set {val} unavailable ({e})")
+        return {"dataset": str(val), "error": str(e)}
+    results = {}
+    for key, upscaler in (
+        ("float", keras_luma_upscaler(luma_model, scale=scale, name="keras")),
+        ("tflite", TFLiteUpscaler(TFLiteModel(tflite_path, name=tflite_path.name))),
+    ):
+        summary = summarize(run_pairs(upscaler, pairs, scale=scale, progress=False))
+        results[key] = {"psnr": summary["psnr"], "ssim": summary["ssim"]}
+    change = {
+        "dataset": str(val),
+        "images": len(pairs),
+        **results,
+        "psnr_change": results["tflite"]["psnr"] - results["float"]["psnr"],
+        "ssim_change": results["tflite"]["ssim"] - results["float"]["ssim"],
+    }
+    log(
+        f"PSNR on {val} ({len(pairs)} images): float {results['float']['psnr']:.4f} dB, "
+        f"tflite {results['tflite']['psnr']:.4f} dB, change {change['psnr_change']:+.4f} dB "
+        f"(SSIM {change['ssim_change']:+.5f})"
+    )
+    return change

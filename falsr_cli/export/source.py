@@ -1,0 +1,110 @@
+"""MODEL on the command line → (architecture, Keras luma model with its weights).
+
+Accepted forms: a training run folder, or a checkpoint / `.keras` / `.weights.h5` file inside one; a
+FALSR `.pb` (the published graphs: architecture and weights are read back from the graph); an
+architecture (preset name, `.json` file, `pareto.json#K`) with `--weights` (a `.weights.h5` / `.keras`
+file, a TF checkpoint prefix, or `random` for a randomly initialised network of that shape).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from falsr_cli.errors import FalsrError
+
+MODEL_FORMS = (
+    "a training run or a checkpoint in one, a FALSR .pb, or an architecture "
+    "(preset, .json, pareto.json#K) with --weights"
+)
+DEFAULT_MODEL = Path("pretrained_model") / "FALSR-A.pb"
+
+
+@dataclass
+class LoadedModel:
+    """A luma model ready to export or run, with where it came from."""
+
+    arch: Any  # Architecture
+    model: Any  # keras.Model: (N,h,w,1) LR luma → (N,sh,sw,1) HR luma
+    source: str
+
+
+def default_model_path() -> Path:
+    """The project's pretrained FALSR-A: ./pretrained_model/FALSR-A.pb, else the one beside the package."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / DEFAULT_MODEL).is_file():
+            return base / DEFAULT_MODEL
+    raise FalsrError(
+        f"no --model given and no pretrained model at {DEFAULT_MODEL}: put the published FALSR-A.pb there "
+        "(from the FALSR repository's pretrained_model/ folder) or pass --model (a .pb, a training run, "
+        "'bicubic', …)"
+    )
+
+
+def load_weights(model: Any, weights: str, arch_label: str) -> None:
+    """Load `.weights.h5` / `.keras` / TF checkpoint `weights` into `model`; `random` keeps its init."""
+    if weights == "random":
+        return
+    path = Path(weights)
+    name = path.name
+    try:
+        if name.endswith(".weights.h5") or name.endswith(".keras") or name.endswith(".h5"):
+            if not path.is_file():
+                raise FalsrError(f"weights file not found: {path}")
+            model.load_weights(str(path))
+            return
+        prefix = str(path)[: -len(".index")] if name.endswith(".index") else str(path)
+        if Path(prefix + ".index").is_file():
+            import tensorflow as tf
+
+            tf.train.Checkpoint(model=model).restore(
+                prefix
+            ).assert_existing_objects_matched().expect_partial()
+            return
+    except FalsrError:
+        raise
+    except Exception as e:  # Keras/h5py/TF raise many types for mismatched or corrupt weights
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise FalsrError(f"cannot load weights {path} into {arch_label}: {first}") from None
+    raise FalsrError(
+        f"--weights {weights}: not a .weights.h5/.keras file or a checkpoint prefix, nor 'random'"
+    )
+
+
+def load_keras_model(spec: str | os.PathLike, weights: str | None = None) -> LoadedModel:
+    """Resolve MODEL (and `--weights`) into an architecture and a Keras luma model."""
+    spec = str(spec)
+    path = Path(spec)
+    suffix = path.suffix.lower()
+    if suffix in (".tflite", ".onnx"):
+        raise FalsrError(f"cannot export from {path.name}: give {MODEL_FORMS}")
+    if suffix == ".pb":
+        if weights:
+            raise FalsrError("--weights does not apply to a .pb (the graph holds its weights)")
+        from falsr_cli.space.pb_import import import_pb
+
+        arch, model = import_pb(path)
+        return LoadedModel(arch, model, f"{path} (imported graph)")
+    if path.exists() and weights is None and suffix != ".json":
+        from falsr_cli.train.runs import load_trained_model
+
+        arch, model = load_trained_model(path)
+        return LoadedModel(arch, model, f"{path} (training run)")
+    from falsr_cli.space.architecture import load_architecture
+
+    try:
+        arch = load_architecture(spec)
+    except FalsrError as e:
+        raise FalsrError(f"MODEL {spec!r} is none of {MODEL_FORMS} ({e})") from None
+    if not weights:
+        raise FalsrError(
+            f"{spec} is an architecture without weights: add --weights FILE (.weights.h5, .keras or a "
+            "checkpoint), or --weights random for a randomly initialised network"
+        )
+    from falsr_cli.space.builder import build_luma_model
+
+    model = build_luma_model(arch, seed=0 if weights == "random" else None)
+    load_weights(model, weights, spec)
+    return LoadedModel(arch, model, f"{spec} + {weights}")

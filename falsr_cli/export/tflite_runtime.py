@@ -1,0 +1,140 @@
+"""Running exported `.tflite` models: either interface, any input size, as an Upscaler.
+
+A model exported with `--interface falsr` takes LR luma and HR PbPr and returns RGB in [0,1]; one with
+`--interface y` takes LR luma and returns HR luma. The input tensors are resized to each image (the
+export keeps height and width dynamic), and the scale is read off a probe run.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.errors import FalsrError
+
+_PROBE = 8  # LR side of the probe run that measures the scale
+
+
+def _interpreter(model: str | os.PathLike | bytes, num_threads: int | None) -> Any:
+    """A TFLite interpreter from the LiteRT package when installed, else TensorFlow's (deprecated) one."""
+    kwargs: dict[str, Any] = {"num_threads": num_threads or os.cpu_count() or 1}
+    if isinstance(model, bytes):
+        kwargs["model_content"] = model
+    else:
+        kwargs["model_path"] = str(model)
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        # TF 2.20+ warns that tf.lite.Interpreter moves to ai_edge_litert; it still works.
+        warnings.simplefilter("ignore")
+        return Interpreter(**kwargs)
+
+
+class TFLiteModel:
+    """A `.tflite` SR model: `interface` is "falsr" (y, pbpr → RGB) or "y" (y → HR y)."""
+
+    def __init__(
+        self, model: str | os.PathLike | bytes, num_threads: int | None = None, name: str = ""
+    ) -> None:
+        where = "model bytes" if isinstance(model, bytes) else str(model)
+        if not isinstance(model, bytes) and not Path(model).is_file():
+            raise FalsrError(f"model file not found: {model}")
+        try:
+            self._it = _interpreter(model, num_threads)
+        except (ValueError, RuntimeError) as e:
+            raise FalsrError(f"{where} is not a TFLite model: {str(e).strip().splitlines()[0]}") from None
+        self.name = name or (Path(model).stem if not isinstance(model, bytes) else "tflite")
+        inputs = self._it.get_input_details()
+        pbpr = [d for d in inputs if "pbpr" in d["name"]]
+        other = [d for d in inputs if "pbpr" not in d["name"]]
+        if len(inputs) == 2 and len(pbpr) == 1:
+            self.interface = "falsr"
+            self._inputs = [other[0], pbpr[0]]
+        elif len(inputs) == 1:
+            self.interface = "y"
+            self._inputs = inputs
+        else:
+            names = ", ".join(d["name"] for d in inputs)
+            raise FalsrError(
+                f"{where} has inputs [{names}]: expected LR luma (and PbPr for the FALSR interface)"
+            )
+        for d in self._inputs:
+            sig = list(d.get("shape_signature", d["shape"]))
+            if len(sig) != 4:
+                raise FalsrError(f"{where}: input {d['name']} is not NHWC (shape {sig})")
+        self._output = self._it.get_output_details()[0]
+        self._shapes: tuple | None = None
+        self.scale = self._probe_scale()
+
+    def _probe_scale(self) -> int:
+        y = np.zeros((1, _PROBE, _PROBE, 1), np.float32)
+        if self.interface == "y":
+            out = self(y)
+        else:
+            # The chroma input's size is what we want to learn; try the supported scales.
+            for s in (2, 3, 4):
+                try:
+                    out = self(y, np.zeros((1, _PROBE * s, _PROBE * s, 2), np.float32))
+                    break
+                except FalsrError:
+                    continue
+            else:
+                raise FalsrError(f"{self.name}: cannot find the model's scale (tried ×2, ×3, ×4)")
+        scale = out.shape[1] // _PROBE
+        if out.shape[1] != scale * _PROBE or out.shape[2] != scale * _PROBE:
+            raise FalsrError(
+                f"{self.name}: output {out.shape} for an {_PROBE}x{_PROBE} input is not a whole scale"
+            )
+        return scale
+
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        """Run on float32 NHWC inputs (y, or y and pbpr); returns a copy of the output."""
+        if len(arrays) != len(self._inputs):
+            raise FalsrError(f"{self.name} takes {len(self._inputs)} input(s), got {len(arrays)}")
+        arrays = tuple(np.ascontiguousarray(a, np.float32) for a in arrays)
+        shapes = tuple(a.shape for a in arrays)
+        try:
+            if shapes != self._shapes:
+                for d, a in zip(self._inputs, arrays, strict=True):
+                    self._it.resize_tensor_input(d["index"], a.shape, strict=True)
+                self._it.allocate_tensors()
+                self._shapes = shapes
+            for d, a in zip(self._inputs, arrays, strict=True):
+                self._it.set_tensor(d["index"], a)
+            self._it.invoke()
+        except (ValueError, RuntimeError) as e:
+            self._shapes = None
+            raise FalsrError(f"running {self.name} failed: {str(e).strip().splitlines()[0]}") from None
+        return np.array(self._it.get_tensor(self._output["index"]))
+
+
+class TFLiteUpscaler:
+    """An Upscaler over a TFLiteModel, with colour handled as the FALSR graphs do it."""
+
+    def __init__(self, model: TFLiteModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.scale = model.scale
+
+    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
+        from falsr_cli.runtime.upscalers import LumaUpscaler, falsr_inputs
+
+        if self.model.interface == "y":
+            return LumaUpscaler(self.model, self.scale, self.name).upscale(lr_rgb)
+        from falsr_cli.data.color import to_uint8
+
+        y, pbpr = falsr_inputs(np.asarray(lr_rgb), self.scale)
+        return to_uint8(self.model(y, pbpr)[0])
+
+
+def load_tflite_upscaler(path: str | os.PathLike) -> TFLiteUpscaler:
+    """`falsr evaluate --model x.tflite`: an Upscaler over an exported TFLite model of either interface."""
+    return TFLiteUpscaler(TFLiteModel(path))

@@ -1,0 +1,126 @@
+"""Tile-by-tile super-resolution: memory bounded by the tile size, not the image size, and no seams.
+
+The LR image is cut into `tile`×`tile` cores. Each core is run with `pad` extra LR pixels of context on
+every side (clipped at the image border) and only the core's part of the result is kept. A pixel of a
+convolutional network's output depends on the input within its receptive field only, so with `pad` at
+least the receptive-field radius every kept pixel sees exactly the input it would see untiled (zero
+padding at the real image border included): tiled equals untiled up to float rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from falsr_cli.errors import FalsrError
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile in LR pixels: the core [y0, y1) × [x0, x1) and its context box (core + pad, clipped)."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    cy0: int
+    cy1: int
+    cx0: int
+    cx1: int
+
+    def core_in_context(self, scale: int) -> tuple[slice, slice]:
+        """Where the core lies inside the context box's HR result (×scale)."""
+        return (
+            slice((self.y0 - self.cy0) * scale, (self.y1 - self.cy0) * scale),
+            slice((self.x0 - self.cx0) * scale, (self.x1 - self.cx0) * scale),
+        )
+
+    def core_hr(self, scale: int) -> tuple[slice, slice]:
+        """Where the core lies in the whole HR image."""
+        return slice(self.y0 * scale, self.y1 * scale), slice(self.x0 * scale, self.x1 * scale)
+
+
+def plan_tiles(height: int, width: int, tile: int, pad: int) -> list[Tile]:
+    """Tiles covering an LR image of `height`×`width`; `tile` 0 (or ≥ the image) means one tile."""
+    if height < 1 or width < 1:
+        raise FalsrError(f"cannot tile an empty image ({width}x{height})")
+    if tile < 0 or pad < 0:
+        raise FalsrError(f"tile ({tile}) and tile pad ({pad}) must not be negative")
+    th = height if tile == 0 else min(tile, height)
+    tw = width if tile == 0 else min(tile, width)
+    tiles = []
+    for y0 in range(0, height, th):
+        y1 = min(y0 + th, height)
+        for x0 in range(0, width, tw):
+            x1 = min(x0 + tw, width)
+            tiles.append(
+                Tile(
+                    y0,
+                    y1,
+                    x0,
+                    x1,
+                    max(y0 - pad, 0),
+                    min(y1 + pad, height),
+                    max(x0 - pad, 0),
+                    min(x1 + pad, width),
+                )
+            )
+    return tiles
+
+
+def check_tiling(tile: int, pad: int, receptive_field: int | None) -> None:
+    """Refuse a tiling that would leave seams: tile and pad below the receptive-field radius."""
+    if tile < 0:
+        raise FalsrError(f"--tile must be 0 (no tiling) or a positive size, got {tile}")
+    if pad < 0:
+        raise FalsrError(f"--tile-pad must not be negative, got {pad}")
+    if receptive_field is None or tile == 0:
+        return
+    if tile < receptive_field:
+        raise FalsrError(
+            f"--tile {tile} is smaller than the model's receptive field ({receptive_field} LR pixels): "
+            f"use --tile {max(receptive_field, 64)} or more, or --tile 0 for no tiling"
+        )
+    if pad < receptive_field:
+        raise FalsrError(
+            f"--tile-pad {pad} is smaller than the model's receptive field ({receptive_field} LR pixels), "
+            f"tiles would show seams: use --tile-pad {receptive_field} or more"
+        )
+
+
+def run_tiled(
+    tiles: list[Tile],
+    scale: int,
+    process: Callable[[Tile], np.ndarray],
+    out: np.ndarray,
+    on_tile: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Fill the preallocated HR `out` tile by tile; `process(tile)` gives the HR result of its context."""
+    for t in tiles:
+        hr = process(t)
+        expect = ((t.cy1 - t.cy0) * scale, (t.cx1 - t.cx0) * scale)
+        if hr.shape[:2] != expect:
+            raise FalsrError(
+                f"the model returned {hr.shape[1]}x{hr.shape[0]} for a {t.cx1 - t.cx0}x{t.cy1 - t.cy0} tile, "
+                f"expected ×{scale} = {expect[1]}x{expect[0]}: is its scale really ×{scale}?"
+            )
+        out[t.core_hr(scale)] = hr[t.core_in_context(scale)]
+        if on_tile is not None:
+            on_tile()
+    return out
+
+
+def tiled_luma(
+    luma_fn: Callable[[np.ndarray], np.ndarray], y: np.ndarray, scale: int, tile: int, pad: int
+) -> np.ndarray:
+    """Run `luma_fn` ((1,h,w,1) float32 → (1,sh,sw,1)) over a (H, W) LR luma plane, tile by tile."""
+    y = np.asarray(y, np.float32)
+    h, w = y.shape
+    out = np.empty((h * scale, w * scale), np.float32)
+
+    def process(t: Tile) -> np.ndarray:
+        return np.asarray(luma_fn(y[None, t.cy0 : t.cy1, t.cx0 : t.cx1, None]))[0, ..., 0]
+
+    return run_tiled(plan_tiles(h, w, tile, pad), scale, process, out)

@@ -1,0 +1,143 @@
+"""`falsr upscale`: photo kinds, colour as the FALSR models, file handling and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from export_models import shared_tiny, shared_tiny_sr
+from PIL import Image
+
+from falsr_cli.errors import FalsrError
+from falsr_cli.runtime.photo_io import Photo, read_photo, write_photo
+from falsr_cli.runtime.upscale import upscale_files, upscale_photo
+
+
+@pytest.fixture
+def tiny_sr():
+    return shared_tiny_sr()
+
+
+def _rgb(h: int = 30, w: int = 26, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Smooth gradients plus noise: natural enough that chroma and luma both matter.
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([yy * 255 / h, xx * 255 / w, (yy + xx) * 127 / (h + w)], -1)
+    return np.clip(base + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_rgb_photo_is_what_evaluate_computes(tiny_sr, tmp_path: Path) -> None:
+    """8-bit colour: luma through the network, chroma bicubic — identical to the evaluation upscaler."""
+    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+
+    rgb = _rgb()
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    result = upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / "out", tile=8, progress=False)
+    assert result["written"] == [str(tmp_path / "out" / "p_x2.png")] and not result["failed"]
+    got = np.asarray(Image.open(tmp_path / "out" / "p_x2.png"))
+    expected = keras_luma_upscaler(shared_tiny()[1], 2).upscale(rgb)
+    assert got.shape == (60, 52, 3)
+    assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_grey_rgba_16bit_and_exif(tiny_sr, tmp_path: Path) -> None:
+    rgb = _rgb(seed=1)
+    grey = rgb[..., 0]
+    alpha = np.linspace(0, 255, rgb.shape[1]).astype(np.uint8)[None].repeat(rgb.shape[0], 0)
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "a.png")
+    wide = rgb.astype(np.uint16) * 257  # the same values at 16 bits
+    write_photo(tmp_path / "w.png", Photo(wide))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: the viewer rotates 90° clockwise
+    Image.fromarray(rgb).save(tmp_path / "e.png", exif=exif.tobytes())
+
+    result = upscale_files([tmp_path / "*.png"], tiny_sr, tmp_path / "out", tile=0, progress=False)
+    assert len(result["written"]) == 4 and not result["failed"]
+    out = tmp_path / "out"
+
+    g = read_photo(out / "g_x2.png")
+    assert g.gray and g.bits == 8 and g.pixels.shape == (60, 52)
+
+    a = read_photo(out / "a_x2.png")
+    assert a.alpha is not None and a.pixels.shape == (60, 52, 3)
+    expected_alpha = np.asarray(Image.fromarray(alpha).resize((52, 60), Image.BICUBIC))
+    assert np.array_equal(a.alpha, expected_alpha)
+    assert np.array_equal(a.pixels, upscale_photo(Photo(rgb), tiny_sr, 2, tile=0).pixels)
+
+    w = read_photo(out / "w_x2.png")
+    assert w.bits == 16 and w.pixels.shape == (60, 52, 3)
+    eight = upscale_photo(Photo(rgb), tiny_sr, 2, tile=0).pixels.astype(float)
+    # The same photo at 16 bits gives the 8-bit result up to rounding (8-bit truncates, chroma in float).
+    assert np.abs(w.pixels / 257.0 - eight).max() < 2.0
+    assert not np.array_equal(w.pixels % 257, np.zeros_like(w.pixels))  # really computed at 16 bits
+
+    e = read_photo(out / "e_x2.png")
+    assert e.pixels.shape == (52, 60, 3)  # upright: width and height swapped
+    upright = np.rot90(rgb, -1)
+    assert np.array_equal(e.pixels, upscale_photo(Photo(np.ascontiguousarray(upright)), tiny_sr, 2, 0).pixels)
+
+
+def test_bad_files_are_reported_and_the_rest_still_processed(tiny_sr, tmp_path: Path) -> None:
+    Image.fromarray(_rgb()).save(tmp_path / "good.png")
+    full = (tmp_path / "good.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(full[: len(full) // 2])
+    (tmp_path / "notes.png").write_text("not an image")
+    out = tmp_path / "out"
+    result = upscale_files(
+        [tmp_path / "cut.png", tmp_path / "notes.png", tmp_path / "missing.png", tmp_path / "good.png"],
+        tiny_sr, out, progress=False,
+    )  # fmt: skip
+    assert result["written"] == [str(out / "good_x2.png")]
+    messages = sorted(m for _, m in result["failed"])
+    assert len(messages) == 3 and all("\n" not in m for m in messages)
+    assert "missing.png: no such file" in messages[0]
+    assert messages[1].startswith("corrupt or truncated image:") and "cut.png" in messages[1]
+    assert messages[2].startswith("not an image file") and "notes.png" in messages[2]
+    assert sorted(p.name for p in out.iterdir()) == ["good_x2.png"]  # nothing half-written
+
+    # Existing outputs are skipped, and replaced only with --overwrite.
+    (out / "good_x2.png").write_bytes(b"old")
+    again = upscale_files([tmp_path / "good.png"], tiny_sr, out, progress=False)
+    assert again["skipped"] and not again["written"] and (out / "good_x2.png").read_bytes() == b"old"
+    again = upscale_files([tmp_path / "good.png"], tiny_sr, out, overwrite=True, fmt="jpg", progress=False)
+    assert again["written"] == [str(out / "good_x2.jpg")]
+
+
+def test_setup_errors(tiny_sr, tmp_path: Path) -> None:
+    Image.fromarray(_rgb()).save(tmp_path / "p.png")
+    (tmp_path / "file").write_text("x")
+    rf = tiny_sr.receptive_field
+    cases = [
+        (dict(out_dir=tmp_path / "file"), "is a file, not a folder"),
+        (dict(scale=3), "upscales ×2, but --scale 3"),
+        (dict(tile=rf - 1), "smaller than the model's receptive field"),
+        (dict(tile_pad=rf - 1), "--tile-pad"),
+    ]
+    for kwargs, message in cases:
+        args = dict(inputs=[tmp_path / "p.png"], model=tiny_sr, out_dir=tmp_path / "o") | kwargs
+        with pytest.raises(FalsrError, match=message):
+            upscale_files(**args, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An architecture file plus weights as MODEL; exit 1 with one-line errors; no default model → hint."""
+    from falsr_cli.cli import main
+
+    arch, model = shared_tiny()
+    arch.save(tmp_path / "tiny.json")
+    model.save_weights(tmp_path / "tiny.weights.h5")
+    Image.fromarray(_rgb()).save(tmp_path / "p.png")
+    (tmp_path / "bad.png").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    model_args = ["--model", "tiny.json", "--weights", "tiny.weights.h5"]
+    res = runner.invoke(main, ["upscale", "p.png", "bad.png", *model_args, "--out", "o"])
+    assert res.exit_code == 1, res.output
+    assert (tmp_path / "o" / "p_x2.png").is_file()
+    assert "error: not an image file" in res.output and "Traceback" not in res.output
+    res = runner.invoke(main, ["upscale", "p.png", "--out", "o2"])
+    assert res.exit_code == 1 and "pretrained_model/FALSR-A.pb" in res.output
