@@ -1,0 +1,133 @@
+"""Brief training for the search: train a candidate for a few steps in memory, then score it.
+
+`train_and_validate` is called thousands of times in one process, so everything that does not depend on
+the candidate is made once and cached: decoded training and validation images, their packed tensors and
+the patch datasets. Per candidate there is one trace of the train step and one of the predict function.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.errors import FalsrError
+
+# Decoded images by (spec, scale, data_dir); patch datasets by their full recipe (a few, least recent out).
+_IMAGES: dict[tuple, Any] = {}
+_VALSETS: dict[tuple, Any] = {}
+_DATASETS: OrderedDict[tuple, Any] = OrderedDict()
+_MAX_DATASETS = 8
+# Losses are read back this often, so a diverging candidate stops early without a sync every step.
+_CHECK_EVERY = 25
+
+
+class CandidateFailed(FalsrError):
+    """A candidate could not be trained (e.g. its loss became NaN); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _key_dir(data_dir: str | os.PathLike | None) -> str | None:
+    return None if data_dir is None else os.fspath(data_dir)
+
+
+def training_images(data: str, scale: int, data_dir: str | os.PathLike | None = None) -> Any:
+    """The LumaSet of `data`, decoded once per process."""
+    from falsr_cli.train.pipeline import load_luma_set
+
+    key = (str(data), int(scale), _key_dir(data_dir))
+    if key not in _IMAGES:
+        _IMAGES[key] = load_luma_set(data, scale, data_dir)
+    return _IMAGES[key]
+
+
+def validation_set(val: str, scale: int, data_dir: str | os.PathLike | None = None) -> Any:
+    """The ValidationSet of `val`, decoded once per process."""
+    from falsr_cli.train.pipeline import load_validation_set
+
+    key = (str(val), int(scale), _key_dir(data_dir))
+    if key not in _VALSETS:
+        _VALSETS[key] = load_validation_set(val, scale, data_dir)
+    return _VALSETS[key]
+
+
+def _dataset(data: str, scale: int, data_dir: Any, batch: int, patch: int, seed: int, steps: int) -> Any:
+    from falsr_cli.train.pipeline import PatchSampler
+
+    key = (str(data), int(scale), _key_dir(data_dir), batch, patch, seed, steps)
+    if key in _DATASETS:
+        _DATASETS.move_to_end(key)
+        return _DATASETS[key]
+    sampler = PatchSampler(training_images(data, scale, data_dir), batch=batch, patch=patch, seed=seed)
+    ds = sampler.dataset(0, steps)
+    _DATASETS[key] = ds
+    while len(_DATASETS) > _MAX_DATASETS:
+        _DATASETS.popitem(last=False)
+    return ds
+
+
+def clear_cache() -> None:
+    """Forget cached images and datasets (e.g. after the data folder changed)."""
+    _IMAGES.clear()
+    _VALSETS.clear()
+    _DATASETS.clear()
+
+
+def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
+                       patch: int = 96, lr: float = 1e-4, data_dir: str | os.PathLike | None = None
+                       ) -> dict[str, Any]:
+    """Train `arch` from scratch for `steps` steps (Adam, L1, constant lr) and score it on `val`.
+
+    Returns psnr, ssim (means over `val` by the paper's protocol), loss (mean of the last tenth of the
+    steps), train_seconds, eval_seconds and steps. The same arguments give the same numbers.
+    Raises CandidateFailed when the loss stops being finite.
+    """
+    from falsr_cli.space.architecture import Architecture, load_architecture
+    from falsr_cli.train.pipeline import make_upscaler, validate_model
+    from falsr_cli.train.trainer import Trainer, configure_determinism
+
+    if not isinstance(arch, Architecture):
+        arch = load_architecture(arch)
+    if steps < 1:
+        raise FalsrError(f"steps: must be a positive integer, got {steps}")
+    if patch % arch.scale:
+        raise FalsrError(f"patch: {patch} is not a multiple of the scale {arch.scale}")
+    configure_determinism(True)
+    ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), int(steps))
+    valset = validation_set(val, arch.scale, data_dir)
+    trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=float(lr), seed=int(seed))
+
+    t0 = time.perf_counter()
+    losses: list[float] = []
+    pending: list[Any] = []
+    for lr_batch, hr_batch in ds:
+        pending.append(trainer.train_step(lr_batch, hr_batch))
+        if len(pending) >= _CHECK_EVERY:
+            _collect(pending, losses)
+    _collect(pending, losses)
+    train_seconds = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    psnr, ssim, _ = validate_model(trainer.model, valset, upscaler=make_upscaler(trainer.model, arch.scale))
+    eval_seconds = time.perf_counter() - t1
+    if not np.isfinite(ssim):
+        raise CandidateFailed("validation SSIM is not finite")
+    tail = losses[-max(1, len(losses) // 10):]
+    return {"psnr": psnr, "ssim": ssim, "loss": float(np.mean(tail)), "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds, "steps": int(steps)}
+
+
+def _collect(pending: list[Any], losses: list[float]) -> None:
+    """Move pending loss tensors into `losses`; raise CandidateFailed at the first non-finite one."""
+    for t in pending:
+        v = float(t)
+        losses.append(v)
+        if not np.isfinite(v):
+            raise CandidateFailed(f"loss became {v} at step {len(losses)}")
+    pending.clear()

@@ -1,0 +1,184 @@
+"""Checkpoints of a run: `checkpoints/step_NNNNNNNNN/{ckpt.index, ckpt.data-*, meta.json}`.
+
+Each is written whole into a hidden temporary folder, synced, then renamed into place, so a crash or a full
+disk mid-write leaves the earlier checkpoints untouched and never a half checkpoint under a real name.
+The last `keep` checkpoints are kept, plus the one with the best validation PSNR.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from falsr_cli.errors import FalsrError
+
+PREFIX = "ckpt"
+META = "meta.json"
+_NAME_RE = re.compile(r"^step_(\d{9})$")
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: Path
+    step: int
+    meta: dict[str, Any]
+
+    @property
+    def prefix(self) -> str:
+        """The TF checkpoint prefix (what `tf.train.Checkpoint.read` takes)."""
+        return str(self.path / PREFIX)
+
+    @property
+    def val_psnr(self) -> float | None:
+        v = self.meta.get("val_psnr")
+        return float(v) if isinstance(v, int | float) else None
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_checkpoint_info(path: Path) -> CheckpointInfo | None:
+    """A complete checkpoint folder's info, or None if it is not one (partial, foreign, damaged meta)."""
+    m = _NAME_RE.match(path.name)
+    if not m or not path.is_dir() or not (path / f"{PREFIX}.index").is_file():
+        return None
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return CheckpointInfo(path, int(m.group(1)), meta)
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[CheckpointInfo]:
+    """Complete checkpoints in `directory`, by step."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [read_checkpoint_info(p) for p in directory.iterdir()]
+    return sorted((c for c in found if c is not None), key=lambda c: c.step)
+
+
+def best_checkpoint(checkpoints: list[CheckpointInfo]) -> CheckpointInfo | None:
+    """The checkpoint with the highest validation PSNR (the earliest on ties), if any was validated."""
+    scored = [c for c in checkpoints if c.val_psnr is not None]
+    return max(scored, key=lambda c: (c.val_psnr, -c.step)) if scored else None
+
+
+class CheckpointManager:
+    """Atomic save, listing, restore and pruning of one run's checkpoints."""
+
+    def __init__(self, directory: str | os.PathLike, checkpoint: Any, keep: int = 3) -> None:
+        self.directory = Path(directory)
+        self.checkpoint = checkpoint
+        self.keep = max(1, int(keep))
+
+    def list(self) -> list[CheckpointInfo]:
+        return list_checkpoints(self.directory)
+
+    def latest(self) -> CheckpointInfo | None:
+        found = self.list()
+        return found[-1] if found else None
+
+    def best(self) -> CheckpointInfo | None:
+        return best_checkpoint(self.list())
+
+    def clean_partial(self) -> None:
+        """Remove temporary folders left by a run killed mid-save."""
+        if self.directory.is_dir():
+            for p in self.directory.iterdir():
+                if p.name.startswith(".tmp-"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    def save(self, step: int, meta: dict[str, Any]) -> CheckpointInfo:
+        """Write the checkpoint of `step` atomically; on failure nothing changes and FalsrError says why."""
+        import tensorflow as tf
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"step_{int(step):09d}"
+        final = self.directory / name
+        tmp = self.directory / f".tmp-{name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir()
+            self.checkpoint.write(str(tmp / PREFIX))
+            text = json.dumps({"step": int(step), **meta}, indent=2) + "\n"
+            (tmp / META).write_text(text, encoding="utf-8")
+            for f in tmp.iterdir():
+                _fsync_path(f)
+            _fsync_path(tmp)
+            if final.exists():
+                # Same step saved again (a resumed run re-validating): swap the old one out only now.
+                old = self.directory / f".tmp-old-{name}-{os.getpid()}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+            _fsync_path(self.directory)
+        except (OSError, tf.errors.OpError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            previous = self.latest()
+            kept = (f"checkpoint {previous.path} (step {previous.step}) is intact" if previous
+                    else "no earlier checkpoint")
+            raise FalsrError(f"could not write the checkpoint of step {step} ({_reason(e)}); {kept}") \
+                from None
+        info = read_checkpoint_info(final)
+        assert info is not None
+        return info
+
+    def prune(self) -> list[Path]:
+        """Delete all but the last `keep` checkpoints and the best one; return what was deleted."""
+        found = self.list()
+        keep = {c.path for c in found[-self.keep:]}
+        best = best_checkpoint(found)
+        if best is not None:
+            keep.add(best.path)
+        removed = []
+        for c in found:
+            if c.path not in keep:
+                # Rename first so a crash mid-delete never leaves a half checkpoint under a real name.
+                doomed = self.directory / f".tmp-del-{c.path.name}"
+                os.replace(c.path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+                removed.append(c.path)
+        return removed
+
+    def restore(self, info: CheckpointInfo) -> None:
+        """Restore everything the checkpoint object tracks (model, optimizer, step)."""
+        restore_into(self.checkpoint, info.prefix)
+
+
+def restore_into(checkpoint: Any, prefix: str, partial: bool = False) -> None:
+    """Read a TF checkpoint into `checkpoint`; every object it tracks must be found there."""
+    import tensorflow as tf
+
+    try:
+        status = checkpoint.read(prefix)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise FalsrError(f"cannot restore checkpoint {prefix}: {msg[:300]}") from None
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError):
+        if e.errno == errno.ENOSPC:
+            return "no space left on device"
+        return e.strerror or str(e)
+    text = getattr(e, "message", None) or str(e)
+    return text.splitlines()[0][:200] if text else type(e).__name__

@@ -1,0 +1,146 @@
+"""What a training run is: `TrainConfig`, its validation, and the learning-rate schedule as a pure function.
+
+Defaults are the paper's: batch 16, HR patch 96, Adam (β1 0.9, β2 0.999), L1 loss, learning rate 1e-4,
+weights N(0, 0.02) and biases 0 (the builder's initialisation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from falsr_cli.errors import FalsrError
+
+SCHEDULES = ("constant", "step", "cosine")
+PRECISIONS = ("float32", "mixed_float16", "bfloat16")
+
+# Fields that may differ when a run is resumed: they change where or how often things are written, or
+# how long the run goes on, never what a step computes.
+RESUMABLE_CHANGES = frozenset(
+    {"out", "resume", "steps", "val_every", "ckpt_every", "keep", "log_every", "val_images", "data_dir",
+     "progress", "devices"}
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; `config.json` in the run folder is this, as JSON."""
+
+    arch: str = "FALSR-A"
+    data: str = "T91,BSDS200"
+    val: str | None = "Set5"
+    steps: int = 20000
+    out: str = "runs/train"
+    batch: int = 16
+    patch: int = 96
+    lr: float = 1e-4
+    scale: int = 2
+    schedule: str = "constant"
+    warmup: int = 0
+    decay_every: int = 0  # step schedule: multiply by decay_gamma every this many steps (0: steps // 2)
+    decay_gamma: float = 0.5
+    min_lr: float = 0.0  # cosine schedule floor
+    beta1: float = 0.9
+    beta2: float = 0.999
+    augment: bool = True
+    seed: int = 0
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    keep: int = 3
+    log_every: int = 10
+    val_images: int = 3  # validation images written to TensorBoard
+    precision: str = "float32"
+    jit: bool = False
+    devices: str = "auto"  # all GPUs (MirroredStrategy if several), else one device; or e.g. "/cpu:0,/cpu:1"
+    deterministic: bool = True
+    data_dir: str | None = None
+    resume: bool = False
+    progress: bool = True
+
+    def validate(self) -> TrainConfig:
+        """Raise FalsrError naming the first bad field; return self."""
+        positive = ("steps", "batch", "patch", "scale", "val_every", "ckpt_every", "keep", "log_every")
+        for name in positive:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise FalsrError(f"{name}: must be a positive integer, got {v!r}")
+        for name in ("warmup", "decay_every", "val_images", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise FalsrError(f"{name}: must be a non-negative integer, got {v!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise FalsrError(f"lr: must be a positive number, got {self.lr!r}")
+        if not (0 <= self.min_lr <= self.lr):
+            raise FalsrError(f"min_lr: must be in [0, lr], got {self.min_lr!r}")
+        if not (0 < self.decay_gamma <= 1):
+            raise FalsrError(f"decay_gamma: must be in (0, 1], got {self.decay_gamma!r}")
+        for name in ("beta1", "beta2"):
+            if not (0 <= getattr(self, name) < 1):
+                raise FalsrError(f"{name}: must be in [0, 1), got {getattr(self, name)!r}")
+        if self.schedule not in SCHEDULES:
+            raise FalsrError(f"schedule: {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise FalsrError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.patch % self.scale:
+            raise FalsrError(f"patch: {self.patch} is not a multiple of the scale {self.scale}")
+        if not str(self.data).strip():
+            raise FalsrError("data: no training data given")
+        if self.warmup >= self.steps and self.warmup:
+            raise FalsrError(f"warmup: {self.warmup} steps is not shorter than the run ({self.steps} steps)")
+        return self
+
+    @property
+    def lr_patch(self) -> int:
+        return self.patch // self.scale
+
+    @property
+    def step_decay_every(self) -> int:
+        return self.decay_every or max(1, self.steps // 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """A config from its dict; unknown keys are an error (naming the key), missing keys take defaults."""
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise FalsrError(f"{key}: not a training option")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def differences(self, other: TrainConfig) -> list[str]:
+        """Fields whose values differ and that a resumed run may not change."""
+        out = []
+        for f in fields(self):
+            # The architecture is compared as resolved (a preset name and its JSON file are the same).
+            if f.name in RESUMABLE_CHANGES or f.name == "arch":
+                continue
+            # JSON round-trips Python floats exactly, so plain equality is the right test.
+            if getattr(self, f.name) != getattr(other, f.name):
+                out.append(f.name)
+        # A cosine schedule spans the whole run, so its length is part of every step's learning rate.
+        if self.steps != other.steps and "cosine" in (self.schedule, other.schedule):
+            out.append("steps")
+        # The step schedule's default interval is half the run.
+        if self.steps != other.steps and self.schedule == "step" and not self.decay_every:
+            out.append("steps")
+        return out
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """The learning rate of update number `iteration` (0-based): warm-up, then the schedule."""
+    i = float(iteration)
+    base = config.lr
+    if config.schedule == "constant":
+        rate = base
+    elif config.schedule == "step":
+        rate = base * config.decay_gamma ** math.floor(i / config.step_decay_every)
+    else:
+        span = max(1, config.steps - config.warmup)
+        t = min(max((i - config.warmup) / span, 0.0), 1.0)
+        rate = config.min_lr + (base - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+    if config.warmup and i < config.warmup:
+        rate *= (i + 1.0) / config.warmup
+    return rate

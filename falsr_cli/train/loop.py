@@ -1,0 +1,301 @@
+"""`train(config)`: start or resume a run folder, train with validation and checkpoints, write the outputs.
+
+Exact resume: the run restores model, optimizer and step from its last checkpoint, and the data pipeline
+is a pure function of (seed, step), so batches k+1, k+2, … are those an uninterrupted run would see.
+Records logged after that checkpoint by the interrupted process are dropped and written again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
+from falsr_cli.errors import FalsrError
+from falsr_cli.train.checkpoints import list_checkpoints
+from falsr_cli.train.config import TrainConfig, learning_rate
+from falsr_cli.train.runs import (
+    ARCH,
+    CHECKPOINTS,
+    CONFIG,
+    METRICS,
+    MODEL,
+    SUMMARY,
+    TENSORBOARD,
+    read_run_config,
+)
+
+
+def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
+    """Train (or resume) the run `config.out`; return the summary (also written to summary.json).
+
+    `on_event("log", record)` is called for each metrics record.
+    """
+    run = _Run(config)
+    run.prepare()
+    run.loop(on_event)
+    return run.finish()
+
+
+def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | None:
+    """The recorded extras of the run in `out` (None for a new run), after checking it matches `config`."""
+    if not (out / CONFIG).exists():
+        if config.resume:
+            raise FalsrError(f"--resume: no training run in {out} (no {CONFIG})")
+        if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+            raise FalsrError(f"{out} exists and is not a training run; give an empty or new --out folder")
+        return None
+    old, extras = read_run_config(out)
+    diffs = config.differences(old)
+    if extras.get("arch_hash") not in (None, arch.hash()):
+        diffs.insert(0, "arch")
+    if diffs and not list_checkpoints(out / CHECKPOINTS):
+        return None  # nothing trained to keep (e.g. it stopped on NaN before a checkpoint): start afresh
+    if diffs and diffs[0] == "arch":
+        raise FalsrError(
+            f"{out} holds a run of another architecture (arch {extras['arch_hash']}, the command line gives "
+            f"{arch.hash()}); use the run's --arch or another --out"
+        )
+    if diffs:
+        f = diffs[0]
+        raise FalsrError(
+            f"{out} holds a run with {f} = {getattr(old, f)!r} but the command line gives "
+            f"{getattr(config, f)!r}; use the run's options or another --out"
+        )
+    return extras
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    from falsr_cli import __version__
+
+    return {"falsr": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _truncate_metrics(path: Path, step: int) -> list[dict]:
+    """Keep the records up to `step` (rewritten whole, which also drops a line torn by a kill)."""
+    kept = [r for r in read_jsonl(path) if int(r.get("step", 0)) <= step]
+    if path.exists():
+        write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
+
+
+def save_model_file(model: Any, target: Path) -> None:
+    """`model.save` atomically: Keras insists on the `.keras` name, so write in a temporary folder."""
+    tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
+    try:
+        tmp = tmpdir / target.name
+        model.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+class _Run:
+    """One invocation of `train` on a run folder."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        from falsr_cli.space.architecture import load_architecture
+
+        self.config = config.validate()
+        arch = load_architecture(config.arch)
+        self.arch = arch if arch.scale == config.scale else arch.with_scale(config.scale)
+        self.out = Path(config.out)
+        self.extras = check_resume(self.out, config, self.arch)
+        self.notes: list[str] = []
+
+    # ---- setting up -----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        from falsr_cli.train.checkpoints import CheckpointManager
+        from falsr_cli.train.pipeline import PatchSampler, load_luma_set, load_validation_set, make_upscaler
+        from falsr_cli.train.tblog import EventLog
+        from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism, make_strategy
+
+        c = self.config
+        images = load_luma_set(c.data, c.scale, c.data_dir)
+        self.val = load_validation_set(c.val, c.scale, c.data_dir) if c.val else None
+        fingerprint = images.fingerprint()
+        if self.extras and self.extras.get("data_fingerprint") not in (None, fingerprint):
+            self.notes.append("the training images changed since the run started: the resume is not exact")
+        configure_determinism(c.deterministic)
+        self.sampler = PatchSampler(images, batch=c.batch, patch=c.patch, seed=c.seed, augment=c.augment)
+        self.trainer = Trainer(self.arch, batch=c.batch, patch=c.patch,
+                               lr=WarmupSchedule.from_config_of_run(c), beta1=c.beta1, beta2=c.beta2,
+                               precision=c.precision, jit=c.jit, seed=c.seed,
+                               strategy=make_strategy(c.devices))
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.manager = CheckpointManager(self.out / CHECKPOINTS, self.trainer.checkpoint(), keep=c.keep)
+        self.manager.clean_partial()
+        latest = self.manager.latest()
+        if latest is not None:
+            self.manager.restore(latest)
+        self.start = int(self.trainer.step.numpy())
+        if self.start > c.steps:
+            raise FalsrError(f"steps: the run in {self.out} is already at step {self.start}, past {c.steps}")
+
+        record = {**c.to_dict(), "resume": False, "arch_hash": self.arch.hash(),
+                  "architecture": self.arch.to_text(), "data_fingerprint": fingerprint,
+                  "data_images": len(images), "versions": _versions(),
+                  "created": (self.extras or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        write_json(self.out / CONFIG, record)
+        self.arch.save(self.out / ARCH)
+        self.metrics = self.out / METRICS
+        validated = [r for r in _truncate_metrics(self.metrics, self.start) if "val_psnr" in r]
+        self.last_val = ({"step": validated[-1]["step"], "psnr": validated[-1]["val_psnr"],
+                          "ssim": validated[-1]["val_ssim"]} if validated else None)
+        best = self.manager.best()
+        self.best_psnr = best.val_psnr if best is not None else None
+        self.upscaler = make_upscaler(self.trainer.model, c.scale) if self.val is not None else None
+        self.events = EventLog(self.out / TENSORBOARD)
+        self.last_loss = float("nan")
+
+    # ---- the loop -------------------------------------------------------------------------------------
+
+    def loop(self, on_event: Callable[[str, dict], None] | None) -> None:
+        from rich.progress import TextColumn
+
+        from falsr_cli.console import err_console, progress
+
+        c = self.config
+        for note in self.notes:
+            err_console.print(f"[yellow]note:[/] {note}")
+        columns = [TextColumn("loss {task.fields[loss]}"), TextColumn("val {task.fields[psnr]}"),
+                   TextColumn("{task.fields[rate]} step/s")]
+        pending: list[Any] = []  # loss tensors not read yet: reading each step would sync every step
+        step = self.start
+        self.t_start = clock = time.perf_counter()
+        clock_step = step
+        with progress(*columns, disable=not c.progress) as bar:
+            psnr = f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-"
+            task = bar.add_task("train", total=c.steps, completed=step, loss="-", psnr=psnr, rate="-")
+            for lr_batch, hr_batch in self.sampler.dataset(self.start, c.steps):
+                pending.append(self.trainer.train_step(lr_batch, hr_batch))
+                step += 1
+                bar.update(task, advance=1)
+                do_val = self.val is not None and (step % c.val_every == 0 or step == c.steps)
+                do_ckpt = step % c.ckpt_every == 0 or step == c.steps
+                if not (do_val or do_ckpt or step % c.log_every == 0):
+                    continue
+                losses = self._read_losses(pending, step)
+                rate = (step - clock_step) / max(time.perf_counter() - clock, 1e-9)
+                self.last_loss = float(np.mean(losses))
+                rec: dict[str, Any] = {"step": step, "loss": self.last_loss, "lr": learning_rate(c, step - 1),
+                                       "steps_per_s": rate}
+                images = self._validate(rec) if do_val else []
+                self._log(rec, images)
+                bar.update(task, loss=f"{self.last_loss:.5f}", rate=f"{rate:.2f}",
+                           psnr=f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-")
+                if on_event:
+                    on_event("log", rec)
+                improved = do_val and (self.best_psnr is None or rec["val_psnr"] > self.best_psnr)
+                if improved:
+                    self.best_psnr = rec["val_psnr"]
+                if do_ckpt or improved:
+                    meta = {k: rec[k] for k in ("loss", "lr", "val_psnr", "val_ssim") if k in rec}
+                    self.manager.save(step, {**meta, "time": time.time()})
+                    self.manager.prune()
+                # Validation and checkpoints are not training: the rate clock restarts after them.
+                clock, clock_step = time.perf_counter(), step
+        self.events.close()
+        self.train_seconds = time.perf_counter() - self.t_start
+
+    def _read_losses(self, pending: list[Any], step: int) -> list[float]:
+        """The pending losses as floats; a NaN or inf stops the run before anything more is saved."""
+        losses = [float(x) for x in pending]
+        pending.clear()
+        bad = [i for i, v in enumerate(losses) if not np.isfinite(v)]
+        if bad:
+            at = step - len(losses) + bad[0] + 1
+            good = self.manager.latest()
+            kept = (f"the last good checkpoint is {good.path} (step {good.step})" if good
+                    else "no checkpoint had been written yet")
+            raise FalsrError(
+                f"loss became {losses[bad[0]]} at step {at} (learning rate "
+                f"{learning_rate(self.config, at - 1):.3g}); training stopped, {kept}; "
+                f"try a lower --lr or a --warmup"
+            )
+        return losses
+
+    def _validate(self, rec: dict[str, Any]) -> list:
+        from falsr_cli.train.pipeline import validate_model
+
+        t = time.perf_counter()
+        psnr, ssim, images = validate_model(self.trainer.model, self.val, keep_images=self.config.val_images,
+                                            upscaler=self.upscaler)
+        rec.update(val_psnr=psnr, val_ssim=ssim, val_seconds=time.perf_counter() - t)
+        self.last_val = {"step": rec["step"], "psnr": psnr, "ssim": ssim}
+        return images
+
+    def _log(self, rec: dict[str, Any], images: list) -> None:
+        step = rec["step"]
+        self.events.scalar("train/loss", rec["loss"], step)
+        self.events.scalar("train/lr", rec["lr"], step)
+        self.events.scalar("train/steps_per_s", rec["steps_per_s"], step)
+        if "val_psnr" in rec:
+            self.events.scalar("val/psnr", rec["val_psnr"], step)
+            self.events.scalar("val/ssim", rec["val_ssim"], step)
+            for name, sr in images:
+                self.events.image(f"val/{name}", sr, step)
+        self.events.flush()
+        append_jsonl(self.metrics, rec)
+
+    # ---- the outputs ----------------------------------------------------------------------------------
+
+    def finish(self) -> dict[str, Any]:
+        import tensorflow as tf
+
+        from falsr_cli.train.checkpoints import restore_into
+        from falsr_cli.train.trainer import build_model
+
+        c = self.config
+        # The deliverable: the best checkpoint's weights when validated, else the last.
+        final = self.manager.best() or self.manager.latest()
+        model = self.trainer.model
+        if final is not None and final.step != int(self.trainer.step.numpy()):
+            restore_into(tf.train.Checkpoint(model=model), final.prefix, partial=True)
+        if c.precision != "float32" or self.trainer.replicas > 1:
+            # Ship a plain float32 single-device model (mixed-precision variables are float32 too).
+            export = build_model(self.arch, "float32")
+            export.set_weights(model.get_weights())
+            model = export
+        save_model_file(model, self.out / MODEL)
+
+        best, latest = self.manager.best(), self.manager.latest()
+        ran = c.steps - self.start
+        records = read_jsonl(self.metrics)
+        summary = {
+            "out": str(self.out),
+            "arch": c.arch,
+            "arch_hash": self.arch.hash(),
+            "steps": c.steps,
+            "resumed_from": self.start if self.extras is not None else None,
+            "steps_this_run": ran,
+            "train_seconds": self.train_seconds,
+            "steps_per_s": ran / self.train_seconds if ran else None,
+            "final_loss": records[-1]["loss"] if records else None,
+            "last_val": self.last_val,
+            "best": ({"step": best.step, "psnr": best.val_psnr, "ssim": best.meta.get("val_ssim"),
+                      "checkpoint": str(best.path)} if best else None),
+            "last_checkpoint": str(latest.path) if latest else None,
+            "model": str(self.out / MODEL),
+            "weights_from_step": final.step if final else None,
+            "devices": self.trainer.replicas,
+            "precision": c.precision,
+            "notes": self.notes,
+        }
+        write_json(self.out / SUMMARY, summary)
+        return summary

@@ -1,0 +1,166 @@
+"""A training run folder: its layout, reading trained weights back (`load_trained_model`), its summary.
+
+`train` (falsr_cli.train.loop) writes it.
+
+Layout of `--out`:
+  config.json         the TrainConfig plus what was resolved (architecture hash, data fingerprint, versions)
+  arch.json           the architecture
+  checkpoints/        step_NNNNNNNNN/ folders: model, optimizer and step (last K and the best by val PSNR)
+  metrics.jsonl       one line per log interval: step, loss, lr, steps/s, and val PSNR/SSIM when validated
+  tensorboard/        scalars and a few validation images
+  model.keras         final weights (best checkpoint if validated, else last) as a complete Keras model
+  summary.json        the end-of-run summary
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from falsr_cli.errors import FalsrError
+from falsr_cli.train.config import TrainConfig
+
+CONFIG = "config.json"
+ARCH = "arch.json"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+MODEL = "model.keras"
+CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
+# Not options: what `train` resolved and recorded next to the options in config.json.
+_RECORDED = ("arch_hash", "architecture", "data_fingerprint", "data_images", "versions", "created")
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / ARCH).is_file() and (p / CONFIG).is_file()
+
+
+def find_run_dir(path: str | os.PathLike) -> Path | None:
+    """The run folder holding `path` (itself, or up to three levels above a checkpoint file)."""
+    p = Path(path).resolve()
+    for candidate in [p, *list(p.parents)[:3]]:
+        if is_run_dir(candidate):
+            return candidate
+    return None
+
+
+def read_run_config(run: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]]:
+    """The run's TrainConfig and its recorded extras (arch hash, data fingerprint, …)."""
+    import json
+
+    path = Path(run) / CONFIG
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FalsrError(f"{path}: cannot read the run's configuration ({e})") from None
+    if not isinstance(d, dict):
+        raise FalsrError(f"{path}: not a training configuration")
+    extras = {k: d.pop(k) for k in list(d) if k in _RECORDED}
+    return TrainConfig.from_dict(d), extras
+
+
+# ---- reading a run back -----------------------------------------------------------------------------
+
+
+def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
+    """(Architecture, keras.Model) from a run folder (best checkpoint, else last, else model.keras),
+    a checkpoint folder or file in it, or a `.keras` / `.weights.h5` file in it."""
+    from falsr_cli.space.architecture import load_architecture
+    from falsr_cli.train.checkpoints import (
+        CheckpointInfo,
+        best_checkpoint,
+        list_checkpoints,
+        read_checkpoint_info,
+        restore_into,
+    )
+    from falsr_cli.train.trainer import build_model
+
+    p = Path(path)
+    if not p.exists() and not Path(str(p) + ".index").exists():
+        raise FalsrError(f"no such training run or checkpoint: {p}")
+    run = find_run_dir(p if p.exists() else p.parent)
+    if run is None:
+        raise FalsrError(f"{p}: not a training run or a file in one (no {ARCH} and {CONFIG} found)")
+    arch = load_architecture(str(run / ARCH))
+    model = build_model(arch, "float32")
+
+    name = p.name
+    if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
+        try:
+            model.load_weights(str(p))
+        except (ValueError, OSError) as e:
+            raise FalsrError(f"cannot load weights from {p}: {str(e).splitlines()[0][:300]}") from None
+        return arch, model
+
+    info: CheckpointInfo | None = None
+    prefix: str | None = None
+    if p.is_dir():
+        if p.resolve() in (run, run / CHECKPOINTS):
+            found = list_checkpoints(run / CHECKPOINTS)
+            info = best_checkpoint(found) or (found[-1] if found else None)
+            if info is None:
+                if (run / MODEL).is_file():
+                    return load_trained_model(run / MODEL)
+                raise FalsrError(f"{run}: the run has no checkpoint yet")
+        else:
+            info = read_checkpoint_info(p)
+            if info is None:
+                raise FalsrError(f"{p}: not a complete checkpoint folder")
+        prefix = info.prefix
+    else:
+        # ckpt.index, ckpt.data-00000-of-00001, or the bare prefix `…/ckpt`.
+        base = name.split(".")[0]
+        prefix = str(p.parent / base)
+        if not Path(prefix + ".index").is_file():
+            raise FalsrError(f"{p}: not a checkpoint (no {prefix}.index)")
+    restore_into(_model_checkpoint(model), prefix, partial=True)
+    return arch, model
+
+
+def _model_checkpoint(model: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.train.Checkpoint(model=model)
+
+
+# ---- the end-of-run summary -------------------------------------------------------------------------
+
+
+def summary_table(summary: dict[str, Any]) -> Any:
+    """One screen: what was trained, how fast, how well, and where everything is."""
+    from rich.table import Table
+
+    def dur(seconds: float) -> str:
+        m, s = divmod(int(round(seconds)), 60)
+        h, m = divmod(m, 60)
+        return f"{h}:{m:02d}:{s:02d}"
+
+    t = Table(title=f"training run {summary['out']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("architecture", f"{summary['arch']} ({summary['arch_hash']})")
+    steps = f"{summary['steps']}"
+    if summary.get("resumed_from") is not None:
+        steps += f" (resumed at {summary['resumed_from']})"
+    t.add_row("steps", steps)
+    rate = summary.get("steps_per_s")
+    t.add_row("time", dur(summary["train_seconds"]) + (f", {rate:.2f} steps/s" if rate else ""))
+    t.add_row("devices / precision", f"{summary['devices']} / {summary['precision']}")
+    if summary.get("final_loss") is not None:
+        t.add_row("final loss (L1)", f"{summary['final_loss']:.5f}")
+    if summary.get("last_val"):
+        v = summary["last_val"]
+        t.add_row("last validation", f"{v['psnr']:.3f} dB / {v['ssim']:.4f} at step {v['step']}")
+    if summary.get("best"):
+        b = summary["best"]
+        t.add_row("best validation", f"{b['psnr']:.3f} dB / {b['ssim']:.4f} at step {b['step']}")
+    t.add_row("model", f"{summary['model']} (step {summary['weights_from_step']})")
+    if summary.get("last_checkpoint"):
+        t.add_row("last checkpoint", summary["last_checkpoint"])
+    out = Path(summary["out"])
+    t.add_row("metrics", f"{out / METRICS}, TensorBoard: {out / TENSORBOARD}")
+    for note in summary.get("notes") or []:
+        t.add_row("note", note)
+    return t

@@ -1,0 +1,68 @@
+"""TrainConfig: validation naming the field, the learning-rate schedules, what a resume may change."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from falsr_cli.errors import FalsrError
+from falsr_cli.train.config import TrainConfig, learning_rate
+
+
+def test_paper_defaults():
+    c = TrainConfig().validate()
+    assert (c.batch, c.patch, c.lr, c.beta1, c.beta2, c.scale) == (16, 96, 1e-4, 0.9, 0.999, 2)
+    assert c.lr_patch == 48
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("patch", 25, "patch: 25 is not a multiple of the scale 2"),
+        ("batch", 0, "batch: must be a positive integer"),
+        ("lr", float("nan"), "lr: must be a positive number"),
+        ("schedule", "linear", "schedule: 'linear' is not one of"),
+        ("precision", "float8", "precision: 'float8'"),
+        ("warmup", 100, "warmup: 100 steps is not shorter than the run"),
+        ("min_lr", 1.0, "min_lr: must be in"),
+    ],
+)
+def test_bad_values_name_the_field(field, value, match):
+    c = TrainConfig(steps=100)
+    setattr(c, field, value)
+    with pytest.raises(FalsrError, match=match):
+        c.validate()
+
+
+def test_schedules():
+    c = TrainConfig(lr=1e-3, steps=100, schedule="constant", warmup=10)
+    assert learning_rate(c, 0) == pytest.approx(1e-4)  # (0+1)/10 of the rate
+    assert learning_rate(c, 9) == pytest.approx(1e-3)
+    assert learning_rate(c, 50) == 1e-3
+    c = TrainConfig(lr=1e-3, steps=100, schedule="step", decay_every=30, decay_gamma=0.1)
+    assert [learning_rate(c, i) for i in (0, 29, 30, 60, 99)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-5, 1e-6])
+    assert TrainConfig(steps=100, schedule="step").step_decay_every == 50
+    c = TrainConfig(lr=1e-3, min_lr=1e-5, steps=110, schedule="cosine", warmup=10)
+    assert learning_rate(c, 10) == pytest.approx(1e-3)
+    assert learning_rate(c, 60) == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert learning_rate(c, 110) == pytest.approx(1e-5)
+
+
+def test_resume_differences():
+    a = TrainConfig(arch="FALSR-A", steps=100)
+    # Where things are written, how often, and for how long (constant schedule) may change.
+    b = TrainConfig(arch="FALSR-A", steps=200, out="elsewhere", val_every=5, keep=9, resume=True)
+    assert a.differences(b) == []
+    assert TrainConfig(lr=2e-4).differences(TrainConfig()) == ["lr"]
+    assert TrainConfig(seed=1, patch=48).differences(TrainConfig()) == ["patch", "seed"]
+    # A cosine schedule spans the run: its length is part of every step.
+    cosine = TrainConfig(schedule="cosine", steps=10)
+    assert cosine.differences(TrainConfig(schedule="cosine", steps=20)) == ["steps"]
+
+
+def test_dict_round_trip_and_unknown_keys():
+    c = TrainConfig(arch="FALSR-B", lr=3e-4, val=None)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(FalsrError, match="learning_rate: not a training option"):
+        TrainConfig.from_dict({"learning_rate": 1})

@@ -1,0 +1,257 @@
+"""`falsr train`: outputs, reading weights back, exact resume after SIGKILL, bad input, NaN, brief."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from falsr_cli.atomic import read_jsonl
+from falsr_cli.errors import FalsrError
+from falsr_cli.train.config import TrainConfig
+
+TINY = "x2-f8:conv_f16_k1_b1_noskip,conv_f16_k3_b1_noskip:101"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def _config(out, data_dir, **kw) -> TrainConfig:
+    base = {"arch": TINY, "data": "samples", "val": "samples", "steps": 30, "out": str(out), "batch": 4,
+            "patch": 24, "lr": 1e-3, "val_every": 10, "ckpt_every": 10, "log_every": 5, "keep": 1,
+            "data_dir": str(data_dir), "progress": False}
+    return TrainConfig(**{**base, **kw})
+
+
+def _checkpoint_tensors(ckpt_dir) -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(ckpt_dir / "ckpt"))
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "OBJECT_GRAPH" not in k}
+
+
+def _curve(run) -> list[tuple]:
+    return [(r["step"], r["loss"], r["lr"], r.get("val_psnr"), r.get("val_ssim"))
+            for r in read_jsonl(run / "metrics.jsonl")]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, data_dir):
+    from falsr_cli.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "full"
+    summary = train(_config(out, data_dir))
+    return out, summary
+
+
+def test_run_folder_holds_everything(full_run):
+    from falsr_cli.space.architecture import Architecture
+    from falsr_cli.train.tblog import read_scalars
+
+    out, summary = full_run
+    config = json.loads((out / "config.json").read_text())
+    assert config["lr"] == 1e-3 and config["arch_hash"] == Architecture.from_text(TINY).hash()
+    assert config["versions"]["tensorflow"] and len(config["data_fingerprint"]) == 16
+    assert Architecture.load(out / "arch.json") == Architecture.from_text(TINY)
+    records = read_jsonl(out / "metrics.jsonl")
+    assert [r["step"] for r in records] == [5, 10, 15, 20, 25, 30]
+    vals = [r["val_psnr"] for r in records if "val_psnr" in r]
+    assert len(vals) == 3 and vals[-1] > vals[0] + 1.0  # it learns: +1 dB or more in 20 steps at lr 1e-3
+    assert all(r["lr"] == 1e-3 and r["steps_per_s"] > 0 for r in records)
+    # keep=1: the last checkpoint and the best one (by val PSNR) survive.
+    kept = sorted(p.name for p in (out / "checkpoints").iterdir())
+    best_step = max((r for r in records if "val_psnr" in r), key=lambda r: r["val_psnr"])["step"]
+    assert kept == sorted({"step_000000030", f"step_{best_step:09d}"})
+    assert summary["best"]["psnr"] == max(vals) and summary["weights_from_step"] == best_step
+    scalars = read_scalars(out / "tensorboard")
+    assert [s for s, _ in scalars["val/psnr"]] == [10, 20, 30]
+    assert scalars["val/psnr"][-1][1] == pytest.approx(vals[-1], rel=1e-6)
+
+
+def test_load_trained_model_from_every_form(full_run):
+    from falsr_cli.runtime.loader import load_model
+    from falsr_cli.train.runs import load_trained_model
+
+    out, summary = full_run
+    best = out / "checkpoints" / f"step_{summary['weights_from_step']:09d}"
+    forms = [out, best, best / "ckpt.index", out / "model.keras"]
+    weights = [load_trained_model(p)[1].get_weights() for p in forms]
+    for w in weights[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(weights[0], w, strict=True))
+    last = load_trained_model(out / "checkpoints" / "step_000000030")[1].get_weights()
+    assert summary["weights_from_step"] == 30 or not np.array_equal(last[0], weights[0][0])
+    up = load_model(str(out))  # the `falsr evaluate --model RUN` path
+    assert up.scale == 2 and up.upscale(np.zeros((6, 7, 3), np.uint8)).shape == (12, 14, 3)
+    with pytest.raises(FalsrError, match="not a training run"):
+        load_trained_model(out.parent)
+
+
+def test_sigkill_at_any_moment_then_the_same_command_gives_identical_weights(full_run, tmp_path, data_dir):
+    """The run as a command in a subprocess, SIGKILLed somewhere after step 15 (mid-step, mid-validation or
+    mid-checkpoint: wherever it happens to be), then the same command again: bit for bit the uninterrupted
+    run (op determinism on, same CPU kernels, data keyed by (seed, step), full optimizer state restored)."""
+    ref, _ = full_run
+    out = tmp_path / "killed"
+    falsr = str(Path(sys.executable).with_name("falsr"))
+    args = [falsr, "train", "--arch", TINY, "--data", "samples", "--val", "samples", "--steps", "30",
+            "--out", str(out), "--batch", "4", "--patch", "24", "--lr", "1e-3", "--val-every", "10",
+            "--ckpt-every", "10", "--log-every", "5", "--keep", "1", "--data-dir", str(data_dir), "--quiet"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(r["step"] >= 15 for r in read_jsonl(out / "metrics.jsonl")):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(random.uniform(0.0, 0.3))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert max(r["step"] for r in read_jsonl(out / "metrics.jsonl")) < 30, "the run ended before the kill"
+    # The same command again (in this process, through the same CLI entry point, to save a start-up).
+    from falsr_cli.cli import main
+
+    done = CliRunner().invoke(main, args[1:])
+    assert done.exit_code == 0, done.output[-2000:]
+    assert "resumed at" in done.output
+    # Model, Adam moments and counters, and the whole logged curve (loss, lr, val PSNR/SSIM).
+    a = _checkpoint_tensors(ref / "checkpoints" / "step_000000030")
+    b = _checkpoint_tensors(out / "checkpoints" / "step_000000030")
+    assert a.keys() == b.keys() and len(a) > 10
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert _curve(out) == _curve(ref)
+    assert not [p for p in (out / "checkpoints").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_resume_refuses_a_different_command(full_run, tmp_path, data_dir):
+    from falsr_cli.train import train
+
+    out, _ = full_run
+    with pytest.raises(FalsrError, match=r"holds a run with lr = 0.001 but the command line gives 0.0002"):
+        train(_config(out, data_dir, lr=2e-4))
+    with pytest.raises(FalsrError, match="another architecture"):
+        train(_config(out, data_dir, arch="x2-f8:conv_f16_k3_b1_noskip,conv_f16_k3_b1_noskip:101"))
+    with pytest.raises(FalsrError, match="--resume: no training run in"):
+        train(_config(tmp_path / "new", data_dir, resume=True))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FalsrError, match="exists and is not a training run"):
+        train(_config(tmp_path / "other", data_dir))
+    with pytest.raises(FalsrError, match="patch: 512 is larger than the smallest training image"):
+        train(_config(tmp_path / "big", data_dir, patch=512))
+    bad = tmp_path / "bad_arch.json"
+    bad.write_text(json.dumps({"cells": ["conv_f20_k3_b1_skip"], "connections": [0]}))
+    with pytest.raises(FalsrError, match="filters"):
+        train(_config(tmp_path / "b", data_dir, arch=str(bad)))
+
+
+def test_disk_full_mid_checkpoint_keeps_the_previous_one(tmp_path, data_dir, monkeypatch):
+    import tensorflow as tf
+
+    from falsr_cli.train import train
+    from falsr_cli.train.runs import load_trained_model
+
+    real_write = tf.train.Checkpoint.write
+    calls = []
+
+    def write_until_full(self, prefix, *args, **kwargs):
+        calls.append(prefix)
+        if len(calls) == 2:
+            # Half a checkpoint lands on disk, then the disk is full.
+            with open(prefix + ".data-00000-of-00001", "wb") as f:
+                f.write(b"\0" * 100)
+            raise tf.errors.ResourceExhaustedError(None, None, f"{prefix}; No space left on device")
+        return real_write(self, prefix, *args, **kwargs)
+
+    monkeypatch.setattr(tf.train.Checkpoint, "write", write_until_full)
+    out = tmp_path / "run"
+    config = _config(out, data_dir, steps=20, val=None)
+    with pytest.raises(FalsrError, match=r"checkpoint of step 20 \(.*No space left on device.*step_000000010 "
+                                         r"\(step 10\) is intact"):
+        train(config)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_000000010"]
+    load_trained_model(out)  # the previous checkpoint is whole
+    assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")][-1] == 20
+    monkeypatch.setattr(tf.train.Checkpoint, "write", real_write)
+    summary = train(config)  # space freed: the same command finishes the run
+    assert summary["resumed_from"] == 10 and (out / "checkpoints" / "step_000000020").is_dir()
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
+    import tensorflow as tf
+
+    from falsr_cli.cli import main
+    from falsr_cli.train.pipeline import PatchSampler
+    from falsr_cli.train.runs import load_trained_model
+
+    real = PatchSampler.batch_at
+
+    def poisoned(self, step):
+        lr, hr = real(self, step)
+        return lr, tf.where(tf.cast(step, tf.int64) >= 12, hr * np.nan, hr)  # targets turn NaN at step 13
+
+    monkeypatch.setattr(PatchSampler, "batch_at", poisoned)
+    out = tmp_path / "nan"
+    result = CliRunner().invoke(main, [
+        "train", "--arch", TINY, "--data", "samples", "--val", "none", "--steps", "30", "--out", str(out),
+        "--batch", "2", "--patch", "16", "--ckpt-every", "10", "--log-every", "5",
+        "--data-dir", str(data_dir), "--quiet"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: loss became nan at step 13")
+    assert "step_000000010 (step 10)" in lines[-1]
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_000000010"]
+    _, model = load_trained_model(out)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_bfloat16_run_in_a_folder_without_checkpoints_ships_float32(tmp_path, data_dir):
+    from falsr_cli.train import train
+    from falsr_cli.train.runs import load_trained_model
+
+    out = tmp_path / "bf16"
+    # A run that stopped before its first checkpoint (other options): nothing to keep, so it starts afresh.
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(_config(out, data_dir, lr=5e-4).to_dict()))
+    (out / "arch.json").write_text("{}")
+    summary = train(_config(out, data_dir, steps=6, val=None, precision="bfloat16", log_every=2))
+    assert summary["resumed_from"] is None and json.loads((out / "config.json").read_text())["lr"] == 1e-3
+    assert np.isfinite(summary["final_loss"]) and summary["precision"] == "bfloat16"
+    _, model = load_trained_model(out / "model.keras")
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+
+
+def test_help_documents_the_paper_defaults():
+    from falsr_cli.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--help"])
+    assert result.exit_code == 0
+    for text in ("--batch", "default: 16", "--lr", "0.0001", "--patch", "default: 96", "cosine", "--resume"):
+        assert text in result.output
+
+
+def test_brief_training_is_deterministic_and_reports_nan(data_dir):
+    from falsr_cli.train.brief import CandidateFailed, train_and_validate
+
+    kw = {"data": "samples", "val": "samples", "steps": 8, "seed": 3, "batch": 2, "patch": 16, "lr": 1e-3,
+          "data_dir": data_dir}
+    a = train_and_validate(TINY, **kw)
+    b = train_and_validate(TINY, **kw)
+    assert set(a) >= {"psnr", "ssim", "loss", "train_seconds", "eval_seconds"}
+    assert (a["psnr"], a["ssim"], a["loss"]) == (b["psnr"], b["ssim"], b["loss"])
+    assert 5 < a["psnr"] < 40 and 0 < a["ssim"] < 1
+    with pytest.raises(CandidateFailed, match="loss became nan"):
+        train_and_validate(TINY, **{**kw, "lr": 1e30})
