@@ -21,7 +21,7 @@ lint: install
 	$(BIN)/ruff check falsr_cli tests benchmarks
 
 demo: install
-	$(BIN)/falsr evaluate --dataset samples --model bicubic
+	$(BIN)/falsr demo --out demo_out
 
 clean:
 	rm -rf $(VENV) build *.egg-info

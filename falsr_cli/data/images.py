@@ -40,8 +40,8 @@ def _round_16_to_8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
 
 
-def _sixteen_bit_colour(path: Path, img: Image.Image) -> np.ndarray | None:
-    """Full-precision pixels of a 16-bit-per-channel RGB(A) PNG, or None if `img` is not one.
+def sixteen_bit_samples(path: Path, img: Image.Image) -> np.ndarray | None:
+    """Exact uint16 samples of a 16-bit-per-channel RGB(A) PNG, or None if `img` is not one.
 
     Pillow keeps only the high byte of 48/64-bit PNGs (mode RGB/RGBA with raw mode `RGB;16B`). Decoding
     the same file a second time with the little-endian raw mode picks the other byte of each big-endian
@@ -56,9 +56,15 @@ def _sixteen_bit_colour(path: Path, img: Image.Image) -> np.ndarray | None:
             t._replace(args=t.args.replace(";16B", ";16L") if isinstance(t.args, str) else t.args)
             for t in lo_img.tile
         ]
-        hi = np.asarray(hi_img).astype(np.uint32)
-        lo = np.asarray(lo_img).astype(np.uint32)
-    return _round_16_to_8(hi * 256 + lo)
+        hi = np.asarray(hi_img).astype(np.uint16)
+        lo = np.asarray(lo_img).astype(np.uint16)
+    return (hi << 8) | lo
+
+
+def _sixteen_bit_colour(path: Path, img: Image.Image) -> np.ndarray | None:
+    """8-bit pixels of a 16-bit RGB(A) PNG, rounded from its exact samples, or None if not one."""
+    wide = sixteen_bit_samples(path, img)
+    return None if wide is None else _round_16_to_8(wide.astype(np.uint32))
 
 
 def _to_rgb(path: Path, img: Image.Image) -> tuple[np.ndarray, str | None]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from falsr_cli.data.images import list_images, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
+from falsr_cli.data.registry import sha256_file
 from falsr_cli.errors import FalsrError
 
 # Bump when the LR degradation changes, so stale cached LR images are not reused.
@@ -108,14 +109,6 @@ def _natural(text: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_lr(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
     """(modcropped HR, LR by MATLAB-compatible bicubic ×1/scale): the standard degradation."""
     hr = modcrop(hr, scale)
@@ -128,7 +121,7 @@ def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -
     """LR of a modcropped HR image, read from or written to the content-keyed cache."""
     if cache_dir is None:
         return imresize(hr, 1.0 / scale)
-    key = hashlib.sha256(f"{_file_digest(path)}:{scale}:{LR_CACHE_VERSION}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{sha256_file(path)}:{scale}:{LR_CACHE_VERSION}".encode()).hexdigest()[:32]
     cached = cache_dir / f"{key}.png"
     expected = (hr.shape[0] // scale, hr.shape[1] // scale, 3)
     if cached.is_file():

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from falsr_cli.atomic import atomic_path
+from falsr_cli.data.images import sixteen_bit_samples
 from falsr_cli.errors import FalsrError
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -58,30 +59,10 @@ def orient(a: np.ndarray, orientation: int) -> np.ndarray:
     return a if op is None else np.ascontiguousarray(op(a))
 
 
-def _wide_colour(path: Path, img: Image.Image) -> np.ndarray | None:
-    """The exact 16-bit samples of a 48/64-bit PNG, or None if `img` is not one.
-
-    Pillow decodes such files to 8 bits (the high byte of each big-endian sample). Decoding again with
-    the little-endian raw mode reads the other byte of each sample, i.e. the low byte.
-    """
-    tiles = getattr(img, "tile", None) or []
-    rawmodes = [t.args if isinstance(t.args, str) else (t.args[0] if t.args else "") for t in tiles]
-    if not rawmodes or not all(isinstance(r, str) and r.endswith(";16B") for r in rawmodes):
-        return None
-    with Image.open(path) as hi_img, Image.open(path) as lo_img:
-        lo_img.tile = [
-            t._replace(args=t.args.replace(";16B", ";16L") if isinstance(t.args, str) else t.args)
-            for t in lo_img.tile
-        ]
-        hi = np.asarray(hi_img).astype(np.uint16)
-        lo = np.asarray(lo_img).astype(np.uint16)
-    return (hi << 8) | lo
-
-
 def _decode(path: Path, img: Image.Image) -> Photo:
     mode = img.mode
     if mode in ("RGB", "RGBA"):
-        arr = _wide_colour(path, img)
+        arr = sixteen_bit_samples(path, img)
         if arr is None:
             arr = np.asarray(img)
         return Photo(arr[..., :3], arr[..., 3] if arr.shape[-1] == 4 else None)
