@@ -56,7 +56,8 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 
 
 def write_json(target: str | os.PathLike, obj: Any) -> None:
-    write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Pretty JSON; paths and other non-JSON leaves are written as their str()."""
+    write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def append_jsonl(target: str | os.PathLike, record: dict) -> None:

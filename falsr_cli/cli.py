@@ -696,8 +696,11 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG/WebP quality.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write what was written, skipped and failed to this JSON file.")
 def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None, out: str, scale: int,
-                tile: int, tile_pad: int | None, fmt: str | None, overwrite: bool, quality: int) -> None:
+                tile: int, tile_pad: int | None, fmt: str | None, overwrite: bool, quality: int,
+                json_path: str | None) -> None:
     """Upscale photos: luma through the network, chroma and alpha bicubic, tile by tile.
 
     INPUT: files, folders or globs. Output: OUT/<stem>_x2.<ext>. Grayscale, RGBA and 16-bit photos keep
@@ -715,6 +718,11 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err)
+    if json_path:
+        from falsr_cli.atomic import write_json
+        from falsr_cli.runtime.evaluate import jsonable
+
+        write_json(json_path, jsonable(result))
     for _path, message in result["failed"]:
         _echo_err(f"error: {message}")
     for _path, message in result["skipped"]:
