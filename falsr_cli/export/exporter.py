@@ -192,7 +192,7 @@ def _trace(luma_model: Any, interface: str) -> _Traced:
     concrete = serve.get_concrete_function()
     frozen = convert_variables_to_constants_v2(concrete)
     pb_frozen = convert_variables_to_constants_v2(for_pb.get_concrete_function())
-    graph_def = tf.compat.v1.graph_util.extract_sub_graph(pb_frozen.graph.as_graph_def(), [pb_output])
+    graph_def = _reachable_subgraph(pb_frozen.graph.as_graph_def(), pb_output)
     names = {n.name for n in graph_def.node}
     missing = [n for n in [*inputs, pb_output] if n not in names]
     if missing:  # tf.function renamed something: never write a graph with the wrong interface
@@ -212,6 +212,26 @@ def _trace(luma_model: Any, interface: str) -> _Traced:
 
 
 Runner = Callable[..., np.ndarray]
+
+
+def _reachable_subgraph(graph_def: Any, output: str) -> Any:
+    """The nodes `output` depends on, in their original order (what the deprecated TF1
+    `graph_util.extract_sub_graph` did, without its warning on every export)."""
+    import tensorflow as tf
+
+    by_name = {n.name: n for n in graph_def.node}
+    keep, todo = set(), [output]
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in by_name:
+            continue
+        keep.add(name)
+        todo.extend(i.lstrip("^").split(":")[0] for i in by_name[name].input)
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    out.node.extend(n for n in graph_def.node if n.name in keep)
+    return out
 
 
 def _write_pb(tr: _Traced, tmp: Path) -> Runner:

@@ -141,7 +141,10 @@ def _parse(graph_def: Any) -> tuple[_Graph, _Parsed]:
                 raise FalsrError(f"graph has two different cells numbered {i}: {scopes[i]}, {m['scope']}")
     n = len(scopes)
     if n == 0 or sorted(scopes) != list(range(n)):
-        raise FalsrError(f"graph does not have the FALSR layout: cells numbered {sorted(scopes)}")
+        raise FalsrError(
+            f"graph does not have the published FALSR layout (cell scopes found: {sorted(scopes) or 'none'});"
+            " graphs exported by falsr keep their architecture in the <file>.json written beside them"
+        )
     cells = [Cell.from_text(scopes[i].rsplit("/", 1)[1]) for i in range(n)]
 
     # Each cell's input: the one tensor entering its scope from outside that the cell did not produce itself.

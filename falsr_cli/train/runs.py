@@ -149,7 +149,7 @@ def summary_table(summary: dict[str, Any]) -> Any:
     t.add_row("time", dur(summary["train_seconds"]) + (f", {rate:.2f} steps/s" if rate else ""))
     t.add_row("devices / precision", f"{summary['devices']} / {summary['precision']}")
     if summary.get("final_loss") is not None:
-        t.add_row("final loss (L1)", f"{summary['final_loss']:.5f}")
+        t.add_row("loss (L1, last log interval)", f"{summary['final_loss']:.5f}")
     if summary.get("last_val"):
         v = summary["last_val"]
         t.add_row("last validation", f"{v['psnr']:.3f} dB / {v['ssim']:.4f} at step {v['step']}")
