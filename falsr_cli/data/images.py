@@ -14,6 +14,10 @@ that a results table can flag the image:
 from __future__ import annotations
 
 import os
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +38,7 @@ NOTE_ALPHA = "alpha dropped"
 NOTE_16BIT = "16-bit → 8-bit"
 
 
-def _round_16_to_8(values: np.ndarray) -> np.ndarray:
+def round_16_to_8(values: np.ndarray) -> np.ndarray:
     """uint16 (or wider int) 0..65535 → uint8 by round(v/257), half away from zero (as MATLAB im2uint8)."""
     v = values.astype(np.float64) / 257.0
     return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
@@ -64,7 +68,7 @@ def sixteen_bit_samples(path: Path, img: Image.Image) -> np.ndarray | None:
 def _sixteen_bit_colour(path: Path, img: Image.Image) -> np.ndarray | None:
     """8-bit pixels of a 16-bit RGB(A) PNG, rounded from its exact samples, or None if not one."""
     wide = sixteen_bit_samples(path, img)
-    return None if wide is None else _round_16_to_8(wide.astype(np.uint32))
+    return None if wide is None else round_16_to_8(wide.astype(np.uint32))
 
 
 def _to_rgb(path: Path, img: Image.Image) -> tuple[np.ndarray, str | None]:
@@ -87,7 +91,7 @@ def _to_rgb(path: Path, img: Image.Image) -> tuple[np.ndarray, str | None]:
         if mode == "I" and raw.size and raw.max() <= 255 and raw.min() >= 0:
             grey = raw.astype(np.uint8)
         else:
-            grey = _round_16_to_8(np.clip(raw, 0, 65535))
+            grey = round_16_to_8(np.clip(raw, 0, 65535))
             notes.append(NOTE_16BIT)
         notes.insert(0, NOTE_GRAY)
         arr = np.repeat(grey[..., None], 3, axis=-1)
@@ -109,6 +113,27 @@ def _to_rgb(path: Path, img: Image.Image) -> tuple[np.ndarray, str | None]:
     return arr, (", ".join(notes) if notes else None)
 
 
+@contextmanager
+def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """`Image.open` whose failures, while open and decoding inside the block, become one FalsrError naming
+    the file: missing, not an image, too large, truncated or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FalsrError(f"image not found: {path}")
+    try:
+        with Image.open(path) as img:
+            yield img
+    except FalsrError:
+        raise
+    except UnidentifiedImageError:
+        raise FalsrError(f"not an image file (or a format Pillow cannot read): {path}") from None
+    except Image.DecompressionBombError as e:
+        raise FalsrError(f"image too large to read safely: {path} ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error) as e:
+        # Pillow reports truncation and bad chunks this way ("image file is truncated", "broken PNG file").
+        raise FalsrError(f"corrupt or truncated image: {path} ({e})") from None
+
+
 def read_rgb(path: str | os.PathLike, exif: bool = False) -> tuple[np.ndarray, str | None]:
     """Read an image as uint8 (H, W, 3) RGB, with a note of any conversion (None if stored as 8-bit RGB).
 
@@ -116,22 +141,10 @@ def read_rgb(path: str | os.PathLike, exif: bool = False) -> tuple[np.ndarray, s
     Missing, truncated, corrupt or non-image files raise FalsrError naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FalsrError(f"image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            if exif and img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-                return _to_rgb(path, ImageOps.exif_transpose(img))
-            return _to_rgb(path, img)
-    except FalsrError:
-        raise
-    except UnidentifiedImageError:
-        raise FalsrError(f"not an image file (or a format Pillow cannot read): {path}") from None
-    except Image.DecompressionBombError as e:
-        raise FalsrError(f"image too large to read safely: {path} ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as e:
-        # Pillow reports truncation and bad chunks this way ("image file is truncated", "broken PNG file").
-        raise FalsrError(f"corrupt or truncated image: {path} ({e})") from None
+    with open_image(path) as img:
+        if exif and img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+            return _to_rgb(path, ImageOps.exif_transpose(img))
+        return _to_rgb(path, img)
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -165,13 +178,17 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
     img = Image.fromarray(np.ascontiguousarray(arr))
     if fmt == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")
-    options: dict = {}
-    if fmt == "JPEG":
-        options = {"quality": quality, "subsampling": 0}
-    elif fmt == "WEBP":
-        options = {"quality": quality}
     with atomic_path(path, suffix=path.suffix) as tmp:
-        img.save(tmp, format=fmt, **options)
+        img.save(tmp, format=fmt, **save_options(fmt, quality))
+
+
+def save_options(fmt: str, quality: int) -> dict:
+    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless."""
+    if fmt == "JPEG":
+        return {"quality": quality, "subsampling": 0}
+    if fmt == "WEBP":
+        return {"quality": quality}
+    return {}
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.errors import FalsrError
-
-_PROBE = 8  # LR side of the probe run that measures the scale
+from falsr_cli.runtime.upscalers import probe_scale
 
 
 def _interpreter(model: str | os.PathLike | bytes, num_threads: int | None) -> Any:
@@ -72,28 +71,7 @@ class TFLiteModel:
                 raise FalsrError(f"{where}: input {d['name']} is not NHWC (shape {sig})")
         self._output = self._it.get_output_details()[0]
         self._shapes: tuple | None = None
-        self.scale = self._probe_scale()
-
-    def _probe_scale(self) -> int:
-        y = np.zeros((1, _PROBE, _PROBE, 1), np.float32)
-        if self.interface == "y":
-            out = self(y)
-        else:
-            # The chroma input's size is what we want to learn; try the supported scales.
-            for s in (2, 3, 4):
-                try:
-                    out = self(y, np.zeros((1, _PROBE * s, _PROBE * s, 2), np.float32))
-                    break
-                except FalsrError:
-                    continue
-            else:
-                raise FalsrError(f"{self.name}: cannot find the model's scale (tried ×2, ×3, ×4)")
-        scale = out.shape[1] // _PROBE
-        if out.shape[1] != scale * _PROBE or out.shape[2] != scale * _PROBE:
-            raise FalsrError(
-                f"{self.name}: output {out.shape} for an {_PROBE}x{_PROBE} input is not a whole scale"
-            )
-        return scale
+        self.scale = probe_scale(self, self.interface == "falsr", self.name)
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         """Run on float32 NHWC inputs (y, or y and pbpr); returns a copy of the output."""
@@ -120,19 +98,16 @@ class TFLiteUpscaler:
     """An Upscaler over a TFLiteModel, with colour handled as the FALSR graphs do it."""
 
     def __init__(self, model: TFLiteModel) -> None:
+        from falsr_cli.runtime.upscalers import InterfaceUpscaler, LumaUpscaler
+
         self.model = model
         self.name = model.name
         self.scale = model.scale
+        kind = LumaUpscaler if model.interface == "y" else InterfaceUpscaler
+        self._upscaler = kind(model, self.scale, self.name)
 
     def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        from falsr_cli.runtime.upscalers import LumaUpscaler, falsr_inputs
-
-        if self.model.interface == "y":
-            return LumaUpscaler(self.model, self.scale, self.name).upscale(lr_rgb)
-        from falsr_cli.data.color import to_uint8
-
-        y, pbpr = falsr_inputs(np.asarray(lr_rgb), self.scale)
-        return to_uint8(self.model(y, pbpr)[0])
+        return self._upscaler.upscale(lr_rgb)
 
 
 def load_tflite_upscaler(path: str | os.PathLike) -> TFLiteUpscaler:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from falsr_cli.atomic import atomic_path
-from falsr_cli.data.images import sixteen_bit_samples
+from falsr_cli.data.images import open_image, round_16_to_8, save_options, sixteen_bit_samples
 from falsr_cli.errors import FalsrError
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -88,20 +88,11 @@ def _decode(path: Path, img: Image.Image) -> Photo:
 def read_photo(path: str | os.PathLike) -> Photo:
     """Read an image upright (EXIF orientation applied) at its own depth; unreadable → FalsrError."""
     path = Path(path)
-    if not path.is_file():
-        raise FalsrError(f"image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            # Decoding (inside _decode, after it looked at the raw mode) surfaces truncation and bad data;
-            # EXIF only after it: reading EXIF loads a PNG and forgets its raw mode.
-            photo = _decode(path, img)
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-    except UnidentifiedImageError:
-        raise FalsrError(f"not an image file (or a format Pillow cannot read): {path}") from None
-    except Image.DecompressionBombError as e:
-        raise FalsrError(f"image too large to read safely: {path} ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error) as e:
-        raise FalsrError(f"corrupt or truncated image: {path} ({e})") from None
+    with open_image(path) as img:
+        # Decoding (inside _decode, after it looked at the raw mode) surfaces truncation and bad data;
+        # EXIF only after it: reading EXIF loads a PNG and forgets its raw mode.
+        photo = _decode(path, img)
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
     if orientation not in (None, 1):
         photo.pixels = orient(photo.pixels, orientation)
         if photo.alpha is not None:
@@ -111,9 +102,7 @@ def read_photo(path: str | os.PathLike) -> Photo:
 
 def to_8bit(a: np.ndarray) -> np.ndarray:
     """uint16 → uint8 by round(v/257) (0 and 65535 map exactly onto 0 and 255); uint8 unchanged."""
-    if a.dtype == np.uint8:
-        return a
-    return np.floor(a.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+    return a if a.dtype == np.uint8 else round_16_to_8(a)
 
 
 def _write_png16(f, pixels: np.ndarray) -> None:
@@ -169,11 +158,5 @@ def write_photo(path: str | os.PathLike, photo: Photo, quality: int = 95) -> lis
             with open(tmp, "wb") as f:
                 _write_png16(f, planes)
         else:
-            img = Image.fromarray(np.ascontiguousarray(planes))
-            options: dict = {}
-            if fmt == "JPEG":
-                options = {"quality": quality, "subsampling": 0}
-            elif fmt == "WEBP":
-                options = {"quality": quality}
-            img.save(tmp, format=fmt, **options)
+            Image.fromarray(np.ascontiguousarray(planes)).save(tmp, format=fmt, **save_options(fmt, quality))
     return notes

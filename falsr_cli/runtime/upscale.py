@@ -62,23 +62,23 @@ class SRModel:
 
 def keras_sr_model(model: Any, arch: Any = None, name: str = "model") -> SRModel:
     """An SRModel over a Keras luma model, traced once for every tile size."""
-    import tensorflow as tf
+    from falsr_cli.runtime.upscalers import keras_luma_fn
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)], reduce_retracing=True)
-    def run(y: tf.Tensor) -> tf.Tensor:
-        return model(y, training=False)
-
-    rf = None
-    if arch is not None:
-        from falsr_cli.cost.cost_model import receptive_field
-
-        rf = receptive_field(arch)
     scale = arch.scale if arch is not None else None
     if scale is None:
         from falsr_cli.export.exporter import model_scale
 
         scale = model_scale(model)
-    return SRModel(name, scale, rf, luma=lambda y: run(tf.constant(y)).numpy())
+    return SRModel(name, scale, _receptive_field(arch), luma=keras_luma_fn(model))
+
+
+def _receptive_field(arch: Any) -> int | None:
+    """LR pixels the network sees, from its architecture; None when the architecture is unknown."""
+    if arch is None:
+        return None
+    from falsr_cli.cost.cost_model import receptive_field
+
+    return receptive_field(arch)
 
 
 def _sidecar_architecture(path: Path) -> Any:
@@ -96,21 +96,11 @@ def _sidecar_architecture(path: Path) -> Any:
         return None
 
 
-def _probe_scale(fn: Callable[..., np.ndarray], interface: bool, name: str) -> int:
-    y = np.zeros((1, 8, 8, 1), np.float32)
-    for s in (2, 3, 4) if interface else (None,):
-        try:
-            out = fn(y, np.zeros((1, 8 * s, 8 * s, 2), np.float32)) if interface else fn(y)
-        except FalsrError:
-            continue
-        return int(out.shape[1]) // 8
-    raise FalsrError(f"{name}: cannot find the model's scale (tried ×2, ×3, ×4)")
-
-
 def _graph_model(path: Path) -> SRModel:
     """A frozen graph, run as it is: the FALSR interface (published or exported) or `--interface y`."""
     from falsr_cli.export.exporter import INPUT_PBPR, INPUT_Y, PB_OUTPUT, Y_OUTPUT
     from falsr_cli.runtime.graph import FrozenGraph, check_ops, placeholders, read_graph_def
+    from falsr_cli.runtime.upscalers import probe_scale
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
@@ -129,25 +119,15 @@ def _graph_model(path: Path) -> SRModel:
     else:
         graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0",), f"{Y_OUTPUT}:0", str(path))
         interface, luma = None, graph
-    scale = arch.scale if arch is not None else _probe_scale(graph, interface is not None, path.name)
-    rf = None
-    if arch is not None:
-        from falsr_cli.cost.cost_model import receptive_field
-
-        rf = receptive_field(arch)
-    return SRModel(path.stem, scale, rf, luma=luma, interface=interface)
+    scale = arch.scale if arch is not None else probe_scale(graph, interface is not None, path.name)
+    return SRModel(path.stem, scale, _receptive_field(arch), luma=luma, interface=interface)
 
 
 def _tflite_model(path: Path) -> SRModel:
     from falsr_cli.export.tflite_runtime import TFLiteModel
 
     model = TFLiteModel(path)
-    arch = _sidecar_architecture(path)
-    rf = None
-    if arch is not None:
-        from falsr_cli.cost.cost_model import receptive_field
-
-        rf = receptive_field(arch)
+    rf = _receptive_field(_sidecar_architecture(path))
     if model.interface == "y":
         return SRModel(model.name, model.scale, rf, luma=model)
     return SRModel(model.name, model.scale, rf, interface=model)
@@ -183,9 +163,9 @@ def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = N
 def _resize(a: np.ndarray, scale: int) -> np.ndarray:
     """PIL bicubic ×scale of a uint8 (H,W[,3]) array (as the FALSR chroma), else per plane in float."""
     h, w = a.shape[:2]
-    size = (w * scale, h * scale)
     if a.dtype == np.uint8:
-        return np.asarray(Image.fromarray(a).resize(size, resample=Image.BICUBIC))
+        return color.pil_bicubic_resize(a, h * scale, w * scale)
+    size = (w * scale, h * scale)
     planes = a[..., None] if a.ndim == 2 else a
     out = [
         np.asarray(
@@ -208,9 +188,7 @@ def _from01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _sr_crop(crop: np.ndarray, model: SRModel, scale: int) -> np.ndarray:
     """Super-resolve one LR crop (grey or RGB, 8 or 16 bit) to its HR pixels of the same kind."""
     if model.bicubic:
-        if crop.dtype == np.uint8:
-            return _resize(crop, scale)
-        return np.clip(np.floor(_resize(crop.astype(np.float32), scale) + 0.5), 0, 65535).astype(np.uint16)
+        return _bicubic(crop, scale)
     peak = 255.0 if crop.dtype == np.uint8 else 65535.0
     if crop.ndim == 2 and model.luma is not None:
         y = (crop.astype(np.float64) / peak).astype(np.float32)[None, ..., None]
@@ -254,12 +232,13 @@ def upscale_photo(
     if photo.alpha is not None:
         alpha = np.empty((h * scale, w * scale), photo.alpha.dtype)
         run_tiled(
-            tiles, scale, lambda t: _alpha_crop(photo.alpha[t.cy0 : t.cy1, t.cx0 : t.cx1], scale), alpha
+            tiles, scale, lambda t: _bicubic(photo.alpha[t.cy0 : t.cy1, t.cx0 : t.cx1], scale), alpha
         )
     return Photo(out, alpha)
 
 
-def _alpha_crop(a: np.ndarray, scale: int) -> np.ndarray:
+def _bicubic(a: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic ×scale of 8-bit or 16-bit pixels (photos for `bicubic`, and every alpha plane)."""
     if a.dtype == np.uint8:
         return _resize(a, scale)
     return np.clip(np.floor(_resize(a.astype(np.float32), scale) + 0.5), 0, 65535).astype(np.uint16)

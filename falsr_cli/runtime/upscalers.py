@@ -44,6 +44,30 @@ def _check_sr(sr: np.ndarray, lr_rgb: np.ndarray, scale: int, name: str) -> np.n
     return sr
 
 
+PROBE = 8  # LR side of the probe run that measures a model's scale
+
+
+def probe_scale(fn: Callable[..., Any], interface: bool, name: str) -> int:
+    """A model's scale, from one run on a PROBE×PROBE input; with the FALSR interface (y, pbpr) the chroma
+    input must already have the HR size, so ×2, ×3 and ×4 are tried."""
+    y = np.zeros((1, PROBE, PROBE, 1), np.float32)
+    if not interface:
+        out = np.asarray(fn(y))
+    else:
+        for s in (2, 3, 4):
+            try:
+                out = np.asarray(fn(y, np.zeros((1, PROBE * s, PROBE * s, 2), np.float32)))
+                break
+            except FalsrError:
+                continue
+        else:
+            raise FalsrError(f"{name}: cannot find the model's scale (tried ×2, ×3, ×4)")
+    scale = out.shape[1] // PROBE if out.ndim == 4 else 0
+    if scale < 1 or out.shape[1] != scale * PROBE or out.shape[2] != scale * PROBE:
+        raise FalsrError(f"{name}: output {out.shape} for an {PROBE}x{PROBE} input is not a whole scale")
+    return scale
+
+
 class BicubicUpscaler:
     """MATLAB-compatible bicubic upscaling of the RGB image: the baseline of every SR table."""
 
@@ -65,7 +89,26 @@ def falsr_inputs(lr_rgb: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray
     return y[None].astype(np.float32), pbpr[None].astype(np.float32)
 
 
-class FrozenGraphUpscaler:
+class InterfaceUpscaler:
+    """A callable with the FALSR interface: LR luma (1,h,w,1) and upscaled PbPr (1,sh,sw,2) → RGB in [0,1]."""
+
+    def __init__(
+        self, fn: Callable[[np.ndarray, np.ndarray], Any], scale: int = 2, name: str = "model"
+    ) -> None:
+        self.fn = fn
+        self.scale = int(scale)
+        self.name = name
+
+    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
+        lr_rgb = _check_lr(lr_rgb)
+        y, pbpr = falsr_inputs(lr_rgb, self.scale)
+        out = np.asarray(self.fn(y, pbpr))
+        if out.ndim != 4 or out.shape[0] != 1 or out.shape[3] != 3:
+            raise FalsrError(f"model {self.name} returned shape {out.shape}, expected (1, H, W, 3) RGB")
+        return _check_sr(color.to_uint8(out[0]), lr_rgb, self.scale, self.name)
+
+
+class FrozenGraphUpscaler(InterfaceUpscaler):
     """A frozen graph with the FALSR interface (published .pb files, and our own exports)."""
 
     def __init__(self, graph: str | os.PathLike | Any, scale: int = 2, name: str | None = None) -> None:
@@ -77,16 +120,7 @@ class FrozenGraphUpscaler:
         else:
             self.graph = load_falsr_graph(graph)
             default_name = Path(graph).stem
-        self.scale = int(scale)
-        self.name = name or default_name
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        lr_rgb = _check_lr(lr_rgb)
-        y, pbpr = falsr_inputs(lr_rgb, self.scale)
-        out = self.graph(y, pbpr)
-        if out.ndim != 4 or out.shape[0] != 1 or out.shape[3] != 3:
-            raise FalsrError(f"model {self.name} returned shape {out.shape}, expected (1, H, W, 3) RGB")
-        return _check_sr(color.to_uint8(out[0]), lr_rgb, self.scale, self.name)
+        super().__init__(self.graph, scale, name or default_name)
 
 
 class LumaUpscaler:
@@ -113,12 +147,17 @@ class LumaUpscaler:
         return color.to_uint8(rgb255 / 255.0)
 
 
-def keras_luma_upscaler(model: Any, scale: int = 2, name: str = "model") -> LumaUpscaler:
-    """A LumaUpscaler over a Keras luma model, traced once for any image size (no retracing per size)."""
+def keras_luma_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy (1, h, w, 1) float32 → numpy luma through a Keras model, traced once for any image size."""
     import tensorflow as tf
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)], reduce_retracing=True)
     def run(y: tf.Tensor) -> tf.Tensor:
         return model(y, training=False)
 
-    return LumaUpscaler(lambda y: run(tf.constant(y)).numpy(), scale=scale, name=name)
+    return lambda y: run(tf.constant(y)).numpy()
+
+
+def keras_luma_upscaler(model: Any, scale: int = 2, name: str = "model") -> LumaUpscaler:
+    """A LumaUpscaler over a Keras luma model, traced once for any image size (no retracing per size)."""
+    return LumaUpscaler(keras_luma_fn(model), scale=scale, name=name)

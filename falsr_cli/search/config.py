@@ -168,6 +168,8 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "config") -> SearchConfig:
+        if not isinstance(d, dict):
+            raise FalsrError(f"{where}: expected an object of search options, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         clean = {}
         for key, value in d.items():

@@ -179,6 +179,16 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def _check_data(config: SearchConfig) -> None:
+    """Fail before the first generation if --data or --val names no images (and fetch them once, here),
+    rather than recording every candidate as failed."""
+    from falsr_cli.data.pairs import list_hr_files
+    from falsr_cli.train.pipeline import split_spec
+
+    for spec in [*split_spec(config.data), config.val]:
+        list_hr_files(spec, data_dir=config.data_dir)
+
+
 def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: bool = False,
                stop_after: int | None = None, pool: Any = None) -> SearchResult:
     """Run (or continue) the search of `config` in `config.out`; see the module docstring.
@@ -196,6 +206,8 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise FalsrError(f"--out: {out} is a file, not a folder")
+    if train_fn is None and config.evaluator == "brief" and not config.scheduler:
+        _check_data(config)  # local workers share this file system (a remote cluster may not)
     journal = Journal(out)
     saved = journal.read_config()
     if saved is not None:

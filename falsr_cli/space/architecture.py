@@ -344,6 +344,8 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
         front = d.get("front") if isinstance(d, dict) else None
         if not isinstance(front, list):
             raise FalsrError(f"{path}: no list under key 'front'")
+        if not front:
+            raise FalsrError(f"{spec}: the front in {path} is empty (no network finished training)")
         try:
             k = int(index)
             member = front[k]

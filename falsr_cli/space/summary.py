@@ -12,18 +12,16 @@ from falsr_cli.space.architecture import Architecture
 DEFAULT_HW: tuple[int, int] = (480, 480)
 
 
+_HW_RE = re.compile(r"\s*(\d+)\s*(?:(?:[x×X,]|\s)\s*(\d+)\s*)?")
+
+
 def parse_hw(text: str) -> tuple[int, int]:
     """`480x360` (also `480×360`, `480,360`; one number means square) → (480, 360) as (H, W)."""
-    parts = [p for p in re.split(r"[x×X, ]+", str(text).strip()) if p]
-    try:
-        hw = tuple(int(p) for p in parts)
-    except ValueError:
-        hw = ()
-    if len(hw) == 1:
-        hw = (hw[0], hw[0])
-    if len(hw) != 2 or min(hw) < 1:
+    m = _HW_RE.fullmatch(str(text))
+    hw = (int(m[1]), int(m[2] or m[1])) if m else (0, 0)
+    if min(hw) < 1:
         raise FalsrError(f"input size {text!r} is not of the form HxW with positive integers, e.g. 480x480")
-    return hw  # type: ignore[return-value]
+    return hw
 
 
 def hw_text(hw: tuple[int, int]) -> str:

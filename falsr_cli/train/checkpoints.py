@@ -170,7 +170,7 @@ def restore_into(checkpoint: Any, prefix: str, partial: bool = False) -> None:
         if partial:
             status.expect_partial()
         status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as e:
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: truncated data
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FalsrError(f"cannot restore checkpoint {prefix}: {msg[:300]}") from None
 

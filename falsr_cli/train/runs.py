@@ -88,10 +88,9 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
 
     name = p.name
     if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
-        try:
-            model.load_weights(str(p))
-        except (ValueError, OSError) as e:
-            raise FalsrError(f"cannot load weights from {p}: {str(e).splitlines()[0][:300]}") from None
+        from falsr_cli.export.source import load_weights
+
+        load_weights(model, str(p), f"the architecture of {run}")
         return arch, model
 
     info: CheckpointInfo | None = None
