@@ -53,3 +53,8 @@ pretrained-%: pretrained-data
 	$(BIN)/falsr export runs/pretrained/FALSR-$* --format pb --out pretrained_model/FALSR-$*.pb
 	$(BIN)/python -m falsr_cli.export.model_card runs/pretrained/FALSR-$* pretrained_model/FALSR-$*.pb \
 	  pretrained_model/FALSR-$*.json
+
+# The README's results table, from the model cards in pretrained_model/ and bicubic evaluated now.
+.PHONY: results
+results: pretrained-data
+	$(BIN)/python -m falsr_cli.export.model_card --readme README.md

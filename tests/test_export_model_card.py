@@ -25,3 +25,24 @@ def test_paper_figures_are_read_not_typed(published, monkeypatch, shared_dir):
     monkeypatch.setenv("FALSR_SHARED", str(shared_dir))
     assert paper_figures("FALSR-B")["Set5"] == published["models"]["FALSR-B"]["Set5"]
     assert paper_figures("no-such-model") is None
+
+
+def test_results_table_from_cards_and_readme_update(tmp_path):
+    from falsr_cli.export.model_card import README_END, README_START, results_table, update_readme
+
+    card = {"model": "FALSR-B.pb", "architecture_name": "FALSR-B",
+            "training": {"config": {"data": "T91,BSDS200"}, "steps_done": 2500, "wall_seconds": 3600},
+            "machine": {"cpu_count": 2}, "scores": {"samples": {"psnr": 33.123456, "ssim": 0.9123456}},
+            "paper": None}
+    (tmp_path / "FALSR-B.json").write_text(json.dumps(card))
+    (tmp_path / "FALSR-B.pb.json").write_text(json.dumps({"format": "pb"}))  # an export report: not a card
+    table = results_table(tmp_path, datasets=("samples",), data_dir=tmp_path / "data")
+    rows = table.splitlines()
+    assert len(rows) == 4  # header, rule, ours, bicubic
+    assert "33.1235 / 0.91235" in rows[2] and "2500 steps, 1.00 h on 2 CPU cores" in rows[2]
+    assert rows[3].startswith("| bicubic | 32.5399 / 0.91955")  # the built-in samples, MATLAB bicubic
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nrest\n")
+    update_readme(readme, table)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n") and table in text

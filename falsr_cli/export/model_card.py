@@ -87,15 +87,74 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
     return card
 
 
+README_START = "<!-- results:start (written by `make results`; do not edit) -->"
+README_END = "<!-- results:end -->"
+
+
+def results_table(model_dir: str | os.PathLike = "pretrained_model",
+                  datasets: tuple[str, ...] = ("Set5", "Set14"),
+                  data_dir: str | os.PathLike | None = None) -> str:
+    """Markdown rows for every model card in `model_dir`, plus bicubic evaluated now, with their commands."""
+    from falsr_cli.runtime.evaluate import evaluate_model
+
+    head = ["model", *[f"{d} PSNR / SSIM" for d in datasets], *[f"paper {d}" for d in datasets],
+            "training", "command"]
+    rows = []
+    for card_path in sorted(Path(model_dir).glob("*.json")):
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        if "scores" not in card:
+            continue
+        t = card["training"]
+        cfg = t["config"]
+        hours = (t.get("wall_seconds") or 0) / 3600
+        paper = card.get("paper") or {}
+        rows.append([
+            f"ours: {card['architecture_name']}",
+            *[f"{card['scores'][d]['psnr']:.4f} / {card['scores'][d]['ssim']:.5f}" for d in datasets],
+            *[(f"{paper[d][0]:.2f} / {paper[d][1]:.4f}" if paper.get(d) else "–") for d in datasets],
+            f"{cfg['data']}, {t['steps_done']} steps, {hours:.2f} h on "
+            f"{card['machine']['cpu_count']} CPU cores",
+            f"`falsr calculate --pb_path {model_dir}/{card['model']}`",
+        ])
+    bicubic = [evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets]
+    rows.append(["bicubic", *[f"{r['psnr']:.4f} / {r['ssim']:.5f}" for r in bicubic], *["–"] * len(datasets),
+                 "–", "`falsr evaluate --model bicubic --dataset " + "|".join(datasets) + "`"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def update_readme(readme: str | os.PathLike, table: str) -> None:
+    """Replace the text between the results markers of the README with `table` (atomically)."""
+    text = Path(readme).read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        from falsr_cli.errors import FalsrError
+
+        raise FalsrError(f"{readme}: no results markers ({README_START} … {README_END})")
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    atomic.write_text(readme, f"{before}{README_START}\n{table}\n{README_END}{after}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m falsr_cli.export.model_card", description=__doc__)
-    p.add_argument("run")
-    p.add_argument("pb")
-    p.add_argument("out")
+    p.add_argument("run", nargs="?")
+    p.add_argument("pb", nargs="?")
+    p.add_argument("out", nargs="?")
     p.add_argument("--dataset", action="append", default=None)
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--readme", default=None,
+                   help="Instead: rewrite this README's results table from the cards.")
     a = p.parse_args(argv)
-    card = write_model_card(a.run, a.pb, a.out, tuple(a.dataset or ("Set5", "Set14")), a.data_dir)
+    datasets = tuple(a.dataset or ("Set5", "Set14"))
+    if a.readme:
+        table = results_table(datasets=datasets, data_dir=a.data_dir)
+        update_readme(a.readme, table)
+        print(table)
+        return
+    if not (a.run and a.pb and a.out):
+        p.error("RUN, PB and OUT are required (or --readme README.md)")
+    card = write_model_card(a.run, a.pb, a.out, datasets, a.data_dir)
     print(json.dumps(card["scores"]))
 
 
