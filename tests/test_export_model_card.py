@@ -14,7 +14,7 @@ def test_training_facts_come_from_the_run_files(tmp_path):
          "architecture": "x2-f32:conv_f16_k1_b1_skip:", "arch_hash": "abc"}))
     for step, extra in ((10, {"val_psnr": 30.0}), (20, {"val_psnr": 31.5}), (30, {"val_psnr": 31.0})):
         append_jsonl(tmp_path / "metrics.jsonl", {"step": step, "loss": 0.1} | extra)
-    (tmp_path / "summary.json").write_text(json.dumps({"seconds": 12.5}))
+    (tmp_path / "summary.json").write_text(json.dumps({"train_seconds": 12.5}))
     facts = training_facts(tmp_path)
     assert facts["steps_done"] == 30 and facts["wall_seconds"] == 12.5
     assert facts["best_validation"]["step"] == 20

@@ -52,7 +52,8 @@ def training_facts(run: Path) -> dict[str, Any]:
         "arch_hash": config.get("arch_hash"),
         "config": {k: config.get(k) for k in keys},
         "steps_done": records[-1]["step"] if records else 0,
-        "wall_seconds": summary.get("seconds"),
+        # Wall time of the training loop (of the last process, if the run was resumed).
+        "wall_seconds": summary.get("train_seconds"),
         "best_validation": max(vals, key=lambda r: r["val_psnr"]) if vals else None,
         "summary": summary,
     }
@@ -118,7 +119,7 @@ def results_table(model_dir: str | os.PathLike = "pretrained_model",
         ])
     bicubic = [evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets]
     rows.append(["bicubic", *[f"{r['psnr']:.4f} / {r['ssim']:.5f}" for r in bicubic], *["–"] * len(datasets),
-                 "–", "`falsr evaluate --model bicubic --dataset " + "|".join(datasets) + "`"])
+                 "–", ", ".join(f"`falsr evaluate --model bicubic --dataset {d}`" for d in datasets)])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
