@@ -64,13 +64,15 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
                      data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores)."""
     from falsr_cli.runtime.evaluate import evaluate_model
+    from falsr_cli.runtime.loader import load_model
 
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
     name = str(facts["config"]["arch"])
+    model = load_model(str(pb))  # vetted and pruned once, for every data set
     scores = {}
     for ds in datasets:
-        r = evaluate_model(str(pb), ds, data_dir=data_dir, progress=False)
+        r = evaluate_model(model, ds, data_dir=data_dir, progress=False)
         scores[ds] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
     paper = paper_figures(name)
     card = {
