@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -71,6 +72,17 @@ def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
     graph = FrozenGraph(read_graph_def(tmp_path / "y.pb"), ["input_image_evaluate_y:0"], "sr_y:0")
     y, pbpr = _inputs(2, 7, 12)
     assert np.abs(graph(y) - np.asarray(model(y))).max() <= 1e-5
+    # `falsr evaluate --model y.pb` runs it as a luma network, as the Keras model itself would run.
+    from falsr_cli.runtime.loader import load_model
+    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+
+    lr = (np.random.default_rng(4).random((9, 11, 3)) * 255).astype(np.uint8)
+    up = load_model(str(tmp_path / "y.pb"))
+    assert up.scale == 2 and up.name == "y"
+    diff = np.abs(up.upscale(lr).astype(int) - keras_luma_upscaler(model).upscale(lr).astype(int))
+    assert diff.max() <= 1  # uint8 output; float differences of 1e-6 may cross a rounding boundary
+    with pytest.raises(FalsrError, match="x2, but x3"):
+        load_model(str(tmp_path / "y.pb"), scale=3)
 
     export_model(model, tmp_path / "sm", "savedmodel")
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
@@ -198,3 +210,45 @@ def test_model_forms(tiny, tmp_path: Path) -> None:
     ]:
         with pytest.raises(FalsrError, match=message):
             load_keras_model(spec, weights)
+
+
+@pytest.mark.parametrize("interface", ["falsr", "y"])
+def test_exported_graphs_import_again_from_their_json(interface: str, tmp_path: Path) -> None:
+    """A .pb falsr wrote is a MODEL again (re-export, `arch from-pb`): architecture from the JSON beside
+    it (export report, else a model card), weights from the graph, checked against the graph."""
+    from export_models import lively
+
+    from falsr_cli.export.source import load_keras_model
+    from falsr_cli.space.architecture import Architecture
+    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.space.pb_import import architecture_from_pb
+
+    # All three cell families, so conv, grouped and depthwise weights are found by their scopes.
+    cells = ["invbot_f16_k3_b2_skip", "group2_f16_k1_b1_noskip", "conv_f16_k3_b1_skip"]
+    arch = Architecture.from_sources(cells, [[0], [0, 1], [1, 2], [0, 3]], features=8)
+    model = lively(build_luma_model(arch, seed=3), seed=3)
+    pb = tmp_path / "mine.pb"
+    export_model(model, pb, "pb", interface=interface, arch=arch)
+    y = np.random.default_rng(2).random((1, 11, 9, 1), dtype=np.float32)
+
+    loaded = load_keras_model(pb)
+    assert loaded.arch == arch and architecture_from_pb(pb) == arch
+    assert np.abs(np.asarray(loaded.model(y)) - np.asarray(model(y))).max() <= 1e-6
+
+    report = Path(f"{pb}.json")
+    report.rename(tmp_path / "report.json")
+    with pytest.raises(FalsrError, match="published FALSR layout"):
+        load_keras_model(pb)  # no JSON beside it: nothing says what the graph is
+    card = tmp_path / "mine.json"
+    card.write_text(json.dumps({"architecture": arch.to_text()}))  # a model card, as in pretrained_model/
+    assert np.abs(np.asarray(load_keras_model(pb).model(y)) - np.asarray(model(y))).max() <= 1e-6
+
+    # A card naming another network with the same weight shapes (a skip switched off) is caught.
+    no_skip = (dataclasses.replace(arch.cells[0], skip=False), *arch.cells[1:])
+    card.write_text(json.dumps({"architecture": dataclasses.replace(arch, cells=no_skip).to_text()}))
+    with pytest.raises(FalsrError, match="does not reproduce it"):
+        load_keras_model(pb)
+    # One naming different shapes fails on the weights themselves.
+    card.write_text(json.dumps({"architecture": dataclasses.replace(arch, features=12).to_text()}))
+    with pytest.raises(FalsrError, match="does not match the architecture"):
+        load_keras_model(pb)

@@ -1,7 +1,8 @@
 """MODEL on the command line → (architecture, Keras luma model with its weights).
 
 Accepted forms: a training run folder, or a checkpoint / `.keras` / `.weights.h5` file inside one; a
-FALSR `.pb` (the published graphs: architecture and weights are read back from the graph); an
+FALSR `.pb` (the published graphs: architecture and weights are read back from the graph; graphs falsr
+exported: architecture from the JSON beside them, weights from the graph, checked against it); an
 architecture (preset name, `.json` file, `pareto.json#K`) with `--weights` (a `.weights.h5` / `.keras`
 file, a TF checkpoint prefix, or `random` for a randomly initialised network of that shape).
 """
@@ -73,6 +74,44 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
     )
 
 
+def check_imported_graph(path: str | os.PathLike, model: Any) -> float:
+    """Max abs difference between a .pb and the Keras model imported from it, on the export check input.
+
+    Refuses the import when they disagree (say a JSON sidecar naming another architecture of the same
+    shapes), so an export never starts from weights that do not reproduce the graph.
+    """
+    import numpy as np
+
+    from falsr_cli.export.exporter import (
+        FLOAT_TOLERANCE,
+        INPUT_PBPR,
+        INPUT_Y,
+        PB_OUTPUT,
+        Y_OUTPUT,
+        model_scale,
+        verify_inputs,
+    )
+    from falsr_cli.runtime.graph import FrozenGraph, placeholders, read_graph_def
+    from falsr_cli.space.builder import build_falsr_interface
+
+    graph_def = read_graph_def(path)
+    if INPUT_PBPR in placeholders(graph_def):
+        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0", f"{INPUT_PBPR}:0"), f"{PB_OUTPUT}:0", str(path))
+        keras_model, xs = build_falsr_interface(model), verify_inputs("falsr", model_scale(model))
+    else:
+        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0",), f"{Y_OUTPUT}:0", str(path))
+        keras_model, xs = model, verify_inputs("y", model_scale(model))
+    expected = np.asarray(keras_model(xs if len(xs) > 1 else xs[0], training=False))
+    got = graph(*xs)
+    diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.shape == expected.shape else np.inf
+    if not diff <= FLOAT_TOLERANCE:
+        raise FalsrError(
+            f"{path}: the network rebuilt from the graph does not reproduce it (max abs diff {diff:.3g}, "
+            f"bound {FLOAT_TOLERANCE:g}); is the JSON beside it from another model?"
+        )
+    return diff
+
+
 def load_keras_model(spec: str | os.PathLike, weights: str | None = None) -> LoadedModel:
     """Resolve MODEL (and `--weights`) into an architecture and a Keras luma model."""
     spec = str(spec)
@@ -86,6 +125,7 @@ def load_keras_model(spec: str | os.PathLike, weights: str | None = None) -> Loa
         from falsr_cli.space.pb_import import import_pb
 
         arch, model = import_pb(path)
+        check_imported_graph(path, model)
         return LoadedModel(arch, model, f"{path} (imported graph)")
     if path.exists() and weights is None and suffix != ".json":
         from falsr_cli.train.runs import load_trained_model

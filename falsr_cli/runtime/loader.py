@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.runtime.upscalers import BicubicUpscaler, FrozenGraphUpscaler, Upscaler, keras_luma_upscaler
+from falsr_cli.runtime.upscalers import (
+    BicubicUpscaler,
+    FrozenGraphUpscaler,
+    LumaUpscaler,
+    Upscaler,
+    keras_luma_upscaler,
+)
 
-MODEL_SPEC_HELP = "'bicubic', a FALSR-interface frozen graph (.pb), a .tflite file, or a training-run folder"
+MODEL_SPEC_HELP = "'bicubic', a frozen graph (.pb), a .tflite file, or a training-run folder"
 
 
 def load_model(spec: str, scale: int = 2) -> Upscaler:
@@ -20,7 +26,7 @@ def load_model(spec: str, scale: int = 2) -> Upscaler:
     if suffix in (".pb", ".tflite") and not path.is_file():
         raise FalsrError(f"model file not found: {spec}")
     if suffix == ".pb":
-        return FrozenGraphUpscaler(path, scale=scale)
+        return _same_scale(_graph_upscaler(path), scale)
     if suffix == ".tflite":
         from falsr_cli.export.tflite_runtime import load_tflite_upscaler
 
@@ -33,6 +39,16 @@ def load_model(spec: str, scale: int = 2) -> Upscaler:
         name = path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
         return _same_scale(keras_luma_upscaler(model, scale=arch.scale, name=name), scale)
     raise FalsrError(f"unknown model {spec!r}: give {MODEL_SPEC_HELP}")
+
+
+def _graph_upscaler(path: Path) -> Upscaler:
+    """A .pb with the FALSR interface (published or exported), or an `--interface y` export (luma only)."""
+    from falsr_cli.runtime.upscale import load_sr_model
+
+    sr = load_sr_model(path)  # vetted, imported and pruned once; scale from the architecture or a probe
+    if sr.interface is not None:
+        return FrozenGraphUpscaler(sr.interface, scale=sr.scale)
+    return LumaUpscaler(sr.luma, scale=sr.scale, name=sr.name)
 
 
 def _same_scale(upscaler: Upscaler, scale: int) -> Upscaler:

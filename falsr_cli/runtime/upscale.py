@@ -12,7 +12,6 @@ so the result equals the untiled one while memory stays bounded by the tile size
 from __future__ import annotations
 
 import glob
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
 from falsr_cli.runtime.photo_io import FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled
+from falsr_cli.space.pb_import import sidecar_architecture
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
@@ -81,21 +81,6 @@ def _receptive_field(arch: Any) -> int | None:
     return receptive_field(arch)
 
 
-def _sidecar_architecture(path: Path) -> Any:
-    """The architecture recorded by `falsr export` in `<artefact>.json`, if there is one."""
-    from falsr_cli.export.exporter import report_path
-    from falsr_cli.space.architecture import Architecture
-
-    report = report_path(path)
-    if not report.is_file():
-        return None
-    try:
-        d = json.loads(report.read_text(encoding="utf-8")).get("architecture")
-        return Architecture.from_dict(d) if d else None
-    except (ValueError, AttributeError, FalsrError):
-        return None
-
-
 def _graph_model(path: Path) -> SRModel:
     """A frozen graph, run as it is: the FALSR interface (published or exported) or `--interface y`."""
     from falsr_cli.export.exporter import INPUT_PBPR, INPUT_Y, PB_OUTPUT, Y_OUTPUT
@@ -104,7 +89,7 @@ def _graph_model(path: Path) -> SRModel:
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    arch = _sidecar_architecture(path)
+    arch = sidecar_architecture(path)
     if arch is None:
         try:
             from falsr_cli.space.pb_import import architecture_from_graph_def
@@ -127,7 +112,7 @@ def _tflite_model(path: Path) -> SRModel:
     from falsr_cli.export.tflite_runtime import TFLiteModel
 
     model = TFLiteModel(path)
-    rf = _receptive_field(_sidecar_architecture(path))
+    rf = _receptive_field(sidecar_architecture(path))
     if model.interface == "y":
         return SRModel(model.name, model.scale, rf, luma=model)
     return SRModel(model.name, model.scale, rf, interface=model)

@@ -268,23 +268,91 @@ def load_graph_weights(model: Any, graph_def: Any) -> Architecture:
     return p.arch
 
 
+def sidecar_architecture(path: str | os.PathLike) -> Architecture | None:
+    """The architecture falsr recorded beside a file it wrote: the export report `<file>.json`, else the
+    model card `<stem>.json` (as in pretrained_model/); None when neither names one."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+        if side == path or not side.is_file():
+            continue
+        try:
+            d = json.loads(side.read_text(encoding="utf-8"))
+            spec = d.get("architecture") if isinstance(d, dict) else None
+            if isinstance(spec, dict):
+                return Architecture.from_dict(spec)
+            if isinstance(spec, str):
+                return Architecture.from_text(spec)
+        except (ValueError, AttributeError, TypeError, FalsrError):
+            continue
+    return None
+
+
+def load_exported_weights(model: Any, graph_def: Any) -> None:
+    """Copy the weights of a graph falsr froze (constants under `…/<layer name>[_N]/…`) into `model`.
+
+    Each Keras weight takes the one float constant of its shape inside its layer's name scope, so a
+    graph that does not belong to this architecture fails here, not later with wrong numbers.
+    """
+    import tensorflow as tf
+
+    g = _Graph.of(graph_def)
+    floats = [name for name, node in g.nodes.items()
+              if node.op == "Const" and node.attr["dtype"].type == tf.float32.as_datatype_enum]
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        scope = re.compile(rf"(?:^|/){re.escape(layer.name)}(?:_\d+)?/")
+        found = [g.const(name) for name in floats if scope.search(name)]
+        values = []
+        for w in layer.weights:
+            match = [v for v in found if v.shape == tuple(w.shape)]
+            if len(match) != 1:
+                raise FalsrError(
+                    f"graph has {len(match)} constants of shape {tuple(w.shape)} for layer {layer.name} "
+                    "(expected one): it does not match the architecture recorded beside it"
+                )
+            values.append(match[0].astype(np.float32))
+        layer.set_weights(values)
+
+
 def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
-    """Read a FALSR .pb: its architecture and a luma model (`build_luma_model`) holding its weights."""
+    """Read a FALSR .pb: its architecture and a luma model (`build_luma_model`) holding its weights.
+
+    Published graphs are parsed from their layout; graphs falsr exported take their architecture from
+    the JSON written beside them (export report or model card) and their weights from the layer scopes.
+    """
     from falsr_cli.runtime.graph import check_ops, read_graph_def
     from falsr_cli.space.builder import build_luma_model
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    arch = architecture_from_graph_def(graph_def)
+    try:
+        arch = architecture_from_graph_def(graph_def)
+    except FalsrError:
+        arch = sidecar_architecture(path)
+        if arch is None:
+            raise
+        model = build_luma_model(arch)
+        load_exported_weights(model, graph_def)
+        return arch, model
     model = build_luma_model(arch)
     load_graph_weights(model, graph_def)
     return arch, model
 
 
 def architecture_from_pb(path: str | os.PathLike) -> Architecture:
-    """Only the architecture of a FALSR .pb (parsed and vetted, no model built)."""
+    """Only the architecture of a FALSR .pb (parsed and vetted, no model built; else its JSON sidecar)."""
     from falsr_cli.runtime.graph import check_ops, read_graph_def
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    return architecture_from_graph_def(graph_def)
+    try:
+        return architecture_from_graph_def(graph_def)
+    except FalsrError:
+        arch = sidecar_architecture(path)
+        if arch is None:
+            raise
+        return arch
