@@ -28,21 +28,47 @@ def test_paper_figures_are_read_not_typed(published, monkeypatch, shared_dir):
 
 
 def test_results_table_from_cards_and_readme_update(tmp_path):
-    from falsr_cli.export.model_card import README_END, README_START, results_table, update_readme
+    from falsr_cli.export.model_card import (
+        README_END,
+        README_START,
+        bicubic_scores,
+        load_cards,
+        results_table,
+        update_readme,
+    )
 
-    card = {"model": "FALSR-B.pb", "architecture_name": "FALSR-B",
+    card = {"model": "FALSR-B.pb", "architecture_name": "FALSR-B", "architecture": "FALSR-B",
             "training": {"config": {"data": "T91,BSDS200"}, "steps_done": 2500, "wall_seconds": 3600},
             "machine": {"cpu_count": 2}, "scores": {"samples": {"psnr": 33.123456, "ssim": 0.9123456}},
             "paper": None}
     (tmp_path / "FALSR-B.json").write_text(json.dumps(card))
     (tmp_path / "FALSR-B.pb.json").write_text(json.dumps({"format": "pb"}))  # an export report: not a card
-    table = results_table(tmp_path, datasets=("samples",), data_dir=tmp_path / "data")
+    cards = load_cards(tmp_path)
+    assert len(cards) == 1 and cards[0]["cost"] == {"mult_adds": 74_502_144_000, "params": 324_745}
+    bicubic = bicubic_scores(("samples",), data_dir=tmp_path / "data")
+    table = results_table(cards, bicubic, ("samples",))
     rows = table.splitlines()
     assert len(rows) == 4  # header, rule, ours, bicubic
     assert "33.1235 / 0.91235" in rows[2] and "2500 steps, 1.00 h on 2 CPU cores" in rows[2]
-    assert rows[3].startswith("| bicubic | 32.5399 / 0.91955")  # the built-in samples, MATLAB bicubic
+    assert "74.5G / 324,745" in rows[2]
+    assert rows[3].startswith("| bicubic | – | 32.5399 / 0.91955")  # the built-in samples, MATLAB bicubic
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nrest\n")
     update_readme(readme, table)
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n") and table in text
+
+
+def test_results_plot_draws_cards_published_models_and_bicubic(tmp_path):
+    from falsr_cli.export.model_card import plot_results
+
+    card = {"architecture_name": "FALSR-B", "cost": {"mult_adds": 7.45e10, "params": 324_745},
+            "scores": {"Set5": {"psnr": 35.3, "ssim": 0.946}}}
+    published = {"models": {"FALSR-B": {"Set5": [37.61, 0.9585], "mult_adds": 7.47e10},
+                            "SRCNN": {"Set5": [36.66, 0.9542], "mult_adds": 5.25e10},
+                            "no-cost": {"Set5": [30.0, 0.9], "mult_adds": None}}}
+    out = tmp_path / "pareto.png"
+    plot_results(out, [card], {"Set5": {"psnr": 33.64}}, published)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot_results(out, [], {}, None)  # nothing to draw is still a valid (empty) plot, not a crash
+    assert out.stat().st_size > 0

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
-from falsr_cli.paths import shared_dir
 
 
 def machine() -> dict[str, Any]:
@@ -32,10 +31,10 @@ def machine() -> dict[str, Any]:
 
 def paper_figures(name: str) -> dict[str, Any] | None:
     """The paper's ×2 row for `name` (e.g. FALSR-B) from published.json, if the reference data is here."""
-    path = shared_dir() / "reference" / "published.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))["models"].get(name)
+    from falsr_cli.search.report import load_published
+
+    published = load_published()
+    return published["models"].get(name) if published else None
 
 
 def training_facts(run: Path) -> dict[str, Any]:
@@ -94,37 +93,121 @@ README_START = "<!-- results:start (written by `make results`; do not edit) -->"
 README_END = "<!-- results:end -->"
 
 
-def results_table(model_dir: str | os.PathLike = "pretrained_model",
-                  datasets: tuple[str, ...] = ("Set5", "Set14"),
-                  data_dir: str | os.PathLike | None = None) -> str:
-    """Markdown rows for every model card in `model_dir`, plus bicubic evaluated now, with their commands."""
-    from falsr_cli.runtime.evaluate import evaluate_model
+def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[str, Any]]:
+    """The model cards in `model_dir`, with a "cost" (480×480 mult-adds, params) from the architecture."""
+    from falsr_cli.cost.cost_model import mult_adds, params
+    from falsr_cli.space.architecture import load_architecture
 
-    head = ["model", *[f"{d} PSNR / SSIM" for d in datasets], *[f"paper {d}" for d in datasets],
-            "training", "command"]
-    rows = []
+    cards = []
     for card_path in sorted(Path(model_dir).glob("*.json")):
         card = json.loads(card_path.read_text(encoding="utf-8"))
-        if "scores" not in card:
+        if "scores" not in card:  # e.g. an export report (FALSR-B.pb.json)
             continue
+        if card.get("architecture"):
+            arch = load_architecture(card["architecture"])
+            card["cost"] = {"mult_adds": mult_adds(arch), "params": params(arch)}
+        cards.append(card)
+    return cards
+
+
+def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Bicubic (MATLAB imresize) evaluated now on each data set: the floor every model must beat."""
+    from falsr_cli.runtime.evaluate import evaluate_model
+
+    return {d: evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets}
+
+
+def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], datasets: tuple[str, ...],
+                  model_dir: str = "pretrained_model") -> str:
+    """Markdown rows for the model cards plus bicubic, with the command that produced each row."""
+    from falsr_cli.search.config import format_count
+
+    head = ["model", "mult-adds / params", *[f"{d} PSNR / SSIM" for d in datasets],
+            *[f"paper {d}" for d in datasets], "training", "command"]
+    rows = []
+    for card in cards:
         t = card["training"]
-        cfg = t["config"]
+        cost = card.get("cost")
         hours = (t.get("wall_seconds") or 0) / 3600
         paper = card.get("paper") or {}
         rows.append([
             f"ours: {card['architecture_name']}",
+            f"{format_count(cost['mult_adds'])} / {cost['params']:,}" if cost else "–",
             *[f"{card['scores'][d]['psnr']:.4f} / {card['scores'][d]['ssim']:.5f}" for d in datasets],
             *[(f"{paper[d][0]:.2f} / {paper[d][1]:.4f}" if paper.get(d) else "–") for d in datasets],
-            f"{cfg['data']}, {t['steps_done']} steps, {hours:.2f} h on "
+            f"{t['config']['data']}, {t['steps_done']} steps, {hours:.2f} h on "
             f"{card['machine']['cpu_count']} CPU cores",
             f"`falsr calculate --pb_path {model_dir}/{card['model']}`",
         ])
-    bicubic = [evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets]
-    rows.append(["bicubic", *[f"{r['psnr']:.4f} / {r['ssim']:.5f}" for r in bicubic], *["–"] * len(datasets),
-                 "–", ", ".join(f"`falsr evaluate --model bicubic --dataset {d}`" for d in datasets)])
+    rows.append(["bicubic", "–", *[f"{bicubic[d]['psnr']:.4f} / {bicubic[d]['ssim']:.5f}" for d in datasets],
+                 *["–"] * len(datasets), "–",
+                 ", ".join(f"`falsr evaluate --model bicubic --dataset {d}`" for d in datasets)])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: dict[str, dict],
+                 published: dict[str, Any] | None = None, dataset: str = "Set5") -> None:
+    """PSNR on `dataset` against mult-adds: our models, the paper's (with the models it compared), bicubic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from falsr_cli.atomic import atomic_path
+    from falsr_cli.search.report import staircase
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    others = {name: m for name, m in ((published or {}).get("models") or {}).items()
+              if (m.get(dataset) or [None])[0] is not None and m.get("mult_adds")}
+    if others:
+        pts = [(m["mult_adds"], m[dataset][0]) for m in others.values()]
+        front = set(zip(*staircase(pts), strict=True))
+        ax.step(*staircase(pts), where="post", c="0.6", lw=1, ls="--")
+        ax.scatter([x for x, _ in pts], [y for _, y in pts], marker="x", s=25, c="0.5",
+                   label="published models (the paper's table); front dashed")
+        for name, m in others.items():
+            falsr = name.startswith("FALSR")
+            xy = (m["mult_adds"], m[dataset][0])
+            if falsr:
+                ax.scatter(*xy, marker="*", s=90, c="tab:blue", zorder=4)
+            if falsr or xy in front:  # label only what the eye looks for: FALSR and the published front
+                ax.annotate(name, xy, fontsize=7, xytext=(3, 4), textcoords="offset points",
+                            color="tab:blue" if falsr else "0.3")
+    ours = [c for c in cards if c.get("cost") and dataset in c["scores"]]
+    if ours:
+        pts = [(c["cost"]["mult_adds"], c["scores"][dataset]["psnr"]) for c in ours]
+        hours = [t["wall_seconds"] / 3600 for c in ours if (t := c.get("training")) and t.get("wall_seconds")]
+        data = sorted({c["training"]["config"]["data"] for c in ours if c.get("training")})
+        trained = f"trained here on {', '.join(data)}" if data else "trained here"
+        if hours:
+            span = f"{min(hours):.1f}" if f"{min(hours):.1f}" == f"{max(hours):.1f}" else \
+                f"{min(hours):.1f}–{max(hours):.1f}"
+            trained += f", {span} h each on CPU"
+        ax.scatter([x for x, _ in pts], [y for _, y in pts], s=40, c="tab:red", zorder=3,
+                   label=f"falsr: {trained}")
+        ax.step(*staircase(pts), where="post", c="tab:red", lw=1)
+        for c, (x, y) in zip(ours, pts, strict=True):
+            name = c["architecture_name"]
+            ax.annotate(f"ours {name}", (x, y), fontsize=7, xytext=(3, -10), textcoords="offset points",
+                        color="tab:red")
+            if name in others:  # same architecture: what the paper's training budget buys
+                ax.plot([x, others[name]["mult_adds"]], [y, others[name][dataset][0]], c="tab:red", lw=0.6,
+                        ls=":", alpha=0.7)
+    if dataset in bicubic:
+        ax.axhline(bicubic[dataset]["psnr"], ls=":", c="k", lw=1, label="bicubic")
+    ax.set_xscale("log")
+    ax.set_xlabel("mult-adds (480×480 LR input, ×2)")
+    ax.set_ylabel(f"PSNR on {dataset} (dB)")
+    ax.set_title(f"×2 super-resolution on {dataset}: accuracy against compute")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
 
 
 def update_readme(readme: str | os.PathLike, table: str) -> None:
@@ -148,12 +231,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--readme", default=None,
                    help="Instead: rewrite this README's results table from the cards.")
+    p.add_argument("--model-dir", default="pretrained_model", help="With --readme: the model cards' folder.")
+    p.add_argument("--plot", default=None,
+                   help="With --readme: also draw PSNR against mult-adds of the cards' models to this PNG.")
     a = p.parse_args(argv)
     datasets = tuple(a.dataset or ("Set5", "Set14"))
     if a.readme:
-        table = results_table(datasets=datasets, data_dir=a.data_dir)
+        cards = load_cards(a.model_dir)
+        bicubic = bicubic_scores(datasets, a.data_dir)
+        table = results_table(cards, bicubic, datasets, model_dir=a.model_dir)
         update_readme(a.readme, table)
         print(table)
+        if a.plot:
+            from falsr_cli.search.report import load_published
+
+            plot_results(a.plot, cards, bicubic, load_published(), dataset=datasets[0])
+            print(f"plot: {a.plot}")
         return
     if not (a.run and a.pb and a.out):
         p.error("RUN, PB and OUT are required (or --readme README.md)")

@@ -160,6 +160,17 @@ def load_published() -> dict[str, Any] | None:
         return None
 
 
+def staircase(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The 2-D front of (cost, score) points: cheapest first, each better than every cheaper one."""
+    xs, ys, best = [], [], -np.inf
+    for x, y in sorted(points):
+        if y > best:
+            xs.append(x)
+            ys.append(y)
+            best = y
+    return xs, ys
+
+
 def plot_pareto(path: str | os.PathLike, records: list[dict], front: list[dict], config: SearchConfig,
                 published: dict[str, Any] | None = None) -> None:
     """PSNR vs mult-adds (log x) like the paper's Figure 5, published Set5 models as reference points."""
@@ -177,13 +188,7 @@ def plot_pareto(path: str | os.PathLike, records: list[dict], front: list[dict],
     if front:
         ax.scatter([r["mult_adds"] for r in front], [r["psnr"] for r in front], s=28, c="tab:red", zorder=3,
                    label="Pareto front (PSNR, mult-adds, params)")
-        pts = sorted((r["mult_adds"], r["psnr"]) for r in front)
-        xs, ys, best = [], [], -np.inf
-        for x, y in pts:  # the 2-D (PSNR, mult-adds) staircase
-            if y > best:
-                xs.append(x)
-                ys.append(y)
-                best = y
+        xs, ys = staircase([(r["mult_adds"], r["psnr"]) for r in front])
         ax.step(xs, ys, where="post", c="tab:red", lw=1)
     if published and config.val.lower() == "set5" and config.scale == 2:
         for name, m in published.get("models", {}).items():
