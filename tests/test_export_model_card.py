@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from falsr_cli.atomic import append_jsonl
 from falsr_cli.export.model_card import paper_figures, training_facts
 
@@ -21,6 +23,7 @@ def test_training_facts_come_from_the_run_files(tmp_path):
     assert facts["config"]["patch"] == 64 and facts["arch_hash"] == "abc"
 
 
+@pytest.mark.shared
 def test_paper_figures_are_read_not_typed(published, monkeypatch, shared_dir):
     monkeypatch.setenv("FALSR_SHARED", str(shared_dir))
     assert paper_figures("FALSR-B")["Set5"] == published["models"]["FALSR-B"]["Set5"]
@@ -72,3 +75,21 @@ def test_results_plot_draws_cards_published_models_and_bicubic(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plot_results(out, [], {}, None)  # nothing to draw is still a valid (empty) plot, not a crash
     assert out.stat().st_size > 0
+
+
+@pytest.mark.shared
+def test_published_graph_rows_are_measured_now(tmp_path, reference_dir, benchmark_mirror, published,
+                                               monkeypatch):
+    """`make results` runs the authors' graphs when the reference data is here; it has none otherwise."""
+    from falsr_cli.export.model_card import published_graphs, results_table
+
+    monkeypatch.setenv("FALSR_SHARED", str(reference_dir.parent))
+    (tmp_path / "FALSR-B.pb").symlink_to(reference_dir / "FALSR-B.pb")  # one graph keeps the test short
+    rows = published_graphs(("Set5",), data_dir=benchmark_mirror, reference=tmp_path)
+    assert [r["architecture_name"] for r in rows] == ["FALSR-B"]
+    measured = published["measured"]["FALSR-B.pb"]["Set5"]
+    assert abs(rows[0]["scores"]["Set5"]["psnr"] - measured[0]) <= 5e-4
+    assert rows[0]["cost"]["params"] == published["graph_counts"]["FALSR-B.pb"]["params"]
+    table = results_table(rows, {"Set5": {"psnr": 33.6404, "ssim": 0.92922}}, ("Set5",))
+    assert "| published: FALSR-B | 74.5G / 324,745 | 37.6141 / 0.95852 | 37.61 / 0.9585 | DIV2K" in table
+    assert published_graphs(("Set5",), data_dir=benchmark_mirror, reference=tmp_path / "absent") == []

@@ -117,27 +117,63 @@ def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None
     return {d: evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets}
 
 
+def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None,
+                     reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The authors' FALSR-A/B/C graphs (FALSR_SHARED/reference) evaluated now, as card-like rows; none
+    when the reference data is not here."""
+    from falsr_cli.cost.cost_model import mult_adds, params
+    from falsr_cli.paths import shared_dir
+    from falsr_cli.runtime.evaluate import evaluate_model
+    from falsr_cli.runtime.loader import load_model
+    from falsr_cli.space.pb_import import architecture_from_pb
+
+    ref = Path(reference) if reference is not None else shared_dir() / "reference"
+    rows = []
+    for name in ("FALSR-A", "FALSR-B", "FALSR-C"):
+        pb = ref / f"{name}.pb"
+        if not pb.is_file():
+            continue
+        model = load_model(str(pb))
+        scores = {}
+        for d in datasets:
+            r = evaluate_model(model, d, data_dir=data_dir, progress=False)
+            scores[d] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
+        arch = architecture_from_pb(pb)
+        paper = paper_figures(name)
+        rows.append({"architecture_name": name, "published": True, "model": str(pb), "scores": scores,
+                     "cost": {"mult_adds": mult_adds(arch), "params": params(arch)},
+                     "paper": {d: paper.get(d) for d in datasets} if paper else None})
+    return rows
+
+
 def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], datasets: tuple[str, ...],
                   model_dir: str = "pretrained_model") -> str:
-    """Markdown rows for the model cards plus bicubic, with the command that produced each row."""
+    """Markdown rows for the model cards (and published graphs) plus bicubic, each with its command."""
     from falsr_cli.search.config import format_count
 
     head = ["model", "mult-adds / params", *[f"{d} PSNR / SSIM" for d in datasets],
             *[f"paper {d}" for d in datasets], "training", "command"]
     rows = []
     for card in cards:
-        t = card["training"]
         cost = card.get("cost")
-        hours = (t.get("wall_seconds") or 0) / 3600
         paper = card.get("paper") or {}
+        if card.get("published"):
+            label, trained = f"published: {card['architecture_name']}", "DIV2K, by the authors (V100 GPUs)"
+            command = f"`falsr calculate --pb_path {card['model']}`"
+        else:
+            t = card["training"]
+            hours = (t.get("wall_seconds") or 0) / 3600
+            label = f"ours: {card['architecture_name']}"
+            trained = (f"{t['config']['data']}, {t['steps_done']} steps, {hours:.2f} h on "
+                       f"{card['machine']['cpu_count']} CPU cores")
+            command = f"`falsr calculate --pb_path {model_dir}/{card['model']}`"
         rows.append([
-            f"ours: {card['architecture_name']}",
+            label,
             f"{format_count(cost['mult_adds'])} / {cost['params']:,}" if cost else "–",
             *[f"{card['scores'][d]['psnr']:.4f} / {card['scores'][d]['ssim']:.5f}" for d in datasets],
             *[(f"{paper[d][0]:.2f} / {paper[d][1]:.4f}" if paper.get(d) else "–") for d in datasets],
-            f"{t['config']['data']}, {t['steps_done']} steps, {hours:.2f} h on "
-            f"{card['machine']['cpu_count']} CPU cores",
-            f"`falsr calculate --pb_path {model_dir}/{card['model']}`",
+            trained,
+            command,
         ])
     rows.append(["bicubic", "–", *[f"{bicubic[d]['psnr']:.4f} / {bicubic[d]['ssim']:.5f}" for d in datasets],
                  *["–"] * len(datasets), "–",
@@ -175,7 +211,7 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
             if falsr or xy in front:  # label only what the eye looks for: FALSR and the published front
                 ax.annotate(name, xy, fontsize=7, xytext=(3, 4), textcoords="offset points",
                             color="tab:blue" if falsr else "0.3")
-    ours = [c for c in cards if c.get("cost") and dataset in c["scores"]]
+    ours = [c for c in cards if c.get("cost") and dataset in c["scores"] and not c.get("published")]
     if ours:
         pts = [(c["cost"]["mult_adds"], c["scores"][dataset]["psnr"]) for c in ours]
         hours = [t["wall_seconds"] / 3600 for c in ours if (t := c.get("training")) and t.get("wall_seconds")]
@@ -239,7 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.readme:
         cards = load_cards(a.model_dir)
         bicubic = bicubic_scores(datasets, a.data_dir)
-        table = results_table(cards, bicubic, datasets, model_dir=a.model_dir)
+        published = published_graphs(datasets, a.data_dir)
+        table = results_table(published + cards, bicubic, datasets, model_dir=a.model_dir)
         update_readme(a.readme, table)
         print(table)
         if a.plot:
