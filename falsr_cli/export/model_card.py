@@ -218,9 +218,9 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
         data = sorted({c["training"]["config"]["data"] for c in ours if c.get("training")})
         trained = f"trained here on {', '.join(data)}" if data else "trained here"
         if hours:
-            span = f"{min(hours):.1f}" if f"{min(hours):.1f}" == f"{max(hours):.1f}" else \
-                f"{min(hours):.1f}–{max(hours):.1f}"
-            trained += f", {span} h each on CPU"
+            lo, hi = f"{min(hours):.1f}", f"{max(hours):.1f}"
+            cores = max((c["machine"].get("cpu_count") or 0 for c in ours if c.get("machine")), default=0)
+            trained += f", {lo if lo == hi else f'{lo}–{hi}'} h each on " + (f"{cores} CPU cores" if cores else "CPU")
         ax.scatter([x for x, _ in pts], [y for _, y in pts], s=40, c="tab:red", zorder=3,
                    label=f"falsr: {trained}")
         ax.step(*staircase(pts), where="post", c="tab:red", lw=1)
