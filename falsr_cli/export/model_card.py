@@ -220,7 +220,8 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
         if hours:
             lo, hi = f"{min(hours):.1f}", f"{max(hours):.1f}"
             cores = max((c["machine"].get("cpu_count") or 0 for c in ours if c.get("machine")), default=0)
-            trained += f", {lo if lo == hi else f'{lo}–{hi}'} h each on " + (f"{cores} CPU cores" if cores else "CPU")
+            where = f"{cores} CPU cores" if cores else "CPU"
+            trained += f", {lo if lo == hi else f'{lo}–{hi}'} h each on {where}"
         ax.scatter([x for x, _ in pts], [y for _, y in pts], s=40, c="tab:red", zorder=3,
                    label=f"falsr: {trained}")
         ax.step(*staircase(pts), where="post", c="tab:red", lw=1)
