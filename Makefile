@@ -28,7 +28,7 @@ clean:
 
 # ---- pretrained models: train on T91 + BSDS200, export with the FALSR interface, write a model card ----
 # A CPU budget (2 cores): batch 16, patch 64, Adam 5e-4 with a cosine schedule, STEPS_<X> steps; on this
-# machine 2500 steps took 1.0 h (B), about 0.6 h (C) and 1.2 h (A). With a GPU, raise the steps
+# machine 2500 steps took 1.02 h (A), 1.00 h (B) and 0.58 h (C). With a GPU, raise the steps
 # (e.g. `make pretrained STEPS_A=300000 PATCH=96`) or train on DIV2K (`TRAIN_DATA=DIV2K`).
 FALSR_SHARED ?= ../shared
 TRAIN_DATA   ?= T91,BSDS200
