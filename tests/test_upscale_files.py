@@ -124,7 +124,7 @@ def test_setup_errors(tiny_sr, tmp_path: Path) -> None:
 
 
 def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An architecture file plus weights as MODEL; exit 1 with one-line errors; no default model → hint."""
+    """An architecture file plus weights as MODEL; one-line errors; the default model, or a hint."""
     from falsr_cli.cli import main
 
     arch, model = shared_tiny()
@@ -139,5 +139,13 @@ def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 1, res.output
     assert (tmp_path / "o" / "p_x2.png").is_file()
     assert "error: not an image file" in res.output and "Traceback" not in res.output
+    # No --model: the repository's own pretrained FALSR-A, found beside the package from any folder.
     res = runner.invoke(main, ["upscale", "p.png", "--out", "o2"])
-    assert res.exit_code == 1 and "pretrained_model/FALSR-A.pb" in res.output
+    assert res.exit_code == 0 and "model FALSR-A, x2" in " ".join(res.output.split()), res.output
+    assert Image.open(tmp_path / "o2" / "p_x2.png").size == (2 * _rgb().shape[1], 2 * _rgb().shape[0])
+    import falsr_cli.export.source as source
+
+    monkeypatch.setattr(source, "DEFAULT_MODEL", Path("pretrained_model") / "absent.pb")
+    res = runner.invoke(main, ["upscale", "p.png", "--out", "o3"])
+    assert res.exit_code == 1 and "no pretrained model at pretrained_model/absent.pb" in res.output
+    assert "--model" in res.output and not (tmp_path / "o3").exists()

@@ -38,9 +38,9 @@ def default_model_path() -> Path:
         if (base / DEFAULT_MODEL).is_file():
             return base / DEFAULT_MODEL
     raise FalsrError(
-        f"no --model given and no pretrained model at {DEFAULT_MODEL}: put the published FALSR-A.pb there "
-        "(from the FALSR repository's pretrained_model/ folder) or pass --model (a .pb, a training run, "
-        "'bicubic', …)"
+        f"no --model given and no pretrained model at {DEFAULT_MODEL} (in this folder or the falsr "
+        "repository): pass --model (a .pb, a .tflite, a training run, 'bicubic', …) or re-train it with "
+        "`make pretrained-A`"
     )
 
 
