@@ -60,6 +60,18 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def read_json(target: str | os.PathLike) -> Any:
+    """A JSON file's content; a file that is not JSON text is a one-line FalsrError, not a traceback."""
+    from falsr_cli.errors import FalsrError
+
+    try:
+        return json.loads(Path(target).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise FalsrError(f"{target}: not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        raise FalsrError(f"{target}: not a text (JSON) file") from None
+
+
 def append_jsonl(target: str | os.PathLike, record: dict) -> None:
     """Append one JSON line and fsync; a torn last line is skipped by `read_jsonl`."""
     target = Path(target)

@@ -39,10 +39,10 @@ def paper_figures(name: str) -> dict[str, Any] | None:
 
 def training_facts(run: Path) -> dict[str, Any]:
     """Architecture, data, schedule, steps and wall time of a training run, from its own files."""
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config = atomic.read_json(run / "config.json")
     records = atomic.read_jsonl(run / "metrics.jsonl")
     summary_path = run / "summary.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    summary = atomic.read_json(summary_path) if summary_path.is_file() else {}
     keys = ("arch", "data", "val", "steps", "batch", "patch", "lr", "schedule", "warmup", "min_lr", "seed",
             "augment", "precision", "data_images", "created", "versions")
     vals = [r for r in records if "val_psnr" in r]
@@ -58,21 +58,33 @@ def training_facts(run: Path) -> dict[str, Any]:
     }
 
 
+def _scores(model: Any, datasets: tuple[str, ...], data_dir: str | os.PathLike | None) -> dict[str, dict]:
+    """PSNR/SSIM of one loaded model on each data set, rounded as the cards and the table print them."""
+    from falsr_cli.runtime.evaluate import evaluate_model
+
+    out = {}
+    for ds in datasets:
+        r = evaluate_model(model, ds, data_dir=data_dir, progress=False)
+        out[ds] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
+    return out
+
+
+def _cost(arch: Any) -> dict[str, int]:
+    from falsr_cli.cost.cost_model import mult_adds, params
+
+    return {"mult_adds": mult_adds(arch), "params": params(arch)}
+
+
 def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | os.PathLike,
                      datasets: tuple[str, ...] = ("Set5", "Set14"),
                      data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores)."""
-    from falsr_cli.runtime.evaluate import evaluate_model
     from falsr_cli.runtime.loader import load_model
 
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
     name = str(facts["config"]["arch"])
-    model = load_model(str(pb))  # vetted and pruned once, for every data set
-    scores = {}
-    for ds in datasets:
-        r = evaluate_model(model, ds, data_dir=data_dir, progress=False)
-        scores[ds] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
+    scores = _scores(load_model(str(pb)), datasets, data_dir)  # vetted and pruned once, for every data set
     paper = paper_figures(name)
     card = {
         "model": pb.name,
@@ -95,17 +107,15 @@ README_END = "<!-- results:end -->"
 
 def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[str, Any]]:
     """The model cards in `model_dir`, with a "cost" (480×480 mult-adds, params) from the architecture."""
-    from falsr_cli.cost.cost_model import mult_adds, params
     from falsr_cli.space.architecture import load_architecture
 
     cards = []
     for card_path in sorted(Path(model_dir).glob("*.json")):
-        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card = atomic.read_json(card_path)
         if "scores" not in card:  # e.g. an export report (FALSR-B.pb.json)
             continue
         if card.get("architecture"):
-            arch = load_architecture(card["architecture"])
-            card["cost"] = {"mult_adds": mult_adds(arch), "params": params(arch)}
+            card["cost"] = _cost(load_architecture(card["architecture"]))
         cards.append(card)
     return cards
 
@@ -121,11 +131,10 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
                      reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The authors' FALSR-A/B/C graphs (FALSR_SHARED/reference) evaluated now, as card-like rows; none
     when the reference data is not here."""
-    from falsr_cli.cost.cost_model import mult_adds, params
     from falsr_cli.paths import shared_dir
-    from falsr_cli.runtime.evaluate import evaluate_model
-    from falsr_cli.runtime.loader import load_model
-    from falsr_cli.space.pb_import import architecture_from_pb
+    from falsr_cli.runtime.graph import INPUT_PBPR, INPUT_Y, OUTPUT, FrozenGraph, read_graph_def
+    from falsr_cli.runtime.upscalers import FrozenGraphUpscaler
+    from falsr_cli.space.pb_import import architecture_from_graph_def
 
     ref = Path(reference) if reference is not None else shared_dir() / "reference"
     rows = []
@@ -133,15 +142,12 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
         pb = ref / f"{name}.pb"
         if not pb.is_file():
             continue
-        model = load_model(str(pb))
-        scores = {}
-        for d in datasets:
-            r = evaluate_model(model, d, data_dir=data_dir, progress=False)
-            scores[d] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
-        arch = architecture_from_pb(pb)
+        graph_def = read_graph_def(pb)  # once: vetted (FrozenGraph) and parsed for its architecture
+        model = FrozenGraphUpscaler(FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, str(pb)))
         paper = paper_figures(name)
-        rows.append({"architecture_name": name, "published": True, "model": str(pb), "scores": scores,
-                     "cost": {"mult_adds": mult_adds(arch), "params": params(arch)},
+        rows.append({"architecture_name": name, "published": True, "model": str(pb),
+                     "scores": _scores(model, datasets, data_dir),
+                     "cost": _cost(architecture_from_graph_def(graph_def)),
                      "paper": {d: paper.get(d) for d in datasets} if paper else None})
     return rows
 
@@ -199,8 +205,9 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
               if (m.get(dataset) or [None])[0] is not None and m.get("mult_adds")}
     if others:
         pts = [(m["mult_adds"], m[dataset][0]) for m in others.values()]
-        front = set(zip(*staircase(pts), strict=True))
-        ax.step(*staircase(pts), where="post", c="0.6", lw=1, ls="--")
+        xs, ys = staircase(pts)
+        front = set(zip(xs, ys, strict=True))
+        ax.step(xs, ys, where="post", c="0.6", lw=1, ls="--")
         ax.scatter([x for x, _ in pts], [y for _, y in pts], marker="x", s=25, c="0.5",
                    label="published models (the paper's table); front dashed")
         for name, m in others.items():

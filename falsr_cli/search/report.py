@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig, format_count
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
@@ -137,10 +138,7 @@ def read_pareto(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise FalsrError(f"{run_dir}: no such folder")
     if not path.is_file():
         raise FalsrError(f"{run_dir}: no pareto.json (not a search folder, or no generation finished yet)")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise FalsrError(f"{path}: not valid JSON ({e})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("front"), list):
         raise FalsrError(f"{path}: no list under key 'front'")
     return doc

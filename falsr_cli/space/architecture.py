@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.cells import CELL_SPACE, Cell, cell_index
 
@@ -308,15 +309,6 @@ PRESETS: dict[str, Architecture] = {
 }
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise FalsrError(f"{path}: not valid JSON ({e})") from None
-    except UnicodeDecodeError:
-        raise FalsrError(f"{path}: not a text (JSON) file") from None
-
-
 def _from_file_dict(d: Any, where: str) -> Architecture:
     # An architecture file, or any result file that holds one under "architecture" (e.g. a run summary).
     if isinstance(d, dict) and "cells" not in d and isinstance(d.get("architecture"), dict):
@@ -340,7 +332,7 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
     if index:
         if not p.is_file():
             raise FalsrError(f"{path}: no such file")
-        d = _read_json(p)
+        d = read_json(p)
         front = d.get("front") if isinstance(d, dict) else None
         if not isinstance(front, list):
             raise FalsrError(f"{path}: no list under key 'front'")
@@ -355,7 +347,7 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
             raise FalsrError(f"{spec}: front member has no 'architecture'")
         return _from_file_dict(member["architecture"], spec)
     if p.is_file():
-        return _from_file_dict(_read_json(p), path)
+        return _from_file_dict(read_json(p), path)
     if spec.count(":") == 2 and spec.startswith("x"):
         return Architecture.from_text(spec)
     raise FalsrError(f"{spec}: not a preset ({', '.join(PRESETS)}) nor an architecture file")
