@@ -74,39 +74,27 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
     )
 
 
-def check_imported_graph(path: str | os.PathLike, model: Any) -> float:
-    """Max abs difference between a .pb and the Keras model imported from it, on the export check input.
+def check_imported_graph(graph_def: Any, model: Any, source: str) -> float:
+    """Max abs difference between a graph and the Keras model imported from it, on the export check input.
 
     Refuses the import when they disagree (say a JSON sidecar naming another architecture of the same
     shapes), so an export never starts from weights that do not reproduce the graph.
     """
     import numpy as np
 
-    from falsr_cli.export.exporter import (
-        FLOAT_TOLERANCE,
-        INPUT_PBPR,
-        INPUT_Y,
-        PB_OUTPUT,
-        Y_OUTPUT,
-        model_scale,
-        verify_inputs,
-    )
-    from falsr_cli.runtime.graph import FrozenGraph, placeholders, read_graph_def
+    from falsr_cli.export.exporter import FLOAT_TOLERANCE, model_scale, verify_inputs
+    from falsr_cli.runtime.graph import interface_graph
     from falsr_cli.space.builder import build_falsr_interface
 
-    graph_def = read_graph_def(path)
-    if INPUT_PBPR in placeholders(graph_def):
-        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0", f"{INPUT_PBPR}:0"), f"{PB_OUTPUT}:0", str(path))
-        keras_model, xs = build_falsr_interface(model), verify_inputs("falsr", model_scale(model))
-    else:
-        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0",), f"{Y_OUTPUT}:0", str(path))
-        keras_model, xs = model, verify_inputs("y", model_scale(model))
+    graph, is_interface = interface_graph(graph_def, source)
+    keras_model = build_falsr_interface(model) if is_interface else model
+    xs = verify_inputs("falsr" if is_interface else "y", model_scale(model))
     expected = np.asarray(keras_model(xs if len(xs) > 1 else xs[0], training=False))
     got = graph(*xs)
     diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.shape == expected.shape else np.inf
     if not diff <= FLOAT_TOLERANCE:
         raise FalsrError(
-            f"{path}: the network rebuilt from the graph does not reproduce it (max abs diff {diff:.3g}, "
+            f"{source}: the network rebuilt from the graph does not reproduce it (max abs diff {diff:.3g}, "
             f"bound {FLOAT_TOLERANCE:g}); is the JSON beside it from another model?"
         )
     return diff
@@ -122,10 +110,13 @@ def load_keras_model(spec: str | os.PathLike, weights: str | None = None) -> Loa
     if suffix == ".pb":
         if weights:
             raise FalsrError("--weights does not apply to a .pb (the graph holds its weights)")
-        from falsr_cli.space.pb_import import import_pb
+        from falsr_cli.runtime.graph import check_ops, read_graph_def
+        from falsr_cli.space.pb_import import model_from_graph_def
 
-        arch, model = import_pb(path)
-        check_imported_graph(path, model)
+        graph_def = read_graph_def(path)  # read once: for the import and for the check against it
+        check_ops(graph_def, str(path))
+        arch, model = model_from_graph_def(graph_def, path)
+        check_imported_graph(graph_def, model, str(path))
         return LoadedModel(arch, model, f"{path} (imported graph)")
     if path.exists() and weights is None and suffix != ".json":
         from falsr_cli.train.runs import load_trained_model

@@ -19,6 +19,8 @@ from falsr_cli.errors import FalsrError
 INPUT_Y = "input_image_evaluate_y:0"
 INPUT_PBPR = "input_image_evaluate_pbpr:0"
 OUTPUT = "test_sr_evaluator_i1_b0_g/target:0"
+# The luma-only form falsr exports with `--interface y`: LR Y → HR Y.
+Y_OUTPUT = "sr_y:0"
 
 # Pure tensor ops: the union of what the three published graphs use and what our exporter emits
 # (tf.function of a Keras model + convert_variables_to_constants_v2), plus close relatives that such
@@ -183,3 +185,11 @@ def load_falsr_graph(path: str | os.PathLike) -> FrozenGraph:
     """Load a FALSR-interface frozen graph (inputs Y and PbPr, output RGB in [0,1]) from a .pb file."""
     graph_def = read_graph_def(path)
     return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source=str(path))
+
+
+def interface_graph(graph_def: Any, source: str = "graph") -> tuple[FrozenGraph, bool]:
+    """A graph as it runs: the FALSR interface (Y, PbPr → RGB) when it has the PbPr input, else the
+    `--interface y` form (Y → HR Y); and whether it is the FALSR interface."""
+    if INPUT_PBPR.split(":")[0] in placeholders(graph_def):
+        return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source), True
+    return FrozenGraph(graph_def, (INPUT_Y,), Y_OUTPUT, source), False

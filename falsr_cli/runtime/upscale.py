@@ -26,7 +26,7 @@ from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
 from falsr_cli.runtime.photo_io import FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled
-from falsr_cli.space.pb_import import sidecar_architecture
+from falsr_cli.space.pb_import import graph_architecture, sidecar_architecture
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
@@ -83,27 +83,18 @@ def _receptive_field(arch: Any) -> int | None:
 
 def _graph_model(path: Path) -> SRModel:
     """A frozen graph, run as it is: the FALSR interface (published or exported) or `--interface y`."""
-    from falsr_cli.export.exporter import INPUT_PBPR, INPUT_Y, PB_OUTPUT, Y_OUTPUT
-    from falsr_cli.runtime.graph import FrozenGraph, check_ops, placeholders, read_graph_def
+    from falsr_cli.runtime.graph import check_ops, interface_graph, read_graph_def
     from falsr_cli.runtime.upscalers import probe_scale
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    arch = sidecar_architecture(path)
-    if arch is None:
-        try:
-            from falsr_cli.space.pb_import import architecture_from_graph_def
-
-            arch = architecture_from_graph_def(graph_def)
-        except FalsrError:
-            arch = None  # not a FALSR-space graph: run it, but the receptive field is unknown
-    if INPUT_PBPR in placeholders(graph_def):
-        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0", f"{INPUT_PBPR}:0"), f"{PB_OUTPUT}:0", str(path))
-        interface: Callable | None = graph
-        luma = None
-    else:
-        graph = FrozenGraph(graph_def, (f"{INPUT_Y}:0",), f"{Y_OUTPUT}:0", str(path))
-        interface, luma = None, graph
+    try:
+        arch = graph_architecture(graph_def, path)
+    except FalsrError:
+        arch = None  # not a FALSR-space graph: run it, but the receptive field is unknown
+    graph, is_interface = interface_graph(graph_def, str(path))
+    interface: Callable | None = graph if is_interface else None
+    luma = None if is_interface else graph
     scale = arch.scale if arch is not None else probe_scale(graph, interface is not None, path.name)
     return SRModel(path.stem, scale, _receptive_field(arch), luma=luma, interface=interface)
 

@@ -13,10 +13,12 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import Cell
@@ -271,15 +273,12 @@ def load_graph_weights(model: Any, graph_def: Any) -> Architecture:
 def sidecar_architecture(path: str | os.PathLike) -> Architecture | None:
     """The architecture falsr recorded beside a file it wrote: the export report `<file>.json`, else the
     model card `<stem>.json` (as in pretrained_model/); None when neither names one."""
-    import json
-    from pathlib import Path
-
     path = Path(path)
     for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         if side == path or not side.is_file():
             continue
         try:
-            d = json.loads(side.read_text(encoding="utf-8"))
+            d = read_json(side)
             spec = d.get("architecture") if isinstance(d, dict) else None
             if isinstance(spec, dict):
                 return Architecture.from_dict(spec)
@@ -288,6 +287,22 @@ def sidecar_architecture(path: str | os.PathLike) -> Architecture | None:
         except (ValueError, AttributeError, TypeError, FalsrError):
             continue
     return None
+
+
+def _architecture_and_origin(graph_def: Any, path: str | os.PathLike) -> tuple[Architecture, bool]:
+    """(architecture, published?): from the layout of a published graph, else from falsr's JSON sidecar."""
+    try:
+        return architecture_from_graph_def(graph_def), True
+    except FalsrError:
+        arch = sidecar_architecture(path)
+        if arch is None:
+            raise  # the layout error: it says what the graph lacks, and where a sidecar would be read
+        return arch, False
+
+
+def graph_architecture(graph_def: Any, path: str | os.PathLike) -> Architecture:
+    """A vetted graph's architecture: from its layout if published, else from falsr's JSON beside it."""
+    return _architecture_and_origin(graph_def, path)[0]
 
 
 def load_exported_weights(model: Any, graph_def: Any) -> None:
@@ -318,29 +333,27 @@ def load_exported_weights(model: Any, graph_def: Any) -> None:
         layer.set_weights(values)
 
 
-def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
-    """Read a FALSR .pb: its architecture and a luma model (`build_luma_model`) holding its weights.
+def model_from_graph_def(graph_def: Any, path: str | os.PathLike) -> tuple[Architecture, Any]:
+    """The architecture and a luma model (`build_luma_model`) holding the weights of a vetted graph.
 
     Published graphs are parsed from their layout; graphs falsr exported take their architecture from
-    the JSON written beside them (export report or model card) and their weights from the layer scopes.
+    the JSON written beside `path` (export report or model card) and their weights from the layer scopes.
     """
-    from falsr_cli.runtime.graph import check_ops, read_graph_def
     from falsr_cli.space.builder import build_luma_model
+
+    arch, published = _architecture_and_origin(graph_def, path)
+    model = build_luma_model(arch)
+    (load_graph_weights if published else load_exported_weights)(model, graph_def)
+    return arch, model
+
+
+def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
+    """Read a FALSR .pb: its architecture and a luma model holding its weights (`model_from_graph_def`)."""
+    from falsr_cli.runtime.graph import check_ops, read_graph_def
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    try:
-        arch = architecture_from_graph_def(graph_def)
-    except FalsrError:
-        arch = sidecar_architecture(path)
-        if arch is None:
-            raise
-        model = build_luma_model(arch)
-        load_exported_weights(model, graph_def)
-        return arch, model
-    model = build_luma_model(arch)
-    load_graph_weights(model, graph_def)
-    return arch, model
+    return model_from_graph_def(graph_def, path)
 
 
 def architecture_from_pb(path: str | os.PathLike) -> Architecture:
@@ -349,10 +362,4 @@ def architecture_from_pb(path: str | os.PathLike) -> Architecture:
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
-    try:
-        return architecture_from_graph_def(graph_def)
-    except FalsrError:
-        arch = sidecar_architecture(path)
-        if arch is None:
-            raise
-        return arch
+    return graph_architecture(graph_def, path)
