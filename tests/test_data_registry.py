@@ -227,3 +227,30 @@ def test_cli_list_path_verify(tmp_path, monkeypatch, benchmark_mirror):
     monkeypatch.setenv("FALSR_DATA", data)
     result = runner.invoke(main, ["dataset", "list"])
     assert result.exit_code == 0 and str(tmp_path) in result.output.replace("\n", "")
+
+
+def test_bsds200_splits_hold_out_ten_images_named_in_the_registry():
+    val, train, whole = (registry.get_dataset(n) for n in ("BSDS200-val", "BSDS200-train", "BSDS200"))
+    assert (val.images, train.images) == (10, 190)
+    assert set(val.file_names).isdisjoint(train.file_names)
+    assert set(val.file_names) | set(train.file_names) == set(whole.file_names)
+    assert val.parent == train.parent == "BSDS200" and val.folder_name == "BSDS200"
+    assert registry.dataset_dir("BSDS200-val", "/d") == registry.dataset_dir("BSDS200", "/d")
+    # Every file keeps its size and sha256 (a split is checked like its parent).
+    assert all(f.sha256 and f.bytes for f in val.files)
+
+
+@pytest.mark.shared
+def test_a_split_downloads_only_its_files_and_loads_only_them(tmp_path, monkeypatch, train_mirror):
+    from falsr_cli.data.pairs import list_hr_files, load_pairs
+
+    monkeypatch.setenv("FALSR_DATA_MIRROR", str(train_mirror))
+    pairs = load_pairs("BSDS200-val", data_dir=tmp_path)
+    held = registry.get_dataset("BSDS200-val").file_names
+    assert sorted(p.name + ".png" for p in pairs) == sorted(held)
+    assert sorted(p.name for p in (tmp_path / "BSDS200").glob("*.png")) == sorted(held)
+    assert registry.verify("BSDS200-val", tmp_path).complete and not registry.is_present("BSDS200", tmp_path)
+    # With the whole set present, the training split still leaves the held-out images out.
+    registry.download("BSDS200", data_dir=tmp_path, quiet=True)
+    train_files = {p.name for p in list_hr_files("BSDS200-train", data_dir=tmp_path)}
+    assert len(train_files) == 190 and train_files.isdisjoint(held)

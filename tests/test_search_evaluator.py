@@ -47,3 +47,36 @@ def test_run_candidate_turns_errors_into_failed_results():
     by_name = {"evaluator": "falsr_cli.search.evaluator:proxy_evaluate", "seed": 1}
     plugin = run_candidate(arch.to_dict(), by_name)
     assert plugin["psnr"] == ok["psnr"]
+
+
+def test_a_generation_without_one_successful_evaluation_stops_the_search_with_the_reasons(tmp_path):
+    import pytest
+
+    from falsr_cli.errors import FalsrError
+
+    def broken(arch, **kwargs):
+        raise ValueError("patch: 96 is larger than every training image")
+
+    cfg = resolve_config({"evaluator": "proxy", "workers": 0, "n": 3, "pop": 6, "generations": 3,
+                          "p_exploit": 0.0, "out": str(tmp_path / "run")})
+    with pytest.raises(FalsrError, match=r"generation 1: no candidate trained successfully \(6 × ValueError: "
+                                         r"patch: 96 is larger than every training image\)"):
+        run_search(cfg, train_fn=broken, quiet=True)
+    # What was tried stays in the journal; nothing is left half written.
+    assert len(read_jsonl(tmp_path / "run" / "evaluations.jsonl")) == 6
+    tight = resolve_config({"evaluator": "proxy", "workers": 0, "n": 3, "pop": 6, "generations": 2,
+                            "flops_max": "1M", "p_exploit": 0.0, "out": str(tmp_path / "tight")})
+    with pytest.raises(FalsrError, match="generation 1: all 6 candidates break the cost budget"):
+        run_search(tight, quiet=True)
+
+
+def test_the_first_generation_gives_an_estimate_of_the_whole_run():
+    from falsr_cli.search.runner import estimate_text
+
+    cfg = resolve_config({"generations": 10, "pop": 64})
+    h = {"generation": 1, "trained": 60, "elapsed": 600.0}
+    text = estimate_text(cfg, h, 600.0)
+    assert text.startswith("estimate: 10 generations ≈ 1:40:00 on this machine (10.0 s per trained candidate")
+    assert "about 6 generations fit in an hour (--generations 6)" in text
+    capped = resolve_config({"generations": 10, "pop": 64, "max_evals": 120})
+    assert estimate_text(capped, h, 600.0).startswith("estimate: 2 generations ≈ 0:20:00")

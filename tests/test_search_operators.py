@@ -93,7 +93,7 @@ def test_problem_objectives_and_constraints_follow_the_documented_signs():
 def test_cost_filter_uses_the_cost_model():
     from falsr_cli.cost.cost_model import mult_adds
 
-    arch = Architecture.random(np.random.default_rng(3), n=3)
+    arch = Architecture.random(np.random.default_rng(3), n=3, residual=_cfg().residual)
     flops = mult_adds(arch)
     p = FalsrProblem(_cfg(flops_max=flops * 0.99))
     assert p.costs(arch.genome())[0] == flops

@@ -10,10 +10,23 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.train.config import TrainConfig, learning_rate
 
 
-def test_paper_defaults():
+def test_defaults_are_the_cpu_recipe_on_held_out_validation():
     c = TrainConfig().validate()
-    assert (c.batch, c.patch, c.lr, c.beta1, c.beta2, c.scale) == (16, 96, 1e-4, 0.9, 0.999, 2)
-    assert c.lr_patch == 48
+    assert (c.batch, c.patch, c.lr, c.beta1, c.beta2, c.scale) == (16, 64, 1e-3, 0.9, 0.999, 2)
+    assert (c.schedule, c.warmup_steps, c.lr_patch) == ("cosine", 100, 32)
+    # Selection never touches a benchmark: validation is held out of the training data.
+    assert (c.data, c.val) == ("T91,BSDS200-train", "BSDS200-val")
+
+
+def test_default_warmup_is_a_tenth_of_a_short_run():
+    assert TrainConfig(steps=30).validate().warmup_steps == 3
+    assert TrainConfig(steps=30, warmup=0).warmup_steps == 0
+    c = TrainConfig(steps=40)
+    assert learning_rate(c, 0) == pytest.approx(1e-3 / 4) and learning_rate(c, 4) == pytest.approx(1e-3)
+    assert learning_rate(c, 22) == pytest.approx(0.5e-3)  # halfway through the 36 cosine steps
+    # A resumed run with another length would change the default warm-up (and the cosine): refused.
+    short, longer = TrainConfig(steps=30, schedule="constant"), TrainConfig(steps=40, schedule="constant")
+    assert short.differences(longer) == ["steps"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +53,7 @@ def test_schedules():
     assert learning_rate(c, 0) == pytest.approx(1e-4)  # (0+1)/10 of the rate
     assert learning_rate(c, 9) == pytest.approx(1e-3)
     assert learning_rate(c, 50) == 1e-3
-    c = TrainConfig(lr=1e-3, steps=100, schedule="step", decay_every=30, decay_gamma=0.1)
+    c = TrainConfig(lr=1e-3, steps=100, schedule="step", warmup=0, decay_every=30, decay_gamma=0.1)
     assert [learning_rate(c, i) for i in (0, 29, 30, 60, 99)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-5, 1e-6])
     assert TrainConfig(steps=100, schedule="step").step_decay_every == 50
     c = TrainConfig(lr=1e-3, min_lr=1e-5, steps=110, schedule="cosine", warmup=10)
@@ -50,9 +63,10 @@ def test_schedules():
 
 
 def test_resume_differences():
-    a = TrainConfig(arch="FALSR-A", steps=100)
+    a = TrainConfig(arch="FALSR-A", steps=100, schedule="constant", warmup=0)
     # Where things are written, how often, and for how long (constant schedule) may change.
-    b = TrainConfig(arch="FALSR-A", steps=200, out="elsewhere", val_every=5, keep=9, resume=True)
+    b = TrainConfig(arch="FALSR-A", steps=200, schedule="constant", warmup=0, out="elsewhere", val_every=5,
+                    keep=9, resume=True)
     assert a.differences(b) == []
     assert TrainConfig(lr=2e-4).differences(TrainConfig()) == ["lr"]
     assert TrainConfig(seed=1, patch=48).differences(TrainConfig()) == ["patch", "seed"]

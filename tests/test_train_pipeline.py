@@ -8,7 +8,7 @@ import pytest
 from falsr_cli.data import color
 from falsr_cli.data.images import write_image
 from falsr_cli.errors import FalsrError
-from falsr_cli.train.pipeline import LumaSet, PatchSampler, load_luma_set
+from falsr_cli.train.pipeline import LumaSet, PatchSampler, load_luma_set, patch_note
 
 
 def _subsampled_set(seed: int = 0) -> LumaSet:
@@ -47,9 +47,17 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     np.testing.assert_array_equal(resumed[2], a)
 
 
-def test_patch_larger_than_smallest_image():
-    with pytest.raises(FalsrError, match=r"patch: 32 is larger than the smallest training image \(b: 36x30"):
-        PatchSampler(_subsampled_set(), batch=2, patch=32, seed=0)
+def test_images_smaller_than_the_patch_are_left_out_and_named():
+    images = _subsampled_set()
+    s = PatchSampler(images, batch=2, patch=32, seed=0)  # b (36x30 HR) cannot hold a 32-px patch
+    assert s.dropped == ["b"] and s.total == 2 and s.images.names == ["a"]
+    assert patch_note(s.dropped, s.total, 32) == (
+        "1 of 2 training images are smaller than the 32-px patch and are left out (b)")
+    assert patch_note([], 2, 16) is None
+    assert PatchSampler(images, batch=2, patch=30, seed=0).dropped == []
+    too_big = r"patch: 48 is larger than every training image \(the largest fits 40 px\)"
+    with pytest.raises(FalsrError, match=too_big):
+        PatchSampler(images, batch=2, patch=48, seed=0)
 
 
 def test_hr_folder_becomes_luma_pairs(tmp_path):

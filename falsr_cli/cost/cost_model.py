@@ -5,6 +5,8 @@ call it for every candidate. Conventions (the paper's): mult-adds are counted fo
 every conv runs at LR size except the last one, at HR size (sH×sW); grouped convs count k²·(Cin/g)·Cout
 per pixel and depthwise convs k²·C; bias adds, ReLUs, element-wise adds and concatenations are not
 counted. Parameters are the weights and biases of the SR network (not the fixed colour conversion).
+The image-level residual (`arch.residual`) is a fixed 5×5 conv from 1 to s² channels at LR size (MATLAB
+bicubic's 4 taps per phase, centred): its mult-adds count, it has no trainable parameters.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import NamedTuple
 
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import Cell
+
+# Side of the residual's fixed bicubic phase kernel (builder.bicubic_phase_kernel) for ×2, ×3 and ×4.
+BICUBIC_KERNEL = 5
 
 
 class ConvSpec(NamedTuple):
@@ -85,7 +90,8 @@ def mult_adds(arch: Architecture, lr_hw: tuple[int, int] = (480, 480)) -> int:
     # Every weight is one multiply-accumulate per output pixel of its conv.
     lr_weights, hr_weights, _ = _totals(arch)
     lr = lr_hw[0] * lr_hw[1]
-    return lr * lr_weights + lr * arch.scale * arch.scale * hr_weights
+    bicubic = BICUBIC_KERNEL * BICUBIC_KERNEL * arch.scale * arch.scale if arch.residual else 0
+    return lr * (lr_weights + bicubic) + lr * arch.scale * arch.scale * hr_weights
 
 
 def _cell_radius(cell: Cell) -> int:

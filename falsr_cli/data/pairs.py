@@ -146,10 +146,18 @@ def lr_cache_dir(data_dir: str | os.PathLike | None = None, scale: int = 2) -> P
     return default_data_dir(data_dir) / ".cache" / f"lr_x{scale}"
 
 
+def _split_names(spec: str | os.PathLike) -> set[str] | None:
+    """The file names a registered split (e.g. BSDS200-val) keeps of its parent's folder; None otherwise."""
+    from falsr_cli.data import registry
+
+    ds = registry.find_dataset(str(spec))
+    return set(ds.file_names) if ds is not None and ds.parent else None
+
+
 def _load_hr_folder(
-    folder: Path, scale: int, data_dir: str | os.PathLike | None, cache: bool
+    folder: Path, scale: int, data_dir: str | os.PathLike | None, cache: bool, only: set[str] | None = None
 ) -> list[ImagePair]:
-    files = list_images(folder)
+    files = [p for p in list_images(folder) if only is None or p.name in only]
     if not files:
         raise FalsrError(f"no images in {folder} (expected .png/.jpg/.bmp/.tif files)")
     cache_dir = lr_cache_dir(data_dir, scale) if cache else None
@@ -177,7 +185,7 @@ def load_pairs(
     folder = resolve_folder(spec, data_dir=data_dir, download=download)
     if is_pair_folder(folder):
         return _load_pair_folder(folder, scale)
-    return _load_hr_folder(folder, scale, data_dir, cache)
+    return _load_hr_folder(folder, scale, data_dir, cache, only=_split_names(spec))
 
 
 def list_hr_files(
@@ -192,7 +200,8 @@ def list_hr_files(
         seen: set[Path] = set()
         out = [p for p in hr if not (p in seen or seen.add(p))]
     else:
-        out = list_images(folder)
+        only = _split_names(spec)
+        out = [p for p in list_images(folder) if only is None or p.name in only]
     if not out:
         raise FalsrError(f"no images in {folder} (expected .png/.jpg/.bmp/.tif files)")
     return out

@@ -58,6 +58,13 @@ class Dataset:
     source: dict
     files: tuple[FileEntry, ...] = ()
     expect: dict = field(default_factory=dict)
+    # A split of another set (e.g. BSDS200-val): its files live in, and are fetched as, the parent's.
+    parent: str | None = None
+
+    @property
+    def folder_name(self) -> str:
+        """The folder (and mirror folder) holding the files: the parent's for a split."""
+        return self.parent or self.name
 
     @property
     def is_archive(self) -> bool:
@@ -111,6 +118,8 @@ def _registry() -> dict[str, Dataset]:
         )
     }
     for name, d in raw.items():
+        if "split_of" in d:
+            continue
         out[name] = Dataset(
             name=name,
             kind=d["kind"],
@@ -120,7 +129,24 @@ def _registry() -> dict[str, Dataset]:
             files=tuple(FileEntry(**f) for f in d.get("files", [])),
             expect=d.get("expect", {}),
         )
+    for name, d in raw.items():
+        if "split_of" in d:
+            out[name] = _split(name, out[d["split_of"]], d)
     return out
+
+
+def _split(name: str, parent: Dataset, d: dict) -> Dataset:
+    """A named part of `parent`: `files` lists the names it keeps, or `exclude` those it leaves out."""
+    if "files" in d:
+        keep = set(d["files"])
+    else:
+        keep = {f.name for f in parent.files} - set(d["exclude"])
+    files = tuple(f for f in parent.files if f.name in keep)
+    if len(files) != len(keep):
+        raise RuntimeError(f"data set registry: split {name} names files that {parent.name} lacks")
+    return Dataset(name=name, kind=d.get("kind", parent.kind), scale=parent.scale,
+                   description=d.get("description", ""), source=parent.source, files=files,
+                   expect=parent.expect, parent=parent.name)
 
 
 def list_datasets() -> list[Dataset]:
@@ -151,8 +177,8 @@ def benchmark_names() -> list[str]:
 
 
 def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The local folder of a data set: `<data dir>/<NAME>`."""
-    return resolve_data_dir(data_dir) / get_dataset(name).name
+    """The local folder of a data set: `<data dir>/<NAME>` (a split's is its parent's)."""
+    return resolve_data_dir(data_dir) / get_dataset(name).folder_name
 
 
 def sha256_file(path: Path) -> str:
@@ -262,9 +288,9 @@ def _source_for(ds: Dataset, fname: str, mirror: str | None) -> str:
     """Where to fetch one file from: the mirror (`<mirror>/<NAME>/<file>`) or the public source."""
     if mirror:
         if _is_url(mirror):
-            return f"{mirror.rstrip('/')}/{urllib.parse.quote(ds.name)}/{urllib.parse.quote(fname)}"
+            return f"{mirror.rstrip('/')}/{urllib.parse.quote(ds.folder_name)}/{urllib.parse.quote(fname)}"
         base = Path(mirror[7:] if mirror.startswith("file://") else mirror).expanduser()
-        return str(base / ds.name / fname)
+        return str(base / ds.folder_name / fname)
     if ds.is_archive:
         return ds.source["url"]
     s = ds.source

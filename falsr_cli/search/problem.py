@@ -56,6 +56,7 @@ class FalsrProblem(Problem):
 
     def architecture(self, x: Sequence[int] | np.ndarray) -> Architecture:
         return Architecture.from_genome([int(v) for v in x], self.n, scale=self.config.scale,
+                                        residual=self.config.residual,
                                         features=self.config.features)
 
     def costs(self, x: Sequence[int] | np.ndarray) -> tuple[int, int]:

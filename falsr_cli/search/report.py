@@ -102,7 +102,8 @@ def best_psnr_within_budget(records: list[dict], config: SearchConfig) -> float 
 
 
 def member(record: dict, config: SearchConfig) -> dict[str, Any]:
-    arch = Architecture.from_genome(record["genome"], config.n, scale=config.scale, features=config.features)
+    arch = Architecture.from_genome(record["genome"], config.n, scale=config.scale, features=config.features,
+                                    residual=config.residual)
     return {
         "architecture": arch.to_dict(),
         "text": arch.to_text(),

@@ -14,6 +14,7 @@ final front of an interrupted and resumed run equals that of an uninterrupted on
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,6 +317,7 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
                 "elapsed": elapsed_before + time.perf_counter() - started,
             }
             history.append(h)
+            first_of_this_run = ran == 0
             journal.save_snapshot(generation, {
                 "generation": generation,
                 "elapsed": h["elapsed"],
@@ -327,6 +329,9 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
             ran += 1
             if not quiet:
                 row.print(h)
+                if first_of_this_run and generation < config.generations:
+                    err_console.print(estimate_text(config, h, h["elapsed"] - elapsed_before))
+            check_generation(generation, list(unique_new))
     finally:
         evaluator.close()
 
@@ -342,6 +347,43 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
                               f"plots: {out / 'pareto.png'}, {out / 'history.png'}")
     return SearchResult(out=out, generation=generation, evaluations=n_evals, front=front, history=history,
                         hypervolume=hv)
+
+
+def check_generation(generation: int, records: list[dict]) -> None:
+    """A generation with no successful evaluation ends the search with the reasons, counted.
+
+    Generation 1 always; later ones when at least half of their candidates failed to train.
+    """
+    if not records or any(r["status"] == OK for r in records):
+        return
+    failed = sum(r["status"] == FAILED for r in records)
+    if generation > 1 and 2 * failed < len(records):
+        # Offspring of a tight budget may all be over it for a while, with a stray failure: the parents
+        # still stand. A generation that mostly fails is a broken setup.
+        return
+    reasons: dict[str, int] = {}
+    for r in records:
+        key = "over the cost budget" if r["status"] == SKIPPED else r.get("reason", "failed")
+        reasons[key] = reasons.get(key, 0) + 1
+    counts = "; ".join(f"{n} × {k}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    if all(r["status"] == SKIPPED for r in records):
+        raise FalsrError(f"generation {generation}: all {len(records)} candidates break the cost budget "
+                         f"(none trained); loosen --flops-max/--params-max or lower --n")
+    raise FalsrError(f"generation {generation}: no candidate trained successfully ({counts})")
+
+
+def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
+    """What the whole search will take on this machine, from a generation's wall time `per_gen`."""
+    trained = max(1, h["trained"])
+    left = config.generations - h["generation"]
+    if config.max_evals is not None:
+        left = min(left, max(0, math.ceil((config.max_evals - h["trained"]) / trained)))
+    total = h["elapsed"] + left * per_gen
+    fit = max(1, int(3600 // max(per_gen, 1e-9)))
+    return (f"estimate: {h['generation'] + left} generations ≈ {_clock(total)} on this machine "
+            f"({per_gen / trained:.1f} s per trained candidate, {per_gen:.0f} s per generation); "
+            f"about {fit} generation{'s' if fit > 1 else ''} fit in an hour (--generations {fit}), "
+            f"or give fewer --train-steps or a smaller --pop")
 
 
 def write_reports(out: Path, config: SearchConfig, records: list[dict], front: list[dict],

@@ -6,10 +6,17 @@ within a row, by target t = s+2..n+1 ascending, so that `num_bits(n) = n(n+1)/2`
 
 Serialised forms: a dict/JSON (`to_dict`), a one-line text (`to_text`, e.g.
 `x2-f32:conv_f64_k3_b4_skip,…:0100…`) and a genome (n indices into CELL_SPACE, then the bits).
+
+`residual` adds an image-level path: the LR luma upscaled by MATLAB-compatible bicubic is added to the
+network's output, so an untrained network starts at bicubic quality instead of near zero. It is off for
+the published networks (FALSR-A/B/C are exactly the authors'); `FALSR-A-res` etc. name them with it on.
+In JSON it is `"residual": true` (absent when off, so older files and hashes stay valid); in the text
+form the head gains `-res` (`x2-f32-res:…`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -46,6 +53,7 @@ class Architecture:
     connections: tuple[int, ...]
     scale: int = 2
     features: int = 32
+    residual: bool = False
 
     def __post_init__(self) -> None:
         # Normalise lists to tuples so that equal architectures hash equal.
@@ -73,6 +81,8 @@ class Architecture:
             or not 1 <= self.features <= 1024
         ):
             raise FalsrError(f"features: {self.features!r} is not a positive integer ≤ 1024")
+        if not isinstance(self.residual, bool):
+            raise FalsrError(f"residual: {self.residual!r} is not true or false")
         if self.scale == 2 and self.features % 4:
             raise FalsrError(
                 f"features: {self.features} must divide by 4 for ×2 (depth-to-space of the features)"
@@ -129,13 +139,16 @@ class Architecture:
     # ---- serialisation ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": FORMAT,
             "scale": self.scale,
             "features": self.features,
             "cells": [c.to_dict() for c in self.cells],
             "connections": list(self.connections),
         }
+        if self.residual:
+            d["residual"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> Architecture:
@@ -162,7 +175,8 @@ class Architecture:
             conns = [int(ch) if ch in "01" else ch for ch in conns.replace(" ", "")]
         if not isinstance(conns, list | tuple):
             raise FalsrError("connections: expected a list of bits or a string of 0/1")
-        return cls(tuple(cells), tuple(conns), scale=d.get("scale", 2), features=d.get("features", 32))
+        return cls(tuple(cells), tuple(conns), scale=d.get("scale", 2), features=d.get("features", 32),
+                   residual=d.get("residual", False))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -185,9 +199,10 @@ class Architecture:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
     def to_text(self) -> str:
-        """One line: `x{scale}-f{features}:{cell},{cell},…:{bits}`."""
+        """One line: `x{scale}-f{features}[-res]:{cell},{cell},…:{bits}`."""
         bits = "".join(str(b) for b in self.connections)
-        return f"x{self.scale}-f{self.features}:{','.join(c.text for c in self.cells)}:{bits}"
+        head = f"x{self.scale}-f{self.features}" + ("-res" if self.residual else "")
+        return f"{head}:{','.join(c.text for c in self.cells)}:{bits}"
 
     @classmethod
     def from_text(cls, text: str) -> Architecture:
@@ -196,15 +211,16 @@ class Architecture:
             raise FalsrError(f"architecture text {text!r} is not of the form xS-fF:CELL,CELL,…:BITS")
         head, cells, bits = parts
         try:
-            s, f = head.split("-")
-            if not (s.startswith("x") and f.startswith("f")):
+            s, f, *rest = head.split("-")
+            if not (s.startswith("x") and f.startswith("f")) or rest not in ([], ["res"]):
                 raise ValueError
             scale, features = int(s[1:]), int(f[1:])
         except ValueError:
-            raise FalsrError(f"architecture text head {head!r} is not of the form x2-f32") from None
-        return cls.from_dict(
-            {"scale": scale, "features": features, "cells": cells.split(","), "connections": bits}
-        )
+            raise FalsrError(
+                f"architecture text head {head!r} is not of the form x2-f32 or x2-f32-res"
+            ) from None
+        return cls.from_dict({"scale": scale, "features": features, "cells": cells.split(","),
+                              "connections": bits, "residual": bool(rest)})
 
     def hash(self) -> str:
         """A stable 12-hex-digit identifier of the architecture (sha1 of `to_text`)."""
@@ -215,7 +231,8 @@ class Architecture:
         return [cell_index(c) for c in self.cells] + list(self.connections)
 
     @classmethod
-    def from_genome(cls, genome: Any, n: int, scale: int = 2, features: int = 32) -> Architecture:
+    def from_genome(cls, genome: Any, n: int, scale: int = 2, features: int = 32,
+                    residual: bool = False) -> Architecture:
         g = [int(x) for x in genome]
         if len(g) != n + num_bits(n):
             raise FalsrError(
@@ -224,18 +241,22 @@ class Architecture:
         for i, idx in enumerate(g[:n]):
             if not 0 <= idx < len(CELL_SPACE):
                 raise FalsrError(f"genome[{i}]: cell index {idx} outside 0..{len(CELL_SPACE) - 1}")
-        return cls(tuple(CELL_SPACE[i] for i in g[:n]), tuple(g[n:]), scale=scale, features=features)
+        return cls(tuple(CELL_SPACE[i] for i in g[:n]), tuple(g[n:]), scale=scale, features=features,
+                   residual=residual)
 
     @classmethod
-    def random(cls, rng: np.random.Generator, n: int = 7, scale: int = 2, features: int = 32) -> Architecture:
+    def random(cls, rng: np.random.Generator, n: int = 7, scale: int = 2, features: int = 32,
+               residual: bool = False) -> Architecture:
         """A uniform sample of the space (cells uniform over S, each bit a fair coin)."""
         cells = rng.integers(0, len(CELL_SPACE), size=n)
         bits = rng.integers(0, 2, size=num_bits(n))
-        return cls.from_genome([*cells.tolist(), *bits.tolist()], n, scale=scale, features=features)
+        return cls.from_genome([*cells.tolist(), *bits.tolist()], n, scale=scale, features=features,
+                               residual=residual)
 
     @classmethod
     def from_sources(
-        cls, cells: list[Cell | str], sources: list[list[int]], scale: int = 2, features: int = 32
+        cls, cells: list[Cell | str], sources: list[list[int]], scale: int = 2, features: int = 32,
+        residual: bool = False,
     ) -> Architecture:
         """Build from per-target source lists (targets 1..n+1; t−1 may be listed or not)."""
         cs = tuple(c if isinstance(c, Cell) else Cell.from_text(c) for c in cells)
@@ -247,10 +268,14 @@ class Architecture:
                 if not 0 <= s < t:
                     raise FalsrError(f"sources[{t - 1}]: {s} cannot feed node {t}")
         bits = tuple(int(s in sources[t - 1]) for s, t in bit_pairs(n))
-        return cls(cs, bits, scale=scale, features=features)
+        return cls(cs, bits, scale=scale, features=features, residual=residual)
 
     def with_scale(self, scale: int) -> Architecture:
-        return Architecture(self.cells, self.connections, scale=scale, features=self.features)
+        return dataclasses.replace(self, scale=scale)
+
+    def with_residual(self, residual: bool = True) -> Architecture:
+        """The same network with the image-level bicubic path switched on or off."""
+        return dataclasses.replace(self, residual=bool(residual))
 
     def describe(self) -> list[str]:
         """Human-readable lines: one per cell and one for the upsampler, with their sources."""
@@ -309,6 +334,15 @@ PRESETS: dict[str, Architecture] = {
 }
 
 
+# `FALSR-B-res`: a published network with the image-level residual (a name of its own, not the authors').
+RESIDUAL_SUFFIX = "-res"
+
+
+def preset_names() -> list[str]:
+    """Every name `load_architecture` takes as a preset: FALSR-A/B/C and their `-res` variants."""
+    return [*PRESETS, *(f"{n}{RESIDUAL_SUFFIX}" for n in PRESETS)]
+
+
 def _from_file_dict(d: Any, where: str) -> Architecture:
     # An architecture file, or any result file that holds one under "architecture" (e.g. a run summary).
     if isinstance(d, dict) and "cells" not in d and isinstance(d.get("architecture"), dict):
@@ -327,6 +361,8 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
     for name, arch in PRESETS.items():
         if spec.upper() == name:
             return arch
+        if spec.upper() == f"{name}{RESIDUAL_SUFFIX}".upper():
+            return arch.with_residual()
     path, _, index = spec.partition("#")
     p = Path(path)
     if index:
@@ -350,4 +386,4 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
         return _from_file_dict(read_json(p), path)
     if spec.count(":") == 2 and spec.startswith("x"):
         return Architecture.from_text(spec)
-    raise FalsrError(f"{spec}: not a preset ({', '.join(PRESETS)}) nor an architecture file")
+    raise FalsrError(f"{spec}: not a preset ({', '.join(preset_names())}) nor an architecture file")

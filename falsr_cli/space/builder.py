@@ -13,6 +13,10 @@ The network, as the published FALSR graphs:
   ×3, ×4 (our extension; the paper is ×2 only): after the residual a 3×3 linear conv features →
   (features/4)·s² ("up_expand"), depth-to-space ×s, then the same 3×3 conv features/4 → 1 at HR size.
 
+Image-level residual (`arch.residual`, our extension): `up_bicubic` upscales the LR input by MATLAB's
+bicubic (symmetric padding, one fixed conv to s² phases, depth-to-space — plain tensor ops that every
+export format runs) and `up_image_residual` adds it to `up_out`.
+
 Layer names (`fe`, `cell3_conv2`, `cell2_supple`, `cell2_b1_expand`/`_dw`/`_project`, `up_conv`,
 `up_expand`, `up_out`; cells and blocks counted from 1) let weights be mapped from the published graphs.
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from falsr_cli.space.architecture import Architecture
@@ -87,24 +92,93 @@ class YPbPrToRGB(keras.layers.Layer):
         return (*input_shapes[1][:-1], 3)
 
 
+def bicubic_phase_kernel(scale: int) -> np.ndarray:
+    """The (k, k, 1, s²) conv kernel whose depth-to-space is MATLAB's bicubic ×s (before padding by k//2).
+
+    Read off `imresize.contributions` at an interior output pixel, so it is the scoring protocol's bicubic.
+    Output phase (py, px) is channel py·s + px, TF's depth-to-space order.
+    """
+    from falsr_cli.data.imresize import contributions
+
+    s, base = int(scale), 8
+    weights, idx = contributions(2 * base, 2 * base * s, float(s))
+    taps: list[dict[int, float]] = []
+    for p in range(s):
+        row = base * s + p
+        taps.append({int(i) - base: float(w) for i, w in zip(idx[row], weights[row], strict=True) if w != 0})
+    radius = max(abs(o) for t in taps for o in t)
+    k1 = np.zeros((s, 2 * radius + 1))
+    for p, t in enumerate(taps):
+        for o, w in t.items():
+            k1[p, o + radius] += w
+    kernel = np.einsum("ay,bx->yxab", k1, k1).reshape(2 * radius + 1, 2 * radius + 1, 1, s * s)
+    return kernel.astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="falsr")
+class BicubicUpsample(keras.layers.Layer):
+    """MATLAB-compatible bicubic ×s of a 1-channel image in float32: MirrorPad, Conv2D, DepthToSpace."""
+
+    def __init__(self, scale: int, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.scale = int(scale)
+        self._kernel = bicubic_phase_kernel(self.scale)
+
+    def call(self, x):
+        r = self._kernel.shape[0] // 2
+        x = tf.cast(x, tf.float32)
+        x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="SYMMETRIC")
+        x = tf.nn.conv2d(x, tf.constant(self._kernel), strides=1, padding="VALID")
+        return tf.nn.depth_to_space(x, self.scale)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        s = self.scale
+        return (n, None if h is None else h * s, None if w is None else w * s, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale}
+
+
 # ---- the builder -----------------------------------------------------------------------------------
 
 
-class _Init:
-    """Hands out initialisers N(0, 0.02): a distinct seed per layer when seeded (Keras repeats a seed)."""
+INITS = ("normal", "he")
+# `he`: variance of the output conv's kernel relative to He's. Tiny, so a residual network starts at bicubic
+# and the rest of the network still receives gradients (benchmarks/convergence.py).
+OUTPUT_INIT_SCALE = 1e-4
 
-    def __init__(self, seed: int | None) -> None:
+
+class _Init:
+    """Hands out kernel initialisers, a distinct seed per layer when seeded (Keras repeats a seed).
+
+    `normal`: N(0, 0.02), the paper's. `he`: He-normal (variance 2 / fan-in), which keeps the signal alive
+    through a deep stack of thin layers, with the output conv near zero (OUTPUT_INIT_SCALE) so that a
+    network starts at its image-level path (bicubic, with `residual`) rather than at a random image.
+    """
+
+    def __init__(self, seed: int | None, kind: str = "normal") -> None:
+        if kind not in INITS:
+            raise ValueError(f"init: {kind!r} is not one of {', '.join(INITS)}")
         self.seed = seed
+        self.kind = kind
         self.count = 0
 
-    def __call__(self) -> keras.initializers.Initializer:
-        if self.seed is None:
-            return keras.initializers.RandomNormal(0.0, 0.02)
-        self.count += 1
-        return keras.initializers.RandomNormal(0.0, 0.02, seed=self.seed * 100003 + self.count)
+    def __call__(self, output: bool = False, depthwise: int = 0) -> keras.initializers.Initializer:
+        """`depthwise`: a depthwise kernel's channels (Keras counts its fan-in as k²·channels, not k²)."""
+        seed = None
+        if self.seed is not None:
+            self.count += 1
+            seed = self.seed * 100003 + self.count
+        if self.kind == "normal":
+            return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
+        scale = (OUTPUT_INIT_SCALE if output else 2.0) * max(1, depthwise)
+        return keras.initializers.VarianceScaling(scale, "fan_in", "untruncated_normal", seed=seed)
 
 
-def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, groups: int = 1):
+def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, groups: int = 1,
+          output: bool = False):
     cls = GroupConv2D if groups > 1 else keras.layers.Conv2D
     return cls(
         filters,
@@ -112,7 +186,7 @@ def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, 
         padding="same",
         groups=groups,
         activation="relu" if relu else None,
-        kernel_initializer=init(),
+        kernel_initializer=init(output),
         bias_initializer="zeros",
         name=name,
     )
@@ -134,7 +208,7 @@ def _cell(x, cell: Cell, t: int, init: _Init):
                 3,
                 padding="same",
                 activation="relu",
-                depthwise_initializer=init(),
+                depthwise_initializer=init(depthwise=2 * f),
                 bias_initializer="zeros",
                 name=f"{p}_b{j}_dw",
             )(y)
@@ -152,14 +226,16 @@ def _cell(x, cell: Cell, t: int, init: _Init):
 
 
 def build_luma_model(
-    arch: Architecture, name: str = "falsr", seed: int | None = None, input_hw: tuple[int, int] | None = None
+    arch: Architecture, name: str = "falsr", seed: int | None = None, input_hw: tuple[int, int] | None = None,
+    init: str = "normal",
 ) -> keras.Model:
     """The SR network of `arch`: (N,h,w,1) LR luma in [0,1] → (N,sh,sw,1) HR luma.
 
-    Weights are N(0, 0.02) (seeded per layer when `seed` is given), biases 0. `input_hw` fixes the
-    spatial input size (e.g. for export); by default any size is accepted.
+    Weights are N(0, 0.02) (`init="normal"`, the paper's) or He-normal (`"he"`), seeded per layer when
+    `seed` is given; biases 0. `input_hw` fixes the spatial input size (e.g. for export); by default any
+    size is accepted.
     """
-    init = _Init(seed)
+    init = _Init(seed, init)
     h, w = input_hw if input_hw else (None, None)
     inp = keras.Input((h, w, 1), name="y", dtype="float32")
     fe = _conv(init, arch.features, 3, "fe")(inp)
@@ -174,7 +250,9 @@ def build_luma_model(
     if s != 2:
         x = _conv(init, arch.hr_channels * s * s, 3, "up_expand", relu=False)(x)
     x = DepthToSpace(s, name="up_shuffle")(x)
-    out = _conv(init, 1, 3, "up_out", relu=False)(x)
+    out = _conv(init, 1, 3, "up_out", relu=False, output=True)(x)
+    if arch.residual:
+        out = keras.layers.Add(name="up_image_residual")([out, BicubicUpsample(s, name="up_bicubic")(inp)])
     return keras.Model(inp, out, name=name)
 
 

@@ -80,17 +80,21 @@ def clear_cache() -> None:
 
 
 def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
-                       patch: int = 96, lr: float = 1e-4, data_dir: str | os.PathLike | None = None
-                       ) -> dict[str, Any]:
-    """Train `arch` from scratch for `steps` steps (Adam, L1, constant lr) and score it on `val`.
+                       patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he",
+                       data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
+
+    The learning rate is `falsr train`'s recipe: a warm-up of a tenth of the steps (at most 100) to `lr`,
+    then `schedule` (cosine to 0 over the rest, or constant).
 
     Returns psnr, ssim (means over `val` by the paper's protocol), loss (mean of the last tenth of the
     steps), train_seconds, eval_seconds and steps. The same arguments give the same numbers.
     Raises CandidateFailed when the loss stops being finite.
     """
     from falsr_cli.space.architecture import Architecture, load_architecture
+    from falsr_cli.train.config import TrainConfig
     from falsr_cli.train.pipeline import make_upscaler, validate_model
-    from falsr_cli.train.trainer import Trainer, configure_determinism
+    from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
     if not isinstance(arch, Architecture):
         arch = load_architecture(arch)
@@ -101,7 +105,11 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
     configure_determinism(True)
     ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), int(steps))
     valset = validation_set(val, arch.scale, data_dir)
-    trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=float(lr), seed=int(seed))
+    rate = TrainConfig(arch="-", steps=int(steps), lr=float(lr), schedule=schedule, batch=int(batch),
+                       scale=arch.scale,
+                       patch=int(patch)).validate()
+    trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
+                      seed=int(seed), init=init)
 
     t0 = time.perf_counter()
     losses: list[float] = []

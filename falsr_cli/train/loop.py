@@ -121,7 +121,13 @@ class _Run:
 
     def prepare(self) -> None:
         from falsr_cli.train.checkpoints import CheckpointManager
-        from falsr_cli.train.pipeline import PatchSampler, load_luma_set, load_validation_set, make_upscaler
+        from falsr_cli.train.pipeline import (
+            PatchSampler,
+            load_luma_set,
+            load_validation_set,
+            make_upscaler,
+            patch_note,
+        )
         from falsr_cli.train.tblog import EventLog
         from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism, make_strategy
 
@@ -133,10 +139,13 @@ class _Run:
             self.notes.append("the training images changed since the run started: the resume is not exact")
         configure_determinism(c.deterministic)
         self.sampler = PatchSampler(images, batch=c.batch, patch=c.patch, seed=c.seed, augment=c.augment)
+        note = patch_note(self.sampler.dropped, self.sampler.total, c.patch)
+        if note:
+            self.notes.append(note)
         self.trainer = Trainer(self.arch, batch=c.batch, patch=c.patch,
                                lr=WarmupSchedule.from_config_of_run(c), beta1=c.beta1, beta2=c.beta2,
                                precision=c.precision, jit=c.jit, seed=c.seed,
-                               strategy=make_strategy(c.devices))
+                               strategy=make_strategy(c.devices), init=c.init)
         self.out.mkdir(parents=True, exist_ok=True)
         self.manager = CheckpointManager(self.out / CHECKPOINTS, self.trainer.checkpoint(), keep=c.keep)
         self.manager.clean_partial()

@@ -111,24 +111,42 @@ def load_luma_set(spec: str, scale: int, data_dir: str | os.PathLike | None = No
     return out
 
 
-def check_patch(images: LumaSet, patch: int) -> None:
-    """A patch must fit in every image (HR `patch`, LR patch/scale)."""
+def fitting_images(images: LumaSet, patch: int) -> tuple[LumaSet, list[str]]:
+    """The images a patch fits in (HR `patch`, LR patch/scale), and the names of those left out.
+
+    A patch larger than a few small images (T91 has one of 78×78) should not stop a run: those images are
+    left out and named. A patch larger than every image is an error that says what would fit.
+    """
     lr_patch = patch // images.scale
-    small = [(n, a.shape) for n, a in zip(images.names, images.lr, strict=True) if min(a.shape) < lr_patch]
-    if small:
-        name, (h, w) = min(small, key=lambda t: min(t[1]))
+    keep = [i for i, a in enumerate(images.lr) if min(a.shape) >= lr_patch]
+    if not keep:
         s = images.scale
         raise FalsrError(
-            f"patch: {patch} is larger than the smallest training image ({name}: {w * s}x{h * s} HR); "
-            f"use --patch {min(min(a.shape) for a in images.lr) * s} or less"
+            f"patch: {patch} is larger than every training image (the largest fits "
+            f"{max(min(a.shape) for a in images.lr) * s} px); use a smaller --patch"
         )
+    if len(keep) == len(images):
+        return images, []
+    dropped = [images.names[i] for i in range(len(images)) if i not in set(keep)]
+    return LumaSet([images.names[i] for i in keep], [images.lr[i] for i in keep],
+                   [images.hr[i] for i in keep], images.scale), dropped
+
+
+def patch_note(dropped: list[str], total: int, patch: int) -> str | None:
+    """The note said when images are left out for being smaller than the patch."""
+    if not dropped:
+        return None
+    shown = ", ".join(dropped[:3]) + (", …" if len(dropped) > 3 else "")
+    return (f"{len(dropped)} of {total} training images are smaller than the {patch}-px patch and are left "
+            f"out ({shown})")
 
 
 class PatchSampler:
     """Random aligned LR/HR patches, flips and 90° rotations, a batch per step, keyed by (seed, step)."""
 
     def __init__(self, images: LumaSet, *, batch: int, patch: int, seed: int, augment: bool = True) -> None:
-        check_patch(images, patch)
+        self.total = len(images)
+        images, self.dropped = fitting_images(images, patch)
         self.images = images
         self.batch = int(batch)
         self.patch = int(patch)

@@ -72,7 +72,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_config_of_run(cls, config: TrainConfig) -> WarmupSchedule:
-        return cls(config.lr, config.schedule, config.steps, config.warmup, config.step_decay_every,
+        return cls(config.lr, config.schedule, config.steps, config.warmup_steps, config.step_decay_every,
                    config.decay_gamma, config.min_lr)
 
     def __call__(self, iteration):
@@ -110,14 +110,15 @@ class Adam(keras.optimizers.Adam):
         return super()._all_reduce_sum_gradients(grads_and_vars)
 
 
-def build_model(arch: Architecture, precision: str = "float32", seed: int | None = None) -> keras.Model:
+def build_model(arch: Architecture, precision: str = "float32", seed: int | None = None,
+                init: str = "normal") -> keras.Model:
     """The builder's luma model under a precision policy; its output layer computes in float32."""
     from falsr_cli.space.builder import build_luma_model
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(KERAS_POLICY[precision])
     try:
-        model = build_luma_model(arch, seed=seed)
+        model = build_luma_model(arch, seed=seed, init=init)
     finally:
         keras.config.set_dtype_policy(previous)
     if precision != "float32":
@@ -132,7 +133,7 @@ class Trainer:
 
     def __init__(self, arch: Architecture, *, batch: int, patch: int, lr: Any = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.999, precision: str = "float32", jit: bool = False, seed: int | None = 0,
-                 strategy: tf.distribute.Strategy | None = None) -> None:
+                 strategy: tf.distribute.Strategy | None = None, init: str = "normal") -> None:
         self.arch = arch
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
@@ -144,7 +145,7 @@ class Trainer:
         self.precision = precision
         self.jit = bool(jit)
         with self.strategy.scope():
-            self.model = build_model(arch, precision, seed)
+            self.model = build_model(arch, precision, seed, init)
             optimizer = Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=1e-8)
             if precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
