@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint layers clean
 
 install: $(STAMP)
 
@@ -17,8 +17,12 @@ $(STAMP): setup.cfg pyproject.toml
 test: install
 	$(BIN)/python -m pytest -q -ra
 
-lint: install
+lint: install layers
 	$(BIN)/ruff check falsr_cli tests benchmarks
+
+# The layer contract in setup.cfg (import-linter): no package imports one above it.
+layers: install
+	$(BIN)/lint-imports
 
 demo: install
 	$(BIN)/falsr demo --out demo_out
@@ -57,7 +61,7 @@ pretrained-%: pretrained-data
 	$(BIN)/falsr train --arch FALSR-$* --data $(TRAIN_DATA) --steps $(STEPS_$*) --patch $(PATCH) \
 	  --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/FALSR-$*
 	$(BIN)/falsr export $(RUNS)/FALSR-$* --format pb --out pretrained_model/FALSR-$*.pb
-	$(BIN)/python -m falsr_cli.export.model_card $(RUNS)/FALSR-$* pretrained_model/FALSR-$*.pb \
+	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/FALSR-$* pretrained_model/FALSR-$*.pb \
 	  pretrained_model/FALSR-$*.json
 	$(BIN)/falsr export pretrained_model/FALSR-$*.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/FALSR-$*.tflite
@@ -65,4 +69,5 @@ pretrained-%: pretrained-data
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results
 results: pretrained-data
-	$(BIN)/python -m falsr_cli.export.model_card --readme README.md --plot pretrained_model/pareto.png
+	$(BIN)/python -m falsr_cli.reports.model_card --readme README.md --plot pretrained_model/pareto.png \
+	  $(if $(wildcard $(FALSR_SHARED)/reference/FALSR-A.pb),--published $(FALSR_SHARED)/reference)

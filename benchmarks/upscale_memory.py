@@ -50,8 +50,8 @@ def child(mode: str, image: str, out: str, model: str | None, tile: int) -> None
     if model:
         sr = load_sr_model(model)
     else:
+        from falsr_cli.models.builder import build_luma_model
         from falsr_cli.space.architecture import PRESETS
-        from falsr_cli.space.builder import build_luma_model
 
         arch = PRESETS["FALSR-A"]
         sr = keras_sr_model(build_luma_model(arch, seed=0), arch, name="FALSR-A-shaped")

@@ -1,4 +1,4 @@
-"""Where things live: the local data folder and the read-only reference data."""
+"""Where things live: the local data folder."""
 
 from __future__ import annotations
 
@@ -11,8 +11,3 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override)
     return Path(os.environ.get("FALSR_DATA", "dataset"))
-
-
-def shared_dir() -> Path:
-    """The reference data folder (tests, benchmarks): env FALSR_SHARED, else ../shared."""
-    return Path(os.environ.get("FALSR_SHARED", "../shared"))

@@ -40,7 +40,7 @@ def lively(model: Any, seed: int = 0) -> Any:
 
 def tiny_model(seed: int = 0, scale: int = 2) -> tuple[Any, Any]:
     """(architecture, Keras luma model) of the tiny network with lively weights."""
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     arch = tiny_arch(scale)
     return arch, lively(build_luma_model(arch, seed=seed), seed)
@@ -55,7 +55,7 @@ def shared_tiny() -> tuple[Any, Any]:
 @functools.cache
 def shared_tiny_sr() -> Any:
     """The shared tiny model as an `upscale` SRModel (receptive field known)."""
-    from falsr_cli.runtime.upscale import keras_sr_model
+    from falsr_cli.models.network import keras_sr_model
 
     arch, model = shared_tiny()
     return keras_sr_model(model, arch, name="tiny")

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from falsr_cli.cli import main
+from falsr_cli.cost.summary import parse_hw
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture, load_architecture
 from falsr_cli.space.cells import Cell
-from falsr_cli.space.summary import parse_hw
 from falsr_cli.train.config import TrainConfig
 
 

@@ -78,7 +78,7 @@ def _independent_count(model) -> tuple[int, int]:
 
 
 def test_params_and_mult_adds_equal_independent_counts_of_built_models():
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     rng = np.random.default_rng(2024)
     hw = (12, 10)
@@ -93,7 +93,7 @@ def test_params_and_mult_adds_equal_independent_counts_of_built_models():
 
 def _radius_by_perturbation(arch: Architecture, size: int = 41) -> int:
     """Perturb the centre LR pixel; the largest LR distance of an HR pixel whose value changed."""
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     model = build_luma_model(arch, seed=0)
     # Positive weights and biases keep every ReLU open, so every path's reach shows in the output.

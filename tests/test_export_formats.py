@@ -26,7 +26,7 @@ def tiny():
 
 
 def _keras_rgb(model, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
-    from falsr_cli.space.builder import build_falsr_interface
+    from falsr_cli.models.builder import build_falsr_interface
 
     return np.asarray(build_falsr_interface(model)([y, pbpr]))
 
@@ -38,7 +38,7 @@ def _inputs(n: int, h: int, w: int, seed: int = 5) -> tuple[np.ndarray, np.ndarr
 
 
 def test_pb_has_the_published_interface_and_dynamic_shapes(tiny, tmp_path: Path) -> None:
-    from falsr_cli.runtime.graph import load_falsr_graph, read_graph_def
+    from falsr_cli.models.graphdef import load_falsr_graph, read_graph_def
 
     arch, model = tiny
     report = export_model(model, tmp_path / "m.pb", "pb", arch=arch)
@@ -56,7 +56,7 @@ def test_pb_has_the_published_interface_and_dynamic_shapes(tiny, tmp_path: Path)
     assert saved["architecture"] == arch.to_dict() and saved["max_abs_diff"] == report.max_abs_diff
     # `falsr upscale --model m.pb` runs the graph itself and knows its receptive field from the report.
     from falsr_cli.cost.cost_model import receptive_field
-    from falsr_cli.runtime.upscale import load_sr_model
+    from falsr_cli.runtime.open import load_sr_model
 
     sr = load_sr_model(tmp_path / "m.pb")
     assert sr.interface is not None and sr.scale == 2 and sr.receptive_field == receptive_field(arch)
@@ -65,7 +65,7 @@ def test_pb_has_the_published_interface_and_dynamic_shapes(tiny, tmp_path: Path)
 def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from falsr_cli.runtime.graph import FrozenGraph, read_graph_def
+    from falsr_cli.models.graphdef import FrozenGraph, read_graph_def
 
     arch, model = tiny
     export_model(model, tmp_path / "y.pb", "pb", interface="y")
@@ -73,8 +73,8 @@ def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
     y, pbpr = _inputs(2, 7, 12)
     assert np.abs(graph(y) - np.asarray(model(y))).max() <= 1e-5
     # `falsr evaluate --model y.pb` runs it as a luma network, as the Keras model itself would run.
-    from falsr_cli.runtime.loader import load_model
-    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+    from falsr_cli.models.network import keras_luma_upscaler
+    from falsr_cli.runtime.open import load_model
 
     lr = (np.random.default_rng(4).random((9, 11, 3)) * 255).astype(np.uint8)
     up = load_model(str(tmp_path / "y.pb"))
@@ -95,10 +95,10 @@ def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
 
 
 def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> None:
-    from falsr_cli.export.tflite_runtime import TFLiteModel
+    from falsr_cli.models.network import keras_luma_upscaler
+    from falsr_cli.models.tflite import TFLiteModel
     from falsr_cli.runtime.evaluate import evaluate_model
-    from falsr_cli.runtime.loader import load_model
-    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+    from falsr_cli.runtime.open import load_model
 
     arch, model = tiny
     val = tmp_path / "val"
@@ -125,7 +125,7 @@ def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> Non
     assert np.array_equal(upscaler.upscale(hr[:16, :18]), keras_luma_upscaler(model).upscale(hr[:16, :18]))
     result = evaluate_model(str(tmp_path / "none.tflite"), val, progress=False)
     assert result["psnr"] == pytest.approx(reports["none"].validation["tflite"]["psnr"], abs=1e-9)
-    from falsr_cli.runtime.upscale import load_sr_model
+    from falsr_cli.runtime.open import load_sr_model
 
     assert load_sr_model(tmp_path / "int8.tflite").receptive_field == shared_tiny_sr().receptive_field
 
@@ -183,7 +183,7 @@ def test_cli_export(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, on the deliberately wrong weights
 def test_model_forms(tiny, tmp_path: Path) -> None:
     """A training run folder (its model.keras), an architecture + weights, and what is refused."""
-    from falsr_cli.export.source import load_keras_model
+    from falsr_cli.runtime.open import load_keras_model
     from falsr_cli.space.architecture import Architecture
 
     arch, model = tiny
@@ -218,10 +218,10 @@ def test_exported_graphs_import_again_from_their_json(interface: str, tmp_path: 
     it (export report, else a model card), weights from the graph, checked against the graph."""
     from export_models import lively
 
-    from falsr_cli.export.source import load_keras_model
+    from falsr_cli.models.builder import build_luma_model
+    from falsr_cli.models.pb_import import architecture_from_pb
+    from falsr_cli.runtime.open import load_keras_model
     from falsr_cli.space.architecture import Architecture
-    from falsr_cli.space.builder import build_luma_model
-    from falsr_cli.space.pb_import import architecture_from_pb
 
     # All three cell families, so conv, grouped and depthwise weights are found by their scopes.
     cells = ["invbot_f16_k3_b2_skip", "group2_f16_k1_b1_noskip", "conv_f16_k3_b1_skip"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from falsr_cli.atomic import append_jsonl
-from falsr_cli.export.model_card import paper_figures, training_facts
+from falsr_cli.reports.model_card import paper_figures, training_facts
 
 
 def test_training_facts_come_from_the_run_files(tmp_path):
@@ -31,7 +31,7 @@ def test_paper_figures_are_read_not_typed(published, monkeypatch, shared_dir):
 
 
 def test_results_table_from_cards_and_readme_update(tmp_path):
-    from falsr_cli.export.model_card import (
+    from falsr_cli.reports.model_card import (
         README_END,
         README_START,
         bicubic_scores,
@@ -63,7 +63,7 @@ def test_results_table_from_cards_and_readme_update(tmp_path):
 
 
 def test_results_plot_draws_cards_published_models_and_bicubic(tmp_path):
-    from falsr_cli.export.model_card import plot_results
+    from falsr_cli.reports.model_card import plot_results
 
     card = {"architecture_name": "FALSR-B", "cost": {"mult_adds": 7.45e10, "params": 324_745},
             "scores": {"Set5": {"psnr": 35.3, "ssim": 0.946}}}
@@ -81,7 +81,7 @@ def test_results_plot_draws_cards_published_models_and_bicubic(tmp_path):
 def test_published_graph_rows_are_measured_now(tmp_path, reference_dir, benchmark_mirror, published,
                                                monkeypatch):
     """`make results` runs the authors' graphs when the reference data is here; it has none otherwise."""
-    from falsr_cli.export.model_card import published_graphs, results_table
+    from falsr_cli.reports.model_card import published_graphs, results_table
 
     monkeypatch.setenv("FALSR_SHARED", str(reference_dir.parent))
     (tmp_path / "FALSR-B.pb").symlink_to(reference_dir / "FALSR-B.pb")  # one graph keeps the test short

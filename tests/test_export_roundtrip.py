@@ -23,8 +23,8 @@ def test_exported_graph_scores_as_the_published_one(
     name: str, reference_dir: Path, benchmark_mirror: Path, published: dict, tmp_path: Path
 ) -> None:
     from falsr_cli.export.exporter import export_model
-    from falsr_cli.export.source import load_keras_model
     from falsr_cli.runtime.evaluate import calculate
+    from falsr_cli.runtime.open import load_keras_model
 
     original = reference_dir / f"{name}.pb"
     loaded = load_keras_model(str(original))

@@ -9,7 +9,7 @@ import pytest
 import runtime_graphs as rg
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.runtime import graph as g
+from falsr_cli.models import graphdef as g
 
 
 def test_tiny_falsr_graph_loads_and_runs(tmp_path: Path) -> None:

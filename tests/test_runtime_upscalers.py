@@ -12,14 +12,14 @@ import runtime_graphs as rg
 
 from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
-from falsr_cli.runtime.loader import load_model
-from falsr_cli.runtime.upscalers import (
+from falsr_cli.models.network import (
     BicubicUpscaler,
     FrozenGraphUpscaler,
     LumaUpscaler,
     Upscaler,
     keras_luma_upscaler,
 )
+from falsr_cli.runtime.open import load_model
 
 
 def _photo(h: int = 12, w: int = 10, seed: int = 0) -> np.ndarray:
@@ -105,9 +105,9 @@ def test_loader_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         inp = keras.Input((None, None, 1))
         return types.SimpleNamespace(scale=2), keras.Model(inp, keras.layers.UpSampling2D(2)(inp))
 
-    fake = types.ModuleType("falsr_cli.train.runs")
-    fake.load_trained_model = load_trained_model
-    monkeypatch.setitem(sys.modules, "falsr_cli.train.runs", fake)
+    import falsr_cli.runtime.open as front_door
+
+    monkeypatch.setattr(front_door, "load_trained_model", load_trained_model)
     up = load_model(str(run))
     assert calls == [run] and up.name == "run1"
     assert up.upscale(_photo()).shape == (24, 20, 3)
@@ -117,7 +117,7 @@ def test_loader_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     # A .tflite file goes to the export area's runtime.
     tfl = tmp_path / "m.tflite"
     tfl.write_bytes(b"x")
-    fake_tfl = types.ModuleType("falsr_cli.export.tflite_runtime")
+    fake_tfl = types.ModuleType("falsr_cli.models.tflite")
     fake_tfl.load_tflite_upscaler = lambda path: BicubicUpscaler(2)
-    monkeypatch.setitem(sys.modules, "falsr_cli.export.tflite_runtime", fake_tfl)
+    monkeypatch.setitem(sys.modules, "falsr_cli.models.tflite", fake_tfl)
     assert isinstance(load_model(str(tfl)), BicubicUpscaler)

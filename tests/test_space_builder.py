@@ -17,7 +17,7 @@ def tiny() -> Architecture:
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_output_shape_per_scale(tiny, scale):
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     m = build_luma_model(tiny.with_scale(scale), seed=0)
     out = m(np.random.default_rng(0).random((2, 5, 7, 1), dtype=np.float32))
@@ -26,7 +26,7 @@ def test_output_shape_per_scale(tiny, scale):
 
 
 def test_initialisation_and_seed(tiny):
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     a, b = build_luma_model(tiny, seed=7), build_luma_model(tiny, seed=7)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
@@ -48,7 +48,7 @@ def test_group_conv_equals_dense_conv_with_block_diagonal_kernel():
     """GroupConv2D must compute a grouped conv (group j: input slice j → output slice j)."""
     import tensorflow as tf
 
-    from falsr_cli.space.builder import GroupConv2D
+    from falsr_cli.models.builder import GroupConv2D
 
     rng = np.random.default_rng(1)
     layer = GroupConv2D(8, 3, padding="same", groups=4)
@@ -64,7 +64,7 @@ def test_group_conv_equals_dense_conv_with_block_diagonal_kernel():
 
 def test_falsr_interface_colour_stage_matches_numpy(tiny):
     from falsr_cli.data.color import ypbpr_to_rgb255
-    from falsr_cli.space.builder import build_falsr_interface, build_luma_model
+    from falsr_cli.models.builder import build_falsr_interface, build_luma_model
 
     luma = build_luma_model(tiny, seed=3)
     rgb_model = build_falsr_interface(luma)
@@ -80,7 +80,7 @@ def test_falsr_interface_colour_stage_matches_numpy(tiny):
 def test_saved_model_loads_back(tiny, tmp_path):
     import keras
 
-    from falsr_cli.space.builder import build_falsr_interface, build_luma_model
+    from falsr_cli.models.builder import build_falsr_interface, build_luma_model
 
     m = build_falsr_interface(build_luma_model(tiny.with_scale(3), seed=5))
     path = tmp_path / "m.keras"

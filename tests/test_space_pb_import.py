@@ -18,9 +18,9 @@ def test_imported_model_reproduces_the_graph(name, reference_dir, benchmark_mirr
     from PIL import Image
 
     from falsr_cli.data.color import chroma_for_upscale, rgb_to_ypbpr
-    from falsr_cli.runtime.graph import load_falsr_graph
-    from falsr_cli.space.builder import build_falsr_interface
-    from falsr_cli.space.pb_import import import_pb
+    from falsr_cli.models.builder import build_falsr_interface
+    from falsr_cli.models.graphdef import load_falsr_graph
+    from falsr_cli.models.pb_import import import_pb
 
     pb = reference_dir / f"{name}.pb"
     arch, luma = import_pb(pb)
@@ -48,7 +48,7 @@ def test_architecture_is_read_from_the_graph_not_a_table(reference_dir):
     """A renamed root scope still imports; removing one link changes the recovered sources."""
     import tensorflow as tf
 
-    from falsr_cli.space.pb_import import architecture_from_graph_def
+    from falsr_cli.models.pb_import import architecture_from_graph_def
 
     gd = tf.compat.v1.GraphDef()
     gd.ParseFromString((reference_dir / "FALSR-B.pb").read_bytes())
@@ -67,7 +67,7 @@ def test_architecture_is_read_from_the_graph_not_a_table(reference_dir):
 def test_refuses_graphs_with_file_ops_and_non_graphs(tmp_path, reference_dir):
     import tensorflow as tf
 
-    from falsr_cli.space.pb_import import import_pb
+    from falsr_cli.models.pb_import import import_pb
 
     gd = tf.compat.v1.GraphDef()
     gd.ParseFromString((reference_dir / "FALSR-C.pb").read_bytes())
@@ -86,7 +86,7 @@ def test_foreign_graphs_are_a_falsr_error():
     """A graph of another layout (here a tiny Keras-style one) is refused with a FalsrError."""
     import tensorflow as tf
 
-    from falsr_cli.space.pb_import import architecture_from_graph_def
+    from falsr_cli.models.pb_import import architecture_from_graph_def
 
     graph = tf.Graph()
     with graph.as_default():

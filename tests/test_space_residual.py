@@ -15,7 +15,7 @@ from falsr_cli.space.architecture import PRESETS, Architecture, load_architectur
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_bicubic_layer_is_matlab_imresize_including_borders(scale):
-    from falsr_cli.space.builder import BicubicUpsample
+    from falsr_cli.models.builder import BicubicUpsample
 
     x = np.random.default_rng(scale).random((11, 16))
     want = imresize(x, scale)  # float in, float out: MATLAB's bicubic without rounding
@@ -51,7 +51,7 @@ def test_residual_costs_its_fixed_filter_and_no_parameters():
 
 
 def test_an_untrained_residual_network_is_bicubic_and_learns_the_difference():
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     arch = Architecture.from_sources(["conv_f16_k3_b1_noskip"], [[0], [0, 1]], features=8, residual=True)
     model = build_luma_model(arch, seed=0)
@@ -65,8 +65,8 @@ def test_an_untrained_residual_network_is_bicubic_and_learns_the_difference():
 @pytest.mark.slow
 def test_residual_networks_export_to_pb_and_tflite_and_load_back(tmp_path):
     from falsr_cli.export.exporter import export_model
-    from falsr_cli.runtime.loader import load_model
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
+    from falsr_cli.runtime.open import load_model
 
     arch = Architecture.from_sources(["conv_f16_k3_b1_noskip"], [[0], [0, 1]], features=8, residual=True)
     model = lively(build_luma_model(arch, seed=1), seed=1)

@@ -94,7 +94,7 @@ def test_published_weights_in_a_run_validate_to_the_reference(reference_dir, ben
     import tensorflow as tf
 
     from falsr_cli.atomic import write_json
-    from falsr_cli.space.pb_import import import_pb
+    from falsr_cli.models.pb_import import import_pb
     from falsr_cli.train.checkpoints import CheckpointManager
     from falsr_cli.train.config import TrainConfig
     from falsr_cli.train.pipeline import load_validation_set, validate_model

@@ -81,7 +81,7 @@ def test_run_folder_holds_everything(full_run):
 
 
 def test_load_trained_model_from_every_form(full_run):
-    from falsr_cli.runtime.loader import load_model
+    from falsr_cli.runtime.open import load_model
     from falsr_cli.train.runs import load_trained_model
 
     out, summary = full_run

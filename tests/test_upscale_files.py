@@ -30,7 +30,7 @@ def _rgb(h: int = 30, w: int = 26, seed: int = 0) -> np.ndarray:
 
 def test_rgb_photo_is_what_evaluate_computes(tiny_sr, tmp_path: Path) -> None:
     """8-bit colour: luma through the network, chroma bicubic — identical to the evaluation upscaler."""
-    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+    from falsr_cli.models.network import keras_luma_upscaler
 
     rgb = _rgb()
     Image.fromarray(rgb).save(tmp_path / "p.png")
@@ -40,6 +40,21 @@ def test_rgb_photo_is_what_evaluate_computes(tiny_sr, tmp_path: Path) -> None:
     expected = keras_luma_upscaler(shared_tiny()[1], 2).upscale(rgb)
     assert got.shape == (60, 52, 3)
     assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_bicubic_is_the_same_pixels_in_upscale_and_evaluate(tmp_path: Path) -> None:
+    """`bicubic` is MATLAB-compatible bicubic everywhere (the scoring protocol's), tiled or not."""
+    from falsr_cli.data.imresize import imresize
+    from falsr_cli.runtime.open import load_model, load_sr_model
+
+    rgb = _rgb(h=41, w=37, seed=4)
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    evaluated = load_model("bicubic").upscale(rgb)
+    np.testing.assert_array_equal(evaluated, imresize(rgb, 2))
+    for tile in (0, 16):
+        out = tmp_path / f"out{tile}"
+        upscale_files([tmp_path / "p.png"], load_sr_model("bicubic"), out, tile=tile, progress=False)
+        np.testing.assert_array_equal(np.asarray(Image.open(out / "p_x2.png")), evaluated)
 
 
 def test_grey_rgba_16bit_and_exif(tiny_sr, tmp_path: Path) -> None:
@@ -143,7 +158,7 @@ def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     res = runner.invoke(main, ["upscale", "p.png", "--out", "o2"])
     assert res.exit_code == 0 and "model FALSR-A, x2" in " ".join(res.output.split()), res.output
     assert Image.open(tmp_path / "o2" / "p_x2.png").size == (2 * _rgb().shape[1], 2 * _rgb().shape[0])
-    import falsr_cli.export.source as source
+    import falsr_cli.runtime.open as source
 
     monkeypatch.setattr(source, "DEFAULT_MODEL", Path("pretrained_model") / "absent.pb")
     res = runner.invoke(main, ["upscale", "p.png", "--out", "o3"])

@@ -1,6 +1,6 @@
 """Exact cost of an architecture from its description alone: parameters, mult-adds, receptive field.
 
-Pure arithmetic over the layers that `falsr_cli.space.builder` builds (no TensorFlow), so the search can
+Pure arithmetic over the layers that `falsr_cli.models.builder` builds (no TensorFlow), so the search can
 call it for every candidate. Conventions (the paper's): mult-adds are counted for an LR input of H×W;
 every conv runs at LR size except the last one, at HR size (sH×sW); grouped convs count k²·(Cin/g)·Cout
 per pixel and depthwise convs k²·C; bias adds, ReLUs, element-wise adds and concatenations are not

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from falsr_cli.atomic import sha256_file
 from falsr_cli.data.images import list_images, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
-from falsr_cli.data.registry import sha256_file
 from falsr_cli.errors import FalsrError
 
 # Bump when the LR degradation changes, so stale cached LR images are not reused.

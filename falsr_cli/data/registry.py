@@ -12,7 +12,6 @@ Local layout: `<data dir>/<NAME>/<file>`; the data dir is `--data-dir`, env FALS
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,11 +25,15 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from falsr_cli.atomic import sha256_file
+from falsr_cli.data.samples import SAMPLE_IMAGES, SAMPLES, ensure_samples, samples_present, verify_samples
+from falsr_cli.data.verify import VerifyReport
 from falsr_cli.errors import FalsrError
 from falsr_cli.paths import data_dir as resolve_data_dir
 
+__all__ = ["SAMPLES", "VerifyReport", "sha256_file"]  # re-exported: callers name them through the registry
+
 MIRROR_ENV = "FALSR_DATA_MIRROR"
-SAMPLES = "samples"
 RAW_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{folder}/{file}"
 TIMEOUT_SECONDS = 30
 _CHUNK = 1 << 16
@@ -82,8 +85,6 @@ class Dataset:
     def images(self) -> int:
         """Number of images (pairs for a benchmark)."""
         if self.name == SAMPLES:
-            from falsr_cli.data.samples import SAMPLE_IMAGES
-
             return len(SAMPLE_IMAGES)
         n = len(self.file_names)
         return n // 2 if self.kind == "benchmark" else n
@@ -181,42 +182,6 @@ def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     return resolve_data_dir(data_dir) / get_dataset(name).folder_name
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# ---- checking ----------------------------------------------------------------------------------
-
-
-@dataclass
-class VerifyReport:
-    """Result of checking a local data set: which files are fine, missing or bad (with why)."""
-
-    name: str
-    folder: Path
-    ok: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    bad: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing and not self.bad
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "folder": str(self.folder),
-            "ok": len(self.ok),
-            "missing": self.missing,
-            "bad": [{"file": f, "reason": r} for f, r in self.bad],
-            "complete": self.complete,
-        }
-
-
 def _check_file(ds: Dataset, entry: FileEntry | None, path: Path, full: bool) -> str | None:
     """Why a present file is bad, or None if it is fine. `full` also hashes (or decodes the header)."""
     if entry is not None and entry.bytes is not None and path.stat().st_size != entry.bytes:
@@ -243,8 +208,6 @@ def verify(name: str, data_dir: str | os.PathLike | None = None, full: bool = Tr
     """Check every file of a local data set (sha256 and size; DIV2K: names, count, image size)."""
     ds = get_dataset(name)
     if ds.name == SAMPLES:
-        from falsr_cli.data.samples import verify_samples
-
         return verify_samples(data_dir)
     folder = dataset_dir(ds.name, data_dir)
     report = VerifyReport(ds.name, folder)
@@ -266,8 +229,6 @@ def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     """Quick check (names and sizes, no hashing) that a set is complete locally."""
     ds = get_dataset(name)
     if ds.name == SAMPLES:
-        from falsr_cli.data.samples import samples_present
-
         return samples_present(data_dir)
     return verify(ds.name, data_dir, full=False).complete
 
@@ -432,8 +393,6 @@ def download(
     """
     ds = get_dataset(name)
     if ds.name == SAMPLES:
-        from falsr_cli.data.samples import ensure_samples
-
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
     folder = dataset_dir(ds.name, data_dir)
@@ -540,8 +499,6 @@ def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, downloa
     """The local folder of a data set, fetching what is missing first (unless `download` is false)."""
     ds = get_dataset(name)
     if ds.name == SAMPLES:
-        from falsr_cli.data.samples import ensure_samples
-
         return ensure_samples(data_dir)
     folder = dataset_dir(ds.name, data_dir)
     report = verify(ds.name, data_dir, full=False)

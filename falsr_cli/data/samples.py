@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from falsr_cli.atomic import write_json
+from falsr_cli.atomic import sha256_file, write_json
 from falsr_cli.data.imresize import imresize, modcrop
+from falsr_cli.data.verify import VerifyReport
 from falsr_cli.errors import FalsrError
 from falsr_cli.paths import data_dir as resolve_data_dir
 
+SAMPLES = "samples"  # the registry's name for this set
 SCALE = 2
 CROP = 256
 # Public-domain / CC0 photos in skimage/data (present in the wheel, no pooch download).
@@ -80,7 +82,6 @@ def samples_present(data_dir: str | os.PathLike | None = None) -> bool:
 def ensure_samples(data_dir: str | os.PathLike | None = None) -> Path:
     """Make the sample pairs once (fast: a few small images) and return their folder."""
     from falsr_cli.data.images import write_image
-    from falsr_cli.data.registry import sha256_file
 
     folder = samples_dir(data_dir)
     if samples_present(data_dir):
@@ -98,10 +99,8 @@ def ensure_samples(data_dir: str | os.PathLike | None = None) -> Path:
     return folder
 
 
-def verify_samples(data_dir: str | os.PathLike | None = None):
-    """A registry.VerifyReport for the samples folder, checked against its manifest."""
-    from falsr_cli.data.registry import SAMPLES, VerifyReport, sha256_file
-
+def verify_samples(data_dir: str | os.PathLike | None = None) -> VerifyReport:
+    """A VerifyReport for the samples folder, checked against its manifest."""
     folder = samples_dir(data_dir)
     report = VerifyReport(SAMPLES, folder)
     manifest = _read_manifest(folder)

@@ -31,6 +31,7 @@ import numpy as np
 
 from falsr_cli.atomic import atomic_path, write_json
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
 
 FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
@@ -43,14 +44,8 @@ PB_OUTPUT = f"{PB_OUTPUT_SCOPE}/target"
 RGB_OUTPUT = "rgb"
 Y_OUTPUT = "sr_y"
 
-FLOAT_TOLERANCE = 1e-5
-# Quantized TFLite: weights rounded to fp16 / int8 (activations quantized on the fly for int8), so the
-# output moves by a fraction of a grey level (fp16) or a few grey levels (int8) — bounds with headroom.
-QUANT_TOLERANCE = {"fp16": 5e-3, "int8": 6e-2}
 ONNX_EXTRA_HINT = "pip install 'falsr[onnx]'"
 ONNX_OPSET = 17
-# The fixed verification input: odd sizes and batch 2 prove batch, height and width are dynamic.
-VERIFY_BATCH, VERIFY_HW = 2, (23, 17)
 
 
 @dataclass
@@ -109,34 +104,6 @@ def require_onnx() -> None:
 # ---- the functions that get exported ----
 
 
-def verify_inputs(interface: str, scale: int, seed: int = 20190121) -> list[np.ndarray]:
-    """The fixed input every export is checked on: smooth random luma (and chroma) of odd size, batch 2."""
-    rng = np.random.default_rng(seed)
-    h, w = VERIFY_HW
-
-    def smooth(shape: tuple[int, ...]) -> np.ndarray:
-        # Image-like values (neighbours correlated) rather than white noise.
-        x = rng.random(shape)
-        for axis in (1, 2):
-            x = (x + np.roll(x, 1, axis=axis) + np.roll(x, -1, axis=axis)) / 3.0
-        return x.astype(np.float32)
-
-    y = smooth((VERIFY_BATCH, h, w, 1))
-    if interface == "y":
-        return [y]
-    pbpr = 0.4 * (smooth((VERIFY_BATCH, h * scale, w * scale, 2)) - 0.5)
-    return [y, pbpr.astype(np.float32)]
-
-
-def model_scale(luma_model: Any) -> int:
-    """The upscaling factor of a luma model, from one tiny forward pass."""
-    out = luma_model(np.zeros((1, 8, 8, 1), np.float32), training=False)
-    scale = int(out.shape[1]) // 8
-    if scale < 1 or tuple(out.shape[1:]) != (8 * scale, 8 * scale, 1):
-        raise FalsrError(f"not a luma SR model: an 8x8x1 input gave {tuple(out.shape[1:])}")
-    return scale
-
-
 @dataclass
 class _Traced:
     """The export function of one interface: Keras reference, concrete function and frozen graph."""
@@ -157,7 +124,7 @@ def _trace(luma_model: Any, interface: str) -> _Traced:
 
     spec_y = tf.TensorSpec([None, None, None, 1], tf.float32, name=INPUT_Y)
     if interface == "falsr":
-        from falsr_cli.space.builder import build_falsr_interface
+        from falsr_cli.models.builder import build_falsr_interface
 
         keras_model = build_falsr_interface(luma_model)
         spec_c = tf.TensorSpec([None, None, None, 2], tf.float32, name=INPUT_PBPR)
@@ -235,7 +202,7 @@ def _reachable_subgraph(graph_def: Any, output: str) -> Any:
 
 
 def _write_pb(tr: _Traced, tmp: Path) -> Runner:
-    from falsr_cli.runtime.graph import FrozenGraph, read_graph_def
+    from falsr_cli.models.graphdef import FrozenGraph, read_graph_def
 
     tmp.write_bytes(tr.graph_def.SerializeToString())
     # Load it back from the bytes on disk, through the same vetted loader `falsr calculate` uses.
@@ -273,7 +240,7 @@ def _tflite_bytes(tr: _Traced, quantize: str) -> bytes:
 
 
 def _write_tflite(tr: _Traced, tmp: Path, quantize: str) -> Runner:
-    from falsr_cli.export.tflite_runtime import TFLiteModel
+    from falsr_cli.models.tflite import TFLiteModel
 
     tmp.write_bytes(_tflite_bytes(tr, quantize))
     return TFLiteModel(tmp, name=tmp.name)
@@ -438,9 +405,9 @@ def tflite_validation(
 ) -> dict[str, Any]:
     """PSNR/SSIM on a validation set of the float Keras model and of the exported TFLite model."""
     from falsr_cli.data.pairs import load_pairs
-    from falsr_cli.export.tflite_runtime import TFLiteModel, TFLiteUpscaler
+    from falsr_cli.models.network import keras_luma_upscaler
+    from falsr_cli.models.tflite import TFLiteModel, TFLiteUpscaler
     from falsr_cli.runtime.evaluate import run_pairs, summarize
-    from falsr_cli.runtime.upscalers import keras_luma_upscaler
 
     try:
         pairs = load_pairs(val, scale=scale, data_dir=data_dir)

@@ -19,7 +19,7 @@ import numpy as np
 from falsr_cli.atomic import write_json
 from falsr_cli.data.metrics import score
 from falsr_cli.errors import FalsrError
-from falsr_cli.runtime.upscalers import Upscaler
+from falsr_cli.models.network import Upscaler
 
 METRICS_FILE = "metrics.json"
 
@@ -41,7 +41,7 @@ def _dataset_label(spec: str | os.PathLike) -> str:
 
 def _resolve_model(model: str | os.PathLike | Upscaler, scale: int) -> Upscaler:
     if isinstance(model, str | os.PathLike):
-        from falsr_cli.runtime.loader import load_model
+        from falsr_cli.runtime.open import load_model
 
         return load_model(str(model), scale=scale)
     if not isinstance(model, Upscaler):
@@ -187,7 +187,7 @@ def calculate(
     rewritten after each data set completes (a failing run never loses what was saved).
     """
     from falsr_cli.data.pairs import load_pairs, resolve_folder
-    from falsr_cli.runtime.upscalers import FrozenGraphUpscaler
+    from falsr_cli.models.network import FrozenGraphUpscaler
 
     start = time.perf_counter()
     pb_path = Path(pb_path)

@@ -15,7 +15,6 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,113 +23,16 @@ from PIL import Image
 
 from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.network import SRModel
+from falsr_cli.runtime.open import load_sr_model
 from falsr_cli.runtime.photo_io import FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled
-from falsr_cli.space.pb_import import graph_architecture, sidecar_architecture
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
 DEFAULT_TILE = 256
 UNKNOWN_RF_PAD = 16
 _GLOB_CHARS = set("*?[")
-
-
-@dataclass
-class SRModel:
-    """A network as `upscale` runs it: luma only, or the full FALSR interface; neither means bicubic."""
-
-    name: str
-    scale: int | None  # None: any scale (bicubic)
-    receptive_field: int | None  # LR pixels; None when unknown
-    luma: Callable[[np.ndarray], np.ndarray] | None = None  # (1,h,w,1) f32 → (1,sh,sw,1)
-    interface: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # y, pbpr → RGB [0,1]
-
-    @property
-    def bicubic(self) -> bool:
-        return self.luma is None and self.interface is None
-
-    def rgb01(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
-        """(1,h,w,1) LR luma and (1,sh,sw,2) PbPr → (sh,sw,3) RGB in [0,1]."""
-        if self.interface is not None:
-            return np.asarray(self.interface(y, pbpr))[0]
-        hr_y = np.asarray(self.luma(y))[0]
-        return color.ypbpr_to_rgb255(hr_y, pbpr[0]) / 255.0
-
-
-# ---- models ----
-
-
-def keras_sr_model(model: Any, arch: Any = None, name: str = "model") -> SRModel:
-    """An SRModel over a Keras luma model, traced once for every tile size."""
-    from falsr_cli.runtime.upscalers import keras_luma_fn
-
-    scale = arch.scale if arch is not None else None
-    if scale is None:
-        from falsr_cli.export.exporter import model_scale
-
-        scale = model_scale(model)
-    return SRModel(name, scale, _receptive_field(arch), luma=keras_luma_fn(model))
-
-
-def _receptive_field(arch: Any) -> int | None:
-    """LR pixels the network sees, from its architecture; None when the architecture is unknown."""
-    if arch is None:
-        return None
-    from falsr_cli.cost.cost_model import receptive_field
-
-    return receptive_field(arch)
-
-
-def _graph_model(path: Path) -> SRModel:
-    """A frozen graph, run as it is: the FALSR interface (published or exported) or `--interface y`."""
-    from falsr_cli.runtime.graph import check_ops, interface_graph, read_graph_def
-    from falsr_cli.runtime.upscalers import probe_scale
-
-    graph_def = read_graph_def(path)
-    check_ops(graph_def, str(path))
-    try:
-        arch = graph_architecture(graph_def, path)
-    except FalsrError:
-        arch = None  # not a FALSR-space graph: run it, but the receptive field is unknown
-    graph, is_interface = interface_graph(graph_def, str(path))
-    interface: Callable | None = graph if is_interface else None
-    luma = None if is_interface else graph
-    scale = arch.scale if arch is not None else probe_scale(graph, interface is not None, path.name)
-    return SRModel(path.stem, scale, _receptive_field(arch), luma=luma, interface=interface)
-
-
-def _tflite_model(path: Path) -> SRModel:
-    from falsr_cli.export.tflite_runtime import TFLiteModel
-
-    model = TFLiteModel(path)
-    rf = _receptive_field(sidecar_architecture(path))
-    if model.interface == "y":
-        return SRModel(model.name, model.scale, rf, luma=model)
-    return SRModel(model.name, model.scale, rf, interface=model)
-
-
-def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None) -> SRModel:
-    """MODEL for `upscale`: 'bicubic', a .pb, a .tflite, a training run/checkpoint, or an arch + weights.
-
-    No spec: the project's pretrained FALSR-A (pretrained_model/FALSR-A.pb).
-    """
-    from falsr_cli.export.source import default_model_path, load_keras_model
-
-    if spec is None:
-        spec = default_model_path()
-    spec = str(spec)
-    if spec.lower() == "bicubic":
-        return SRModel("bicubic", None, None)
-    path = Path(spec)
-    suffix = path.suffix.lower()
-    if suffix in (".pb", ".tflite") and not path.is_file():
-        raise FalsrError(f"model file not found: {spec}")
-    if suffix == ".pb" and not weights:
-        return _graph_model(path)
-    if suffix == ".tflite":
-        return _tflite_model(path)
-    loaded = load_keras_model(spec, weights)
-    return keras_sr_model(loaded.model, loaded.arch, name=path.stem or spec)
 
 
 # ---- one photo ----
@@ -164,14 +66,14 @@ def _from01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _sr_crop(crop: np.ndarray, model: SRModel, scale: int) -> np.ndarray:
     """Super-resolve one LR crop (grey or RGB, 8 or 16 bit) to its HR pixels of the same kind."""
     if model.bicubic:
-        return _bicubic(crop, scale)
+        return _matlab_bicubic(crop, scale)
     peak = 255.0 if crop.dtype == np.uint8 else 65535.0
     if crop.ndim == 2 and model.luma is not None:
         y = (crop.astype(np.float64) / peak).astype(np.float32)[None, ..., None]
         return _from01(np.asarray(model.luma(y))[0, ..., 0], crop.dtype)
     rgb = crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=-1)
     if rgb.dtype == np.uint8:
-        from falsr_cli.runtime.upscalers import falsr_inputs
+        from falsr_cli.models.network import falsr_inputs
 
         y, pbpr = falsr_inputs(rgb, scale)  # exactly what evaluate feeds the FALSR graphs
     else:
@@ -213,8 +115,17 @@ def upscale_photo(
     return Photo(out, alpha)
 
 
+def _matlab_bicubic(a: np.ndarray, scale: int) -> np.ndarray:
+    """The `bicubic` model: MATLAB-compatible bicubic of 8- or 16-bit pixels, as `falsr evaluate` has it."""
+    from falsr_cli.data.imresize import imresize
+
+    if a.dtype == np.uint8:
+        return imresize(a, scale)
+    return np.clip(np.floor(imresize(a.astype(np.float64), scale) + 0.5), 0, 65535).astype(np.uint16)
+
+
 def _bicubic(a: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic ×scale of 8-bit or 16-bit pixels (photos for `bicubic`, and every alpha plane)."""
+    """PIL bicubic ×scale of 8- or 16-bit pixels (alpha planes, like the chroma in the FALSR colour stage)."""
     if a.dtype == np.uint8:
         return _resize(a, scale)
     return np.clip(np.floor(_resize(a.astype(np.float32), scale) + 0.5), 0, 65535).astype(np.uint16)

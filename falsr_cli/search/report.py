@@ -13,7 +13,6 @@ objective is MSE.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.atomic import read_json
+from falsr_cli.data.reference import published_figures
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig, format_count
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
@@ -148,15 +148,9 @@ def read_pareto(run_dir: str | os.PathLike) -> dict[str, Any]:
 # ---- plots ---------------------------------------------------------------------------------------------
 
 
-def load_published() -> dict[str, Any] | None:
-    """shared/reference/published.json (FALSR_SHARED), or None when it is not there."""
-    from falsr_cli.paths import shared_dir
-
-    path = shared_dir() / "reference" / "published.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+def load_published() -> dict[str, Any]:
+    """The paper's table (package data; see falsr_cli.data.reference)."""
+    return published_figures()
 
 
 def staircase(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:

@@ -20,7 +20,7 @@ from falsr_cli.errors import FalsrError
 
 SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "bfloat16")
-INITS = ("normal", "he")  # as falsr_cli.space.builder.INITS (no TensorFlow here)
+INITS = ("normal", "he")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
 
 # Fields that may differ when a run is resumed: they change where or how often things are written, or
 # how long the run goes on, never what a step computes.

@@ -260,6 +260,6 @@ def validate_model(model: Any, val: ValidationSet, keep_images: int = 0, upscale
 
 def make_upscaler(model: Any, scale: int):
     """The evaluation path's LumaUpscaler over `model` (one trace for every image size)."""
-    from falsr_cli.runtime.upscalers import keras_luma_upscaler
+    from falsr_cli.models.network import keras_luma_upscaler
 
     return keras_luma_upscaler(model, scale=scale, name=getattr(model, "name", "model"))

@@ -88,7 +88,7 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
 
     name = p.name
     if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
-        from falsr_cli.export.source import load_weights
+        from falsr_cli.models.weights import load_weights
 
         load_weights(model, str(p), f"the architecture of {run}")
         return arch, model

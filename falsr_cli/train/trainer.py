@@ -113,7 +113,7 @@ class Adam(keras.optimizers.Adam):
 def build_model(arch: Architecture, precision: str = "float32", seed: int | None = None,
                 init: str = "normal") -> keras.Model:
     """The builder's luma model under a precision policy; its output layer computes in float32."""
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(KERAS_POLICY[precision])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -112,7 +113,7 @@ class FrozenGraphUpscaler(InterfaceUpscaler):
     """A frozen graph with the FALSR interface (published .pb files, and our own exports)."""
 
     def __init__(self, graph: str | os.PathLike | Any, scale: int = 2, name: str | None = None) -> None:
-        from falsr_cli.runtime.graph import FrozenGraph, load_falsr_graph
+        from falsr_cli.models.graphdef import FrozenGraph, load_falsr_graph
 
         if isinstance(graph, FrozenGraph):
             self.graph = graph
@@ -161,3 +162,47 @@ def keras_luma_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 def keras_luma_upscaler(model: Any, scale: int = 2, name: str = "model") -> LumaUpscaler:
     """A LumaUpscaler over a Keras luma model, traced once for any image size (no retracing per size)."""
     return LumaUpscaler(keras_luma_fn(model), scale=scale, name=name)
+
+
+# ---- the network as `falsr upscale` runs it, tile by tile ----
+
+
+@dataclass
+class SRModel:
+    """A network as `upscale` runs it: luma only, or the full FALSR interface; neither means bicubic."""
+
+    name: str
+    scale: int | None  # None: any scale (bicubic)
+    receptive_field: int | None  # LR pixels; None when unknown
+    luma: Callable[[np.ndarray], np.ndarray] | None = None  # (1,h,w,1) f32 → (1,sh,sw,1)
+    interface: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # y, pbpr → RGB [0,1]
+
+    @property
+    def bicubic(self) -> bool:
+        return self.luma is None and self.interface is None
+
+    def rgb01(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
+        """(1,h,w,1) LR luma and (1,sh,sw,2) PbPr → (sh,sw,3) RGB in [0,1]."""
+        if self.interface is not None:
+            return np.asarray(self.interface(y, pbpr))[0]
+        hr_y = np.asarray(self.luma(y))[0]
+        return color.ypbpr_to_rgb255(hr_y, pbpr[0]) / 255.0
+
+
+def keras_sr_model(model: Any, arch: Any = None, name: str = "model") -> SRModel:
+    """An SRModel over a Keras luma model, traced once for every tile size."""
+    scale = arch.scale if arch is not None else None
+    if scale is None:
+        from falsr_cli.models.probe import model_scale
+
+        scale = model_scale(model)
+    return SRModel(name, scale, receptive_field_of(arch), luma=keras_luma_fn(model))
+
+
+def receptive_field_of(arch: Any) -> int | None:
+    """LR pixels the network sees, from its architecture; None when the architecture is unknown."""
+    if arch is None:
+        return None
+    from falsr_cli.cost.cost_model import receptive_field
+
+    return receptive_field(arch)

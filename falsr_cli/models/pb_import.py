@@ -339,7 +339,7 @@ def model_from_graph_def(graph_def: Any, path: str | os.PathLike) -> tuple[Archi
     Published graphs are parsed from their layout; graphs falsr exported take their architecture from
     the JSON written beside `path` (export report or model card) and their weights from the layer scopes.
     """
-    from falsr_cli.space.builder import build_luma_model
+    from falsr_cli.models.builder import build_luma_model
 
     arch, published = _architecture_and_origin(graph_def, path)
     model = build_luma_model(arch)
@@ -349,7 +349,7 @@ def model_from_graph_def(graph_def: Any, path: str | os.PathLike) -> tuple[Archi
 
 def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
     """Read a FALSR .pb: its architecture and a luma model holding its weights (`model_from_graph_def`)."""
-    from falsr_cli.runtime.graph import check_ops, read_graph_def
+    from falsr_cli.models.graphdef import check_ops, read_graph_def
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
@@ -358,7 +358,7 @@ def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
 
 def architecture_from_pb(path: str | os.PathLike) -> Architecture:
     """Only the architecture of a FALSR .pb (parsed and vetted, no model built; else its JSON sidecar)."""
-    from falsr_cli.runtime.graph import check_ops, read_graph_def
+    from falsr_cli.models.graphdef import check_ops, read_graph_def
 
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))

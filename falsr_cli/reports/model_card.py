@@ -1,8 +1,8 @@
 """Model cards for shipped models: what a `.pb` is, how it was trained, and how it scores.
 
-`python -m falsr_cli.export.model_card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the
+`python -m falsr_cli.reports.model_card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the
 exported graph with the paper's protocol and writes the card; `make pretrained` calls it. The paper's
-figures are read from published.json (env FALSR_SHARED) when it is there: no number in a card is typed.
+figures come from the package's copy of the paper's table: no number in a card is typed.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
                      datasets: tuple[str, ...] = ("Set5", "Set14"),
                      data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores)."""
-    from falsr_cli.runtime.loader import load_model
+    from falsr_cli.runtime.open import load_model
 
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
@@ -129,14 +129,14 @@ def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None
 
 def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None,
                      reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """The authors' FALSR-A/B/C graphs (FALSR_SHARED/reference) evaluated now, as card-like rows; none
-    when the reference data is not here."""
-    from falsr_cli.paths import shared_dir
-    from falsr_cli.runtime.graph import INPUT_PBPR, INPUT_Y, OUTPUT, FrozenGraph, read_graph_def
-    from falsr_cli.runtime.upscalers import FrozenGraphUpscaler
-    from falsr_cli.space.pb_import import architecture_from_graph_def
-
-    ref = Path(reference) if reference is not None else shared_dir() / "reference"
+    """The authors' FALSR-A/B/C graphs in the folder `reference` (`--published DIR`) evaluated now, as
+    card-like rows; none without a folder or where it lacks them."""
+    from falsr_cli.models.graphdef import INPUT_PBPR, INPUT_Y, OUTPUT, FrozenGraph, read_graph_def
+    from falsr_cli.models.network import FrozenGraphUpscaler
+    from falsr_cli.models.pb_import import architecture_from_graph_def
+    if reference is None:
+        return []
+    ref = Path(reference)
     rows = []
     for name in ("FALSR-A", "FALSR-B", "FALSR-C"):
         pb = ref / f"{name}.pb"
@@ -267,7 +267,7 @@ def update_readme(readme: str | os.PathLike, table: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m falsr_cli.export.model_card", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m falsr_cli.reports.model_card", description=__doc__)
     p.add_argument("run", nargs="?")
     p.add_argument("pb", nargs="?")
     p.add_argument("out", nargs="?")
@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--readme", default=None,
                    help="Instead: rewrite this README's results table from the cards.")
     p.add_argument("--model-dir", default="pretrained_model", help="With --readme: the model cards' folder.")
+    p.add_argument("--published", default=None, metavar="DIR",
+                   help="With --readme: a folder holding the authors' FALSR-{A,B,C}.pb, evaluated for rows.")
     p.add_argument("--plot", default=None,
                    help="With --readme: also draw PSNR against mult-adds of the cards' models to this PNG.")
     a = p.parse_args(argv)
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.readme:
         cards = load_cards(a.model_dir)
         bicubic = bicubic_scores(datasets, a.data_dir)
-        published = published_graphs(datasets, a.data_dir)
+        published = published_graphs(datasets, a.data_dir, a.published)
         table = results_table(published + cards, bicubic, datasets, model_dir=a.model_dir)
         update_readme(a.readme, table)
         print(table)

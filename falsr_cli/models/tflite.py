@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.runtime.upscalers import probe_scale
+from falsr_cli.models.network import probe_scale
 
 
 def _interpreter(model: str | os.PathLike | bytes, num_threads: int | None) -> Any:
@@ -98,7 +98,7 @@ class TFLiteUpscaler:
     """An Upscaler over a TFLiteModel, with colour handled as the FALSR graphs do it."""
 
     def __init__(self, model: TFLiteModel) -> None:
-        from falsr_cli.runtime.upscalers import InterfaceUpscaler, LumaUpscaler
+        from falsr_cli.models.network import InterfaceUpscaler, LumaUpscaler
 
         self.model = model
         self.name = model.name

@@ -1,0 +1,114 @@
+"""`falsr export` and `falsr upscale`: deployable files, and super-resolved photos."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command("export")
+@click.argument("model", metavar="MODEL")
+@click.option("--format", "-f", "fmt", type=click.Choice(["pb", "savedmodel", "tflite", "onnx"]),
+              default="pb", show_default=True,
+              help="Artefact format (onnx needs the extra: pip install 'falsr[onnx]').")
+@click.option("--out", "-o", required=True, type=click.Path(), help="Output file (a folder for savedmodel).")
+@click.option("--interface", type=click.Choice(["falsr", "y"]), default="falsr", show_default=True,
+              help="falsr: LR Y + HR PbPr → RGB (the published graphs' tensors); y: LR Y → HR Y.")
+@click.option("--quantize", type=click.Choice(["none", "fp16", "int8"]), default="none", show_default=True,
+              help="TFLite weights: float32, float16, or int8 dynamic-range.")
+@click.option("--weights", default=None, metavar="FILE|random",
+              help="Weights for an architecture MODEL: .weights.h5, .keras, checkpoint prefix, or 'random'.")
+@click.option("--val", default="Set5", show_default=True, metavar="NAME|FOLDER",
+              help="TFLite: data set on which the PSNR change against the float model is measured "
+                   "('none' to skip).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
+def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, weights: str | None, val: str,
+               data_dir: str | None) -> None:
+    """Export a model to a deployable file; the export is checked against the Keras model.
+
+    MODEL: a training run (or a checkpoint in one), a FALSR .pb (re-export), or an architecture (preset,
+    .json, pareto.json#K) with --weights. Batch, height and width stay dynamic. The max abs difference
+    to the Keras model on a fixed input is printed (float32 formats must stay within 1e-5), and a report
+    goes to OUT.json. The write is atomic: a failed export leaves nothing behind.
+
+    \b
+    Examples:
+      falsr export runs/demo --format pb --out FALSR-mine.pb
+      falsr export ./pretrained_model/FALSR-B.pb --format tflite --quantize int8 --out falsr-b.tflite
+      falsr export FALSR-C --weights runs/c/model.keras --format savedmodel --out serving/falsr_c/1
+      falsr export runs/demo --format onnx --interface y --out falsr-y.onnx
+    """
+    from falsr_cli.console import console
+    from falsr_cli.export.exporter import check_options, export_model
+    from falsr_cli.runtime.open import load_keras_model
+
+    check_options(fmt, interface, quantize)  # before loading anything (e.g. the onnx extra is missing)
+    loaded = load_keras_model(model, weights)
+    report = export_model(loaded.model, out, fmt, interface=interface, quantize=quantize, arch=loaded.arch,
+                          source=loaded.source, val=None if val.lower() == "none" else val,
+                          data_dir=data_dir, log=_echo_err)
+    console.print(f"wrote {report.path} ({report.bytes:,} bytes): {fmt}"
+                  f"{'' if quantize == 'none' else ' ' + quantize}, interface {interface}, "
+                  f"inputs {', '.join(report.inputs)} → {', '.join(report.outputs)}; "
+                  f"max abs diff {report.max_abs_diff:.3g}")
+
+
+@click.command("upscale")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--model", "-m", default=None, metavar="MODEL",
+              help="'bicubic', a .pb, a .tflite, a training run/checkpoint, or an architecture with "
+                   "--weights [default: ./pretrained_model/FALSR-A.pb].")
+@click.option("--weights", default=None, metavar="FILE", help="Weights for an architecture MODEL.")
+@click.option("--out", "-o", required=True, type=click.Path(), help="Output folder.")
+@click.option("--scale", type=click.IntRange(2, 4), default=2, show_default=True,
+              help="Upscaling factor (must be the model's).")
+@click.option("--tile", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Tile size in input pixels (0: whole image at once).")
+@click.option("--tile-pad", type=click.IntRange(min=0), default=None,
+              help="Overlap of tiles in input pixels [default: the model's receptive field].")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default=None,
+              help="Output format [default: the input's, else png].")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+              help="JPEG/WebP quality.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write what was written, skipped and failed to this JSON file.")
+def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None, out: str, scale: int,
+                tile: int, tile_pad: int | None, fmt: str | None, overwrite: bool, quality: int,
+                json_path: str | None) -> None:
+    """Upscale photos: luma through the network, chroma and alpha bicubic, tile by tile.
+
+    INPUT: files, folders or globs. Output: OUT/<stem>_x2.<ext>. Grayscale, RGBA and 16-bit photos keep
+    their kind; the EXIF orientation is applied. A bad file is reported and skipped (exit status 1 at
+    the end), the others are still processed.
+
+    \b
+    Examples:
+      falsr upscale photo.jpg --out upscaled/
+      falsr upscale 'holiday/*.png' scans/ --model runs/demo --out big/ --format png
+      falsr upscale huge.tif --model FALSR-B.pb --tile 128 --out big/
+    """
+    from falsr_cli.console import console
+    from falsr_cli.runtime.upscale import upscale_files
+
+    result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
+                           overwrite=overwrite, weights=weights, quality=quality, log=_echo_err)
+    if json_path:
+        from falsr_cli.atomic import write_json
+        from falsr_cli.runtime.evaluate import jsonable
+
+        write_json(json_path, jsonable(result))
+    for _path, message in result["failed"]:
+        _echo_err(f"error: {message}")
+    for _path, message in result["skipped"]:
+        _echo_err(f"skipped: {message}")
+    console.print(f"{len(result['written'])} written, {len(result['skipped'])} skipped, "
+                  f"{len(result['failed'])} failed in {result['seconds']:.1f} s (model {result['model']}, "
+                  f"x{result['scale']}, tile {result['tile']}, pad {result['tile_pad']}) → {out}")
+    if result["failed"]:
+        sys.exit(1)

@@ -1,0 +1,96 @@
+"""`falsr train`: train an architecture with validation on held-out images and exact resume."""
+
+from __future__ import annotations
+
+import click
+
+from falsr_cli.train.config import TrainConfig
+
+_TRAIN = TrainConfig()
+
+
+@click.command("train")
+@click.option("--arch", required=True, metavar="SPEC",
+              help="FALSR-A|FALSR-B|FALSR-C, an architecture .json, or a search result pareto.json#K.")
+@click.option("--data", default=_TRAIN.data, show_default=True, metavar="SETS|FOLDER",
+              help="Training images: registered sets (comma-separated; fetched or mirrored if absent), "
+                   "a folder of HR images (LR made once by MATLAB bicubic and cached) or of "
+                   "img_NNN_SRF_2_{LR,HR} pairs.")
+@click.option("--val", default=_TRAIN.val, show_default=True, metavar="SET|FOLDER|none",
+              help="Validation images held out of training (they pick the best checkpoint), scored as the "
+                   "paper (full images, luma, border = scale); 'none' to skip. Keep benchmarks for testing.")
+@click.option("--steps", type=click.IntRange(1), default=_TRAIN.steps, show_default=True,
+              help="Training steps (updates).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder. Re-running the same command on it resumes from its last checkpoint.")
+@click.option("--batch", type=click.IntRange(1), default=_TRAIN.batch, show_default=True,
+              help="Patches per step (paper: 16).")
+@click.option("--patch", type=click.IntRange(2), default=_TRAIN.patch, show_default=True,
+              help="HR patch size (LR patch = patch / scale; paper: 96). Images smaller than a patch are "
+                   "left out, with a note.")
+@click.option("--lr", type=float, default=_TRAIN.lr, show_default=True,
+              help="Adam peak learning rate (paper: 1e-4 constant).")
+@click.option("--scale", type=click.IntRange(2, 4), default=2, show_default=True, help="Upscaling factor.")
+@click.option("--schedule", type=click.Choice(["constant", "step", "cosine"]), default=_TRAIN.schedule,
+              show_default=True, help="Learning-rate schedule after the warm-up.")
+@click.option("--warmup", type=click.IntRange(0), default=None,
+              help="Linear warm-up steps from lr/warmup to lr [100, or a tenth of a shorter run].")
+@click.option("--decay-every", type=click.IntRange(0), default=0, show_default=True,
+              help="step schedule: multiply the rate by --decay-gamma every this many steps (0: steps/2).")
+@click.option("--decay-gamma", type=float, default=0.5, show_default=True, help="step schedule factor.")
+@click.option("--min-lr", type=float, default=0.0, show_default=True, help="cosine schedule: final rate.")
+@click.option("--init", type=click.Choice(["he", "normal"]), default=_TRAIN.init, show_default=True,
+              help="Initial weights: he (He-normal, output conv near zero) or normal (paper: N(0, 0.02)).")
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Random flips and 90° rotations.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the initial weights and of the data order (crops, flips).")
+@click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
+              help="Validate every N steps.")
+@click.option("--ckpt-every", type=click.IntRange(1), default=1000, show_default=True,
+              help="Checkpoint every N steps (also whenever validation PSNR improves).")
+@click.option("--keep", type=click.IntRange(1), default=3, show_default=True,
+              help="Checkpoints kept: the last N, plus the best by validation PSNR.")
+@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
+              help="Write a metrics.jsonl record every N steps.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "bfloat16"]), default="float32",
+              show_default=True, help="Compute precision (mixed_float16 adds dynamic loss scaling).")
+@click.option("--jit", is_flag=True, help="Compile the training step with XLA.")
+@click.option("--devices", default="auto", show_default=True, metavar="auto|DEV,DEV",
+              help="'auto': all visible GPUs (mirrored), else one device; or a list such as /gpu:0,/gpu:1.")
+@click.option("--resume", is_flag=True, help="Require an existing run in --out and continue it.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, patch: int, lr: float,
+              scale: int, schedule: str, warmup: int | None, decay_every: int, decay_gamma: float,
+              min_lr: float, init: str, augment: bool, seed: int, val_every: int, ckpt_every: int,
+              keep: int, log_every: int, precision: str, jit: bool, devices: str, resume: bool,
+              data_dir: str | None, quiet: bool) -> None:
+    """Train an architecture on luma (Adam, L1 loss), validating on held-out images and checkpointing.
+
+    The defaults are a recipe measured to converge fast on a CPU (benchmarks/convergence.py); the image-level
+    residual is part of the architecture (e.g. --arch FALSR-B-res, or `-res` in an architecture's text).
+
+    Writes to --out: config.json, arch.json, checkpoints/ (last --keep and the best), metrics.jsonl,
+    tensorboard/ and model.keras (best weights). Killed at any moment, the same command continues
+    from the last checkpoint and ends with the same weights as an uninterrupted run.
+
+    \b
+    Examples:
+      falsr train --arch FALSR-B-res --steps 5000 --out runs/b
+      falsr train --arch runs/search/pareto.json#3 --data ./hr_photos --out runs/p3 --schedule cosine
+      falsr train --arch FALSR-A --data DIV2K --out runs/a --precision mixed_float16 --jit
+      falsr evaluate --dataset Set14 --model runs/b
+    """
+    from falsr_cli.console import console
+    from falsr_cli.train import TrainConfig, train
+    from falsr_cli.train.runs import summary_table
+
+    config = TrainConfig(
+        arch=arch, data=data, val=None if val.lower() == "none" else val, steps=steps, out=out, batch=batch,
+        patch=patch, lr=lr, scale=scale, schedule=schedule, warmup=warmup, decay_every=decay_every,
+        decay_gamma=decay_gamma, min_lr=min_lr, init=init, augment=augment, seed=seed, val_every=val_every,
+        ckpt_every=ckpt_every, keep=keep, log_every=log_every, precision=precision, jit=jit, devices=devices,
+        data_dir=data_dir, resume=resume, progress=not quiet,
+    )
+    console.print(summary_table(train(config)))

@@ -1,0 +1,69 @@
+"""Checks every runtime shares: a model's scale from one probe run, the fixed verification input, and
+the bound within which two ways of running one network must agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from falsr_cli.errors import FalsrError
+
+FLOAT_TOLERANCE = 1e-5
+# Quantized TFLite: weights rounded to fp16 / int8 (activations quantized on the fly for int8), so the
+# output moves by a fraction of a grey level (fp16) or a few grey levels (int8) — bounds with headroom.
+QUANT_TOLERANCE = {"fp16": 5e-3, "int8": 6e-2}
+# The fixed verification input: odd sizes and batch 2 prove batch, height and width are dynamic.
+VERIFY_BATCH, VERIFY_HW = 2, (23, 17)
+
+
+def verify_inputs(interface: str, scale: int, seed: int = 20190121) -> list[np.ndarray]:
+    """The fixed input every export is checked on: smooth random luma (and chroma) of odd size, batch 2."""
+    rng = np.random.default_rng(seed)
+    h, w = VERIFY_HW
+
+    def smooth(shape: tuple[int, ...]) -> np.ndarray:
+        # Image-like values (neighbours correlated) rather than white noise.
+        x = rng.random(shape)
+        for axis in (1, 2):
+            x = (x + np.roll(x, 1, axis=axis) + np.roll(x, -1, axis=axis)) / 3.0
+        return x.astype(np.float32)
+
+    y = smooth((VERIFY_BATCH, h, w, 1))
+    if interface == "y":
+        return [y]
+    pbpr = 0.4 * (smooth((VERIFY_BATCH, h * scale, w * scale, 2)) - 0.5)
+    return [y, pbpr.astype(np.float32)]
+
+
+def model_scale(luma_model: Any) -> int:
+    """The upscaling factor of a luma model, from one tiny forward pass."""
+    out = luma_model(np.zeros((1, 8, 8, 1), np.float32), training=False)
+    scale = int(out.shape[1]) // 8
+    if scale < 1 or tuple(out.shape[1:]) != (8 * scale, 8 * scale, 1):
+        raise FalsrError(f"not a luma SR model: an 8x8x1 input gave {tuple(out.shape[1:])}")
+    return scale
+
+
+def check_imported_graph(graph_def: Any, model: Any, source: str) -> float:
+    """Max abs difference between a graph and the Keras model imported from it, on the export check input.
+
+    Refuses the import when they disagree (say a JSON sidecar naming another architecture of the same
+    shapes), so an export never starts from weights that do not reproduce the graph.
+    """
+    from falsr_cli.models.builder import build_falsr_interface
+    from falsr_cli.models.graphdef import interface_graph
+
+    graph, is_interface = interface_graph(graph_def, source)
+    keras_model = build_falsr_interface(model) if is_interface else model
+    xs = verify_inputs("falsr" if is_interface else "y", model_scale(model))
+    expected = np.asarray(keras_model(xs if len(xs) > 1 else xs[0], training=False))
+    got = graph(*xs)
+    diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.shape == expected.shape else np.inf
+    if not diff <= FLOAT_TOLERANCE:
+        raise FalsrError(
+            f"{source}: the network rebuilt from the graph does not reproduce it (max abs diff {diff:.3g}, "
+            f"bound {FLOAT_TOLERANCE:g}); is the JSON beside it from another model?"
+        )
+    return diff
