@@ -17,13 +17,18 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def progress(*extra_columns, transient: bool = False, disable: bool = False) -> Progress:
-    """A progress bar with description, bar, n/total, elapsed and ETA, plus any extra columns."""
+def progress(*extra_columns, transient: bool = False, disable: bool = False, **text_columns: str) -> Progress:
+    """A progress bar with description, bar, n/total, elapsed and ETA, plus any extra columns.
+
+    `text_columns` are rich text templates (`loss="loss {task.fields[loss]}"`): callers outside the CLI
+    describe their columns without building rich objects.
+    """
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         *extra_columns,
+        *(TextColumn(template) for template in text_columns.values()),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,

@@ -33,8 +33,13 @@ def run_demo(
     train_steps: int = TRAIN_STEPS,
     data_dir: str | os.PathLike | None = None,
     say=print,
+    progress: Any = None,
 ) -> dict[str, Any]:
-    """Run the demo into `out`; returns (and writes to demo.json) what each step produced."""
+    """Run the demo into `out`; returns (and writes to demo.json) what each step produced.
+
+    `say` receives every line to show, `progress` (a factory like `falsr_cli.console.progress`) draws the
+    training's bar when given.
+    """
     from falsr_cli.export.exporter import export_model
     from falsr_cli.runtime.evaluate import evaluate_model
     from falsr_cli.search import resolve_config, run_search
@@ -50,7 +55,10 @@ def run_demo(
     if data_dir:
         overrides["data_dir"] = data_dir
     cfg = resolve_config(overrides, preset="demo")
-    result = run_search(cfg)
+    result = run_search(cfg, log=say, on_generation=lambda h: say(
+        f"  generation {h['generation']}: {h['trained'] - h['failed']} trained, {h['failed']} failed; "
+        f"front {h['front']}; best PSNR {h['best_psnr']:.3f} dB" if h["best_psnr"] is not None else
+        f"  generation {h['generation']}: no candidate trained"))
     k = best_member(result.front)
     member = result.front[k]
 
@@ -58,7 +66,8 @@ def run_demo(
     run_dir = out / "train"
     train(TrainConfig(arch=f"{out / 'search' / 'pareto.json'}#{k}", data="samples", val="samples",
                       steps=train_steps, out=str(run_dir), batch=8, patch=48, lr=2e-3, schedule="cosine",
-                      warmup=50, val_every=250, ckpt_every=250, log_every=50, data_dir=data_dir))
+                      warmup=50, val_every=250, ckpt_every=250, log_every=50, data_dir=data_dir),
+          progress=progress)
 
     say("[3/4] export: frozen graph with the published FALSR interface")
     arch, model = load_trained_model(run_dir)

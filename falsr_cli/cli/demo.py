@@ -23,10 +23,10 @@ def demo_cmd(out: str, train_steps: int, data_dir: str | None) -> None:
     """
     from rich.table import Table
 
-    from falsr_cli.console import console
+    from falsr_cli.console import console, progress
     from falsr_cli.demo import run_demo
 
-    summary = run_demo(out, train_steps=train_steps, data_dir=data_dir, say=console.print)
+    summary = run_demo(out, train_steps=train_steps, data_dir=data_dir, say=console.print, progress=progress)
     table = Table(title="x2 on samples (Y, BT.601, border 2)")
     for col in ("model", "PSNR (dB)", "SSIM", "images/s"):
         table.add_column(col, justify="left" if col == "model" else "right")

@@ -35,8 +35,9 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
       falsr evaluate --dataset ./my_photos --model FALSR-B.pb --save ./sr --json scores.json
     """
     from falsr_cli.atomic import write_json
+    from falsr_cli.cli.views import per_image_table, summary_table
     from falsr_cli.console import console
-    from falsr_cli.runtime.evaluate import evaluate_model, jsonable, per_image_table, summary_table
+    from falsr_cli.runtime.evaluate import evaluate_model, jsonable
 
     result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
                             save_dir=save_dir, per_image=True)
@@ -76,8 +77,9 @@ def calculate_cmd(pb_path: str, save_path: str, datasets: tuple[str, ...], no_do
       falsr calculate --pb_path ./pretrained_model/FALSR-A.pb --save_path ./result/
       falsr calculate --pb_path FALSR-B.pb --save_path ./result/ --dataset Set5 --dataset Urban100
     """
+    from falsr_cli.cli.views import summary_table
     from falsr_cli.console import console
-    from falsr_cli.runtime.evaluate import calculate, summary_table
+    from falsr_cli.runtime.evaluate import calculate
 
     summary = calculate(pb_path, save_path, list(datasets) or None, data_dir=data_dir,
                         download=not no_download)

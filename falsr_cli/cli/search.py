@@ -114,9 +114,10 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
         if given:
             raise click.UsageError(f"search options (--{given[0].replace('_', '-')}) go without a subcommand")
         return
-    from falsr_cli.console import console
+    from falsr_cli.cli.views import GenerationRows, front_table
+    from falsr_cli.console import console, err_console, progress
     from falsr_cli.search.config import resolve_config
-    from falsr_cli.search.report import front_table, read_pareto
+    from falsr_cli.search.report import read_pareto
     from falsr_cli.search.runner import load_saved_config, run_search
 
     if not out:
@@ -128,7 +129,12 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
         config = resolve_config(overrides, config_file=config_file, base=load_saved_config(out))
     else:
         config = resolve_config(overrides, preset=preset, config_file=config_file)
-    result = run_search(config, quiet=quiet)
+    bar = progress if config.progress and err_console.is_terminal else None
+    def note(message: str) -> None:
+        err_console.print(message, markup=False, highlight=False)
+
+    result = run_search(config, quiet=quiet, log=note, on_generation=GenerationRows(console).print,
+                        progress=bar)
     if result.generation and not quiet:
         console.print(front_table(read_pareto(out)))
 
@@ -146,8 +152,9 @@ def search_show(run_dir: str, as_json: bool) -> None:
     """
     import json
 
+    from falsr_cli.cli.views import front_table
     from falsr_cli.console import console
-    from falsr_cli.search.report import front_table, read_pareto
+    from falsr_cli.search.report import read_pareto
 
     doc = read_pareto(run_dir)
     if as_json:

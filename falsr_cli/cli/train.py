@@ -82,9 +82,9 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
       falsr train --arch FALSR-A --data DIV2K --out runs/a --precision mixed_float16 --jit
       falsr evaluate --dataset Set14 --model runs/b
     """
-    from falsr_cli.console import console
+    from falsr_cli.cli.views import run_summary_table
+    from falsr_cli.console import console, err_console, progress
     from falsr_cli.train import TrainConfig, train
-    from falsr_cli.train.runs import summary_table
 
     config = TrainConfig(
         arch=arch, data=data, val=None if val.lower() == "none" else val, steps=steps, out=out, batch=batch,
@@ -93,4 +93,8 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
         ckpt_every=ckpt_every, keep=keep, log_every=log_every, precision=precision, jit=jit, devices=devices,
         data_dir=data_dir, resume=resume, progress=not quiet,
     )
-    console.print(summary_table(train(config)))
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "note":
+            err_console.print(f"[yellow]note:[/] {data['message']}")
+
+    console.print(run_summary_table(train(config, on_event=on_event, progress=progress)))

@@ -27,7 +27,7 @@ from falsr_cli.atomic import atomic_path
 from falsr_cli.errors import FalsrError
 
 # Extension → PIL format name for write_image.
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+IMAGE_WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 # Extensions treated as images when scanning a folder.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -165,9 +165,9 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
     PNG is lossless; JPEG and WebP use `quality`. The target is replaced only once the file is complete.
     """
     path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    fmt = IMAGE_WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
     if fmt is None:
-        raise FalsrError(f"cannot write {path}: use one of {', '.join(sorted(WRITE_FORMATS))}")
+        raise FalsrError(f"cannot write {path}: use one of .{', .'.join(sorted(IMAGE_WRITE_FORMATS))}")
     arr = np.asarray(arr)
     if arr.dtype != np.uint8:
         raise FalsrError(f"cannot write {path}: expected uint8 pixels, got {arr.dtype}")

@@ -81,9 +81,3 @@ def score(sr_rgb: np.ndarray, hr_rgb: np.ndarray, scale: int) -> tuple[float, fl
     return psnr(sr_y, hr_y), ssim(sr_y, hr_y)
 
 
-def score_y(sr_y: np.ndarray, hr_y: np.ndarray, scale: int) -> tuple[float, float]:
-    """(PSNR, SSIM) of luma-only images given as studio-range Y (e.g. during training validation)."""
-    crop = (slice(scale, -scale), slice(scale, -scale)) if scale > 0 else (slice(None), slice(None))
-    a = np.around(np.clip(np.asarray(sr_y, np.float64)[crop], 0, 255))
-    b = np.around(np.clip(np.asarray(hr_y, np.float64)[crop], 0, 255))
-    return psnr(a, b), ssim(a, b)

@@ -109,14 +109,6 @@ def _natural(text: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
-def make_lr(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """(modcropped HR, LR by MATLAB-compatible bicubic ×1/scale): the standard degradation."""
-    hr = modcrop(hr, scale)
-    if min(hr.shape[:2]) < scale:
-        raise FalsrError(f"image of {hr.shape[1]}x{hr.shape[0]} is too small for x{scale}")
-    return hr, imresize(hr, 1.0 / scale)
-
-
 def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -> np.ndarray:
     """LR of a modcropped HR image, read from or written to the content-keyed cache."""
     if cache_dir is None:

@@ -33,7 +33,7 @@ from falsr_cli.atomic import atomic_path, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
 
-FORMATS = ("pb", "savedmodel", "tflite", "onnx")
+EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
 QUANTIZE = ("none", "fp16", "int8")
 
@@ -80,8 +80,8 @@ def report_path(out: str | os.PathLike) -> Path:
 
 def check_options(fmt: str, interface: str, quantize: str) -> None:
     """Reject unknown or meaningless combinations before any work is done."""
-    if fmt not in FORMATS:
-        raise FalsrError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise FalsrError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     if interface not in INTERFACES:
         raise FalsrError(f"unknown interface {interface!r}: use one of {', '.join(INTERFACES)}")
     if quantize not in QUANTIZE:

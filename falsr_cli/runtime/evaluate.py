@@ -222,37 +222,3 @@ def calculate(
 
 
 # ---- presentation (rich tables for the CLI) ---------------------------------------------------------
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
-
-
-def per_image_table(rows: Sequence[dict[str, Any]], title: str | None = None) -> Any:
-    """Per-image PSNR/SSIM/time, with the conversion note of grayscale/RGBA inputs."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("image", "PSNR (dB)", "SSIM", "seconds"):
-        table.add_column(col, justify="left" if col == "image" else "right")
-    table.add_column("note")
-    for r in rows:
-        table.add_row(r["name"], _fmt(r["psnr"], 4), _fmt(r["ssim"], 5), _fmt(r["seconds"], 3),
-                      r.get("note") or "")
-    return table
-
-
-def summary_table(entries: dict[str, dict[str, Any]], title: str | None = None) -> Any:
-    """One row per data set: images, average PSNR/SSIM, model throughput and time."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("data set", "images", "PSNR (dB)", "SSIM", "images/s", "model s", "notes"):
-        table.add_column(col, justify="left" if col in ("data set", "notes") else "right")
-    for name, e in entries.items():
-        notes = f"{len(e['notes'])} converted" if e.get("notes") else ""
-        table.add_row(name, str(e["images"]), _fmt(e["psnr"], 4), _fmt(e["ssim"], 5),
-                      _fmt(e["images_per_second"], 2), _fmt(e["model_seconds"], 2), notes)
-    return table

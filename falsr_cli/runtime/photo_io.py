@@ -17,10 +17,15 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.atomic import atomic_path
-from falsr_cli.data.images import open_image, round_16_to_8, save_options, sixteen_bit_samples
+from falsr_cli.data.images import (
+    IMAGE_WRITE_FORMATS,
+    open_image,
+    round_16_to_8,
+    save_options,
+    sixteen_bit_samples,
+)
 from falsr_cli.errors import FalsrError
 
-FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -137,9 +142,9 @@ def _write_png16(f, pixels: np.ndarray) -> None:
 def write_photo(path: str | os.PathLike, photo: Photo, quality: int = 95) -> list[str]:
     """Write atomically in the format of the extension; returns notes on what the format could not keep."""
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower().lstrip("."))
+    fmt = IMAGE_WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
     if fmt is None:
-        raise FalsrError(f"cannot write {path}: use one of .{', .'.join(sorted(FORMATS))}")
+        raise FalsrError(f"cannot write {path}: use one of .{', .'.join(sorted(IMAGE_WRITE_FORMATS))}")
     notes: list[str] = []
     pixels, alpha = photo.pixels, photo.alpha
     if fmt == "JPEG" and alpha is not None:

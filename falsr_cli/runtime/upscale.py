@@ -25,7 +25,7 @@ from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRModel
 from falsr_cli.runtime.open import load_sr_model
-from falsr_cli.runtime.photo_io import FORMATS, Photo, read_photo, write_photo
+from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
@@ -173,7 +173,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], lis
 def output_name(path: Path, scale: int, fmt: str | None) -> str:
     """`<stem>_x2.<ext>`: the format asked for, else the input's own if writable, else png."""
     ext = fmt or path.suffix.lower().lstrip(".")
-    if ext not in FORMATS:
+    if ext not in IMAGE_WRITE_FORMATS:
         ext = "png"
     return f"{path.stem}_x{scale}.{ext}"
 
@@ -206,7 +206,7 @@ def upscale_files(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise FalsrError(f"--out {out_dir} is a file, not a folder")
-    if fmt is not None and fmt.lower() not in FORMATS:
+    if fmt is not None and fmt.lower() not in IMAGE_WRITE_FORMATS:
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")

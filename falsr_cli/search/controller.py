@@ -67,7 +67,7 @@ class Controller:
         # The usual LSTM trick: a forget-gate bias of 1 keeps the memory at the start.
         forget = np.r_[np.zeros(hidden), np.ones(hidden), np.zeros(2 * hidden)]
         self.variables[2].assign(forget.astype(np.float32))
-        self.optimizer = Adam(lr, [tuple(v.shape) for v in self.variables])
+        self.optimizer = NumpyAdam(lr, [tuple(v.shape) for v in self.variables])
 
     @property
     def trainable_variables(self) -> list:
@@ -113,10 +113,6 @@ class Controller:
             embeds.append(x)
         nll_bits = tf.nn.sigmoid_cross_entropy_with_logits(labels=bits, logits=self._bit_logits(embeds))
         return total - tf.reduce_sum(nll_bits, axis=1)
-
-    def log_prob(self, genomes: np.ndarray) -> np.ndarray:
-        """log π of each genome."""
-        return self._log_prob(genomes).numpy()
 
     def _roll(self, count: int, prefix: np.ndarray | None, rng: np.random.Generator | None):
         # Run the LSTM over the cells: given ones (prefix) are fed, the rest are drawn with rng.
@@ -212,7 +208,7 @@ class Controller:
             })
 
 
-class Adam:
+class NumpyAdam:
     """Adam (Kingma & Ba) on the policy's variables; its moments are numpy arrays, saved with the search."""
 
     def __init__(self, lr: float, shapes: list, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7):

@@ -238,26 +238,3 @@ def plot_history(path: str | os.PathLike, history: list[dict]) -> None:
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
-
-
-# ---- falsr search show ---------------------------------------------------------------------------------
-
-
-def front_table(doc: dict[str, Any]):
-    """A rich Table of the front in pareto.json."""
-    from rich.table import Table
-
-    c = doc.get("constraints") or {}
-    budget = ", ".join(f"{k} {format_count(v) if k != 'psnr_min' else v}"
-                       for k, v in c.items() if v is not None)
-    title = (f"Pareto front after generation {doc.get('generation')}: {len(doc['front'])} of "
-             f"{doc.get('evaluations')} evaluations on {doc.get('val')}" + (f" ({budget})" if budget else ""))
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("K", "right"), ("PSNR", "right"), ("SSIM", "right"), ("mult-adds", "right"),
-                          ("params", "right"), ("architecture", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for k, m in enumerate(doc["front"]):
-        ssim = m.get("ssim")
-        table.add_row(str(k), f"{m['psnr']:.4f}", "-" if ssim is None else f"{ssim:.5f}",
-                      format_count(m["mult_adds"]), format_count(m["params"]), m.get("text", ""))
-    return table

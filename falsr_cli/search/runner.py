@@ -14,8 +14,10 @@ final front of an interrupted and resumed run equals that of an uninterrupted on
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,41 +143,7 @@ def build_controller(config: SearchConfig):
                       lr=config.controller_lr, baseline_decay=config.baseline_decay, seed=config.seed)
 
 
-class _Row:
-    """The per-generation table: a header once, then one aligned row per generation."""
-
-    COLUMNS = (("gen", 4), ("evaluations\ntrained/skip/fail", 17), ("feasible", 8), ("front", 5),
-               ("hypervolume", 11), ("best PSNR\n≤ budget", 10), ("elapsed", 8))
-
-    def __init__(self, console: Any):
-        self.console = console
-        self.header_done = False
-
-    def print(self, h: dict) -> None:
-        from rich.table import Table
-
-        table = Table(box=None, show_header=not self.header_done, header_style="bold", pad_edge=False)
-        for name, width in self.COLUMNS:
-            table.add_column(name, justify="right", width=width, no_wrap=True)
-        best = "-" if h["best_psnr"] is None else f"{h['best_psnr']:.3f} dB"
-        table.add_row(str(h["generation"]), f"{h['trained'] - h['failed']}/{h['skipped']}/{h['failed']}",
-                      str(h["feasible"]), str(h["front"]), f"{h['hypervolume']:.4g}", best,
-                      _clock(h["elapsed"]))
-        self.console.print(table)
-        self.header_done = True
-
-
-def _on_result(record: dict, bar: Any, task: Any, quiet: bool) -> None:
-    bar.advance(task)
-    if record.get("lost") and not quiet:
-        from falsr_cli.console import err_console
-
-        outcome = "then trained" if record["status"] == OK else record.get("reason", "failed")
-        err_console.print(f"note: a worker died while training {record['hash']} "
-                          f"({record['attempts']} attempts, {outcome})")
-
-
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
@@ -190,16 +158,31 @@ def _check_data(config: SearchConfig) -> None:
         list_hr_files(spec, data_dir=config.data_dir)
 
 
-def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: bool = False,
-               stop_after: int | None = None, pool: Any = None) -> SearchResult:
-    """Run (or continue) the search of `config` in `config.out`; see the module docstring.
+Log = Callable[[str], None]
 
-    `train_fn` replaces the configured evaluator (tests); `stop_after` ends this call after that many
-    generations of this process, leaving a resumable run; `pool` is a started pool (workers.py) to use
-    instead of the configured one — it is left open.
-    """
-    from falsr_cli.console import console, err_console, progress
-    from falsr_cli.search.workers import make_pool
+
+@dataclass
+class _Search:
+    """One call of `run_search`: the configured problem, algorithm, journal and what has been run so far."""
+
+    config: SearchConfig
+    out: Path
+    journal: Journal
+    problem: FalsrProblem
+    controller: Any
+    algorithm: Any
+    generation: int = 0
+    history: list[dict] = field(default_factory=list)
+    elapsed_before: float = 0.0
+    front: list[dict] = field(default_factory=list)
+    best: float | None = None
+    n_evals: int = 0
+    cache: dict[str, dict] = field(default_factory=dict)
+
+
+def _open(config: SearchConfig, train_fn: TrainFn | None) -> _Search:
+    """Check the run folder and data, set NSGA-II up, and restore the newest snapshot if there is one."""
+    from pymoo.core.termination import NoTermination
 
     config.validate()
     if not config.out:
@@ -218,135 +201,194 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
     problem = FalsrProblem(config)
     controller = build_controller(config)
     algorithm = make_algorithm(config, controller)
-    from pymoo.core.termination import NoTermination
-
+    # The loop below asks and tells one generation at a time and decides itself when to stop.
     algorithm.setup(problem, seed=config.seed, termination=NoTermination(), verbose=False)
-    mutation, dedup = algorithm.mating.mutation, algorithm.eliminate_duplicates
-
+    st = _Search(config, out, journal, problem, controller, algorithm)
     records = journal.read_evaluations()
-    cache = {r["hash"]: r for r in records}
-    generation, history, elapsed_before = 0, [], 0.0
+    st.cache = {r["hash"]: r for r in records}
     snap = journal.latest_snapshot()
     if snap is not None:
         state, folder = snap
         restore_algorithm(algorithm, problem, state["algorithm"])
         if controller is not None and (folder / "controller.npz").is_file():
             controller.load(folder / "controller.npz")
-        generation, history = int(state["generation"]), state["history"]
-        elapsed_before = float(state["elapsed"])
-    done = [r for r in records if r["generation"] <= generation]
-    dedup.archive = {tuple(r["genome"]) for r in done}
-    front = update_front([], done, problem)
-    best = best_psnr_within_budget(done, config)
-    ref = reference_point(config)
-    n_evals = len(done)
+        st.generation, st.history = int(state["generation"]), state["history"]
+        st.elapsed_before = float(state["elapsed"])
+    done = [r for r in records if r["generation"] <= st.generation]
+    algorithm.eliminate_duplicates.archive = {tuple(r["genome"]) for r in done}
+    st.front = update_front([], done, problem)
+    st.best = best_psnr_within_budget(done, config)
+    st.n_evals = len(done)
+    return st
 
-    row = _Row(console)
-    if not quiet:
-        what = "continuing" if generation else "starting"
-        err_console.print(f"[bold]falsr search[/]: {what} in {out} at generation {generation + 1} of "
-                          f"{config.generations}; n = {config.n}, population {config.pop}, evaluator "
-                          f"{config.evaluator}, budget mult-adds {format_count(config.flops_max)}, "
-                          f"params {format_count(config.params_max)}")
-        for h in history:
-            row.print(h)
+
+def _should_stop(st: _Search, ran: int, stop_after: int | None) -> bool:
+    """The stop rule: the generations are done, the evaluation budget is spent, or this call's share is."""
+    if st.generation >= st.config.generations:
+        return True
+    trained = sum(h["trained"] for h in st.history)
+    if st.config.max_evals is not None and trained >= st.config.max_evals:
+        return True
+    return stop_after is not None and ran >= stop_after
+
+
+def _update_controller(st: _Search, X: np.ndarray, recs: list[dict], made_by: dict) -> None:
+    """One policy-gradient step on the RL controller's own proposals of this generation."""
+    if st.controller is None:
+        return
+    rl = [i for i, x in enumerate(X) if made_by.get(tuple(int(v) for v in x)) == "rl"]
+    if not rl:
+        return
+    ok = [recs[i]["psnr"] for i in rl if recs[i]["status"] == OK]
+    ref = reference_point(st.config)
+    base = st.controller.baseline if st.controller.baseline is not None else (
+        float(np.mean(ok)) if ok else ref["psnr"])
+    st.controller.update(X[rl], np.array([reward(st.problem, recs[i], base) for i in rl]))
+
+
+def _history_row(st: _Search, new: list[dict], seconds: float) -> dict:
+    """The generation's line of the history (and of the table): counts, front, hypervolume, best, time."""
+    unique_new = {r["hash"]: r for r in new}.values()
+    pop = st.algorithm.pop
+    return {
+        "generation": st.generation,
+        "trained": sum(r["status"] in (OK, FAILED) for r in unique_new),
+        "skipped": sum(r["status"] == SKIPPED for r in unique_new),
+        "failed": sum(r["status"] == FAILED for r in unique_new),
+        "feasible": int(np.sum(pop.get("FEAS"))) if pop is not None else 0,
+        "front": len(st.front),
+        "hypervolume": hypervolume(st.front, reference_point(st.config)),
+        "best_psnr": st.best,
+        "elapsed": st.elapsed_before + seconds,
+    }
+
+
+def _next_generation(st: _Search, evaluator: Evaluator, on_progress: Any) -> dict | None:
+    """Ask, evaluate, tell, learn, snapshot: one generation; its history row, or None if none can be made."""
+    algorithm, problem = st.algorithm, st.problem
+    mutation, dedup = algorithm.mating.mutation, algorithm.eliminate_duplicates
+    off = algorithm.ask()
+    if off is None or len(off) == 0:
+        return None
+    st.generation += 1
+    X = off.get("X").astype(int)
+    recs = evaluator.evaluate(X, st.generation, made_by=mutation.made_by, **on_progress(st.generation))
+    FG = [problem.objectives(r) for r in recs]
+    _tell_values(off, problem, np.array([f for f, _ in FG]), np.array([g for _, g in FG]))
+    algorithm.tell(infills=off)
+    dedup.archive.update(tuple(int(v) for v in x) for x in X)
+    _update_controller(st, X, recs, mutation.made_by)
+    mutation.made_by.clear()
+
+    new = [r for r in recs if r["generation"] == st.generation]
+    st.n_evals += len({r["hash"] for r in new})
+    st.front = update_front(st.front, new, problem)
+    best_new = best_psnr_within_budget(new, st.config)
+    if best_new is not None and (st.best is None or best_new > st.best):
+        st.best = best_new
+    return {"new": new}
+
+
+def _save(st: _Search, h: dict) -> None:
+    """The snapshot a resumed search starts from, and pareto.json as of this generation."""
+    st.journal.save_snapshot(st.generation, {
+        "generation": st.generation,
+        "elapsed": h["elapsed"],
+        "algorithm": algorithm_state(st.algorithm),
+        "history": st.history,
+        "evaluations": st.n_evals,
+    }, st.controller)
+    write_json(st.out / "pareto.json",
+               pareto_document(st.config, st.front, st.generation, h["hypervolume"], st.n_evals))
+
+
+def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: bool = False,
+               stop_after: int | None = None, pool: Any = None, log: Log | None = None,
+               on_generation: Callable[[dict], None] | None = None, progress: Any = None) -> SearchResult:
+    """Run (or continue) the search of `config` in `config.out`; see the module docstring.
+
+    `train_fn` replaces the configured evaluator (tests); `stop_after` ends this call after that many
+    generations of this process, leaving a resumable run; `pool` is a started pool (workers.py) to use
+    instead of the configured one — it is left open. Nothing is printed: `log(message)` receives the
+    notes (start, workers, the time estimate, the end), `on_generation(row)` each history row (also the
+    restored ones), and `progress` (a factory like `falsr_cli.console.progress`) draws a bar per
+    generation. `quiet` silences all three.
+    """
+    from falsr_cli.search.workers import make_pool
+
+    say: Log = (lambda _m: None) if quiet or log is None else log
+    row: Callable[[dict], None] = (lambda _h: None) if quiet or on_generation is None else on_generation
+    st = _open(config, train_fn)
+    what = "continuing" if st.generation else "starting"
+    say(f"falsr search: {what} in {st.out} at generation {st.generation + 1} of {config.generations}; "
+        f"n = {config.n}, population {config.pop}, evaluator {config.evaluator}, budget mult-adds "
+        f"{format_count(config.flops_max)}, params {format_count(config.params_max)}")
+    for h in st.history:
+        row(h)
 
     def make() -> Any:
         started_pool = pool if pool is not None else make_pool(config.workers, config.scheduler)
-        if not quiet:
-            err_console.print(f"evaluating {started_pool.description}")
+        say(f"evaluating {started_pool.description}")
         return started_pool
 
-    evaluator = Evaluator(problem, journal, make, cache=cache, train_fn=train_fn, own_pool=pool is None)
+    evaluator = Evaluator(st.problem, st.journal, make, cache=st.cache, train_fn=train_fn,
+                          own_pool=pool is None)
     started = time.perf_counter()
     ran = 0
+    bars = contextlib.ExitStack()
+
+    def on_progress(generation: int) -> dict[str, Any]:
+        # A bar per generation when asked for; lost workers are reported through `say`.
+        bar, task = None, None
+        if progress is not None and not quiet:
+            bars.close()
+            bar = bars.enter_context(progress(transient=True))
+            task = bar.add_task(f"generation {generation}", total=None)
+
+        def on_result(record: dict) -> None:
+            if bar is not None:
+                bar.advance(task)
+            if record.get("lost"):
+                outcome = "then trained" if record["status"] == OK else record.get("reason", "failed")
+                say(f"note: a worker died while training {record['hash']} "
+                    f"({record['attempts']} attempts, {outcome})")
+
+        return {"on_start": (lambda k: bar.update(task, total=k)) if bar is not None else None,
+                "on_result": on_result}
+
     try:
-        while generation < config.generations:
-            trained_so_far = sum(h["trained"] for h in history)
-            if config.max_evals is not None and trained_so_far >= config.max_evals:
+        while not _should_stop(st, ran, stop_after):
+            step = _next_generation(st, evaluator, on_progress)
+            bars.close()
+            if step is None:
+                say("no new offspring can be made (the space is exhausted); stopping")
                 break
-            if stop_after is not None and ran >= stop_after:
-                break
-            off = algorithm.ask()
-            if off is None or len(off) == 0:
-                if not quiet:
-                    err_console.print("no new offspring can be made (the space is exhausted); stopping")
-                break
-            generation += 1
-            X = off.get("X").astype(int)
-            hide = quiet or not config.progress or not err_console.is_terminal
-            with progress(transient=True, disable=hide) as bar:
-                task = bar.add_task(f"generation {generation}", total=None)
-                recs = evaluator.evaluate(
-                    X, generation, made_by=mutation.made_by,
-                    on_start=lambda k, t=task, b=bar: b.update(t, total=k),
-                    on_result=lambda r, t=task, b=bar: _on_result(r, b, t, quiet),
-                )
-            FG = [problem.objectives(r) for r in recs]
-            _tell_values(off, problem, np.array([f for f, _ in FG]), np.array([g for _, g in FG]))
-            algorithm.tell(infills=off)
-            dedup.archive.update(tuple(int(v) for v in x) for x in X)
-
-            if controller is not None:
-                rl = [i for i, x in enumerate(X) if mutation.made_by.get(tuple(int(v) for v in x)) == "rl"]
-                if rl:
-                    ok = [recs[i]["psnr"] for i in rl if recs[i]["status"] == OK]
-                    base = controller.baseline if controller.baseline is not None else (
-                        float(np.mean(ok)) if ok else ref["psnr"])
-                    controller.update(X[rl], np.array([reward(problem, recs[i], base) for i in rl]))
-            mutation.made_by.clear()
-
-            new = [r for r in recs if r["generation"] == generation]
-            n_evals += len({r["hash"] for r in new})
-            front = update_front(front, new, problem)
-            best_new = best_psnr_within_budget(new, config)
-            if best_new is not None and (best is None or best_new > best):
-                best = best_new
-            hv = hypervolume(front, ref)
-            feasible = int(np.sum(algorithm.pop.get("FEAS"))) if algorithm.pop is not None else 0
-            unique_new = {r["hash"]: r for r in new}.values()
-            h = {
-                "generation": generation,
-                "trained": sum(r["status"] in (OK, FAILED) for r in unique_new),
-                "skipped": sum(r["status"] == SKIPPED for r in unique_new),
-                "failed": sum(r["status"] == FAILED for r in unique_new),
-                "feasible": feasible,
-                "front": len(front),
-                "hypervolume": hv,
-                "best_psnr": best,
-                "elapsed": elapsed_before + time.perf_counter() - started,
-            }
-            history.append(h)
-            first_of_this_run = ran == 0
-            journal.save_snapshot(generation, {
-                "generation": generation,
-                "elapsed": h["elapsed"],
-                "algorithm": algorithm_state(algorithm),
-                "history": history,
-                "evaluations": n_evals,
-            }, controller)
-            write_json(out / "pareto.json", pareto_document(config, front, generation, hv, n_evals))
+            h = _history_row(st, step["new"], time.perf_counter() - started)
+            st.history.append(h)
+            _save(st, h)
             ran += 1
-            if not quiet:
-                row.print(h)
-                if first_of_this_run and generation < config.generations:
-                    err_console.print(estimate_text(config, h, h["elapsed"] - elapsed_before))
-            check_generation(generation, list(unique_new))
+            row(h)
+            if ran == 1 and st.generation < config.generations:
+                say(estimate_text(config, h, h["elapsed"] - st.elapsed_before))
+            check_generation(st.generation, list({r["hash"]: r for r in step["new"]}.values()))
     finally:
+        bars.close()
         evaluator.close()
+    return _finish(st, say)
 
-    all_records = journal.read_evaluations()
-    finished = [r for r in all_records if r["generation"] <= generation]
-    hv = hypervolume(front, ref)
-    if generation:
-        # Again here: a kill between the last snapshot and pareto.json must not leave a stale front.
-        write_json(out / "pareto.json", pareto_document(config, front, generation, hv, n_evals))
-        write_reports(out, config, finished, front, history)
-        if not quiet:
-            err_console.print(f"front: {len(front)} networks in {out / 'pareto.json'}; "
-                              f"plots: {out / 'pareto.png'}, {out / 'history.png'}")
-    return SearchResult(out=out, generation=generation, evaluations=n_evals, front=front, history=history,
-                        hypervolume=hv)
+
+def _finish(st: _Search, say: Log) -> SearchResult:
+    """pareto.json once more (a kill after the last snapshot must not leave it stale), and the plots."""
+    finished = [r for r in st.journal.read_evaluations() if r["generation"] <= st.generation]
+    hv = hypervolume(st.front, reference_point(st.config))
+    if st.generation:
+        doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals)
+        write_json(st.out / "pareto.json", doc)
+        write_reports(st.out, st.config, finished, st.front, st.history)
+        say(f"front: {len(st.front)} networks in {st.out / 'pareto.json'}; "
+            f"plots: {st.out / 'pareto.png'}, {st.out / 'history.png'}")
+    return SearchResult(out=st.out, generation=st.generation, evaluations=st.n_evals, front=st.front,
+                        history=st.history, hypervolume=hv)
 
 
 def check_generation(generation: int, records: list[dict]) -> None:
@@ -380,7 +422,7 @@ def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
         left = min(left, max(0, math.ceil((config.max_evals - h["trained"]) / trained)))
     total = h["elapsed"] + left * per_gen
     fit = max(1, int(3600 // max(per_gen, 1e-9)))
-    return (f"estimate: {h['generation'] + left} generations ≈ {_clock(total)} on this machine "
+    return (f"estimate: {h['generation'] + left} generations ≈ {clock(total)} on this machine "
             f"({per_gen / trained:.1f} s per trained candidate, {per_gen:.0f} s per generation); "
             f"about {fit} generation{'s' if fit > 1 else ''} fit in an hour (--generations {fit}), "
             f"or give fewer --train-steps or a smaller --pop")

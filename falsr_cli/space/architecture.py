@@ -277,17 +277,6 @@ class Architecture:
         """The same network with the image-level bicubic path switched on or off."""
         return dataclasses.replace(self, residual=bool(residual))
 
-    def describe(self) -> list[str]:
-        """Human-readable lines: one per cell and one for the upsampler, with their sources."""
-        name = {0: "FE"} | {i: f"CB{i}" for i in range(1, self.n + 1)}
-        lines = [
-            f"CB{t}: {self.cells[t - 1].text} ← {', '.join(name[s] for s in self.sources(t))}"
-            for t in range(1, self.n + 1)
-        ]
-        lines.append(f"upsampler ×{self.scale}: ← {', '.join(name[s] for s in self.sources(self.n + 1))}")
-        return lines
-
-
 def _preset(cells: list[str], sources: list[list[int]]) -> Architecture:
     return Architecture.from_sources(cells, sources)
 

@@ -34,15 +34,34 @@ from falsr_cli.train.runs import (
 )
 
 
-def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
+def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = None,
+          progress: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Train (or resume) the run `config.out`; return the summary (also written to summary.json).
 
-    `on_event("log", record)` is called for each metrics record.
+    Nothing is printed: `on_event("note", {"message": …})` receives what the user should know (e.g. images
+    left out), `on_event("log", record)` each metrics record, and `progress` (a factory like
+    `falsr_cli.console.progress`, taking extra columns) draws the bar when given and `config.progress`.
     """
     run = _Run(config)
     run.prepare()
-    run.loop(on_event)
+    run.loop(on_event, progress if config.progress else None)
     return run.finish()
+
+
+class _NoBar:
+    """Stands in for a progress bar when none is drawn."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | None:
@@ -174,21 +193,17 @@ class _Run:
 
     # ---- the loop -------------------------------------------------------------------------------------
 
-    def loop(self, on_event: Callable[[str, dict], None] | None) -> None:
-        from rich.progress import TextColumn
-
-        from falsr_cli.console import err_console, progress
-
+    def loop(self, on_event: Callable[[str, dict], None] | None, progress: Callable[..., Any] | None) -> None:
         c = self.config
         for note in self.notes:
-            err_console.print(f"[yellow]note:[/] {note}")
-        columns = [TextColumn("loss {task.fields[loss]}"), TextColumn("val {task.fields[psnr]}"),
-                   TextColumn("{task.fields[rate]} step/s")]
+            if on_event:
+                on_event("note", {"message": note})
         pending: list[Any] = []  # loss tensors not read yet: reading each step would sync every step
         step = self.start
         self.t_start = clock = time.perf_counter()
         clock_step = step
-        with progress(*columns, disable=not c.progress) as bar:
+        with progress(loss="loss {task.fields[loss]}", psnr="val {task.fields[psnr]}",
+                      rate="{task.fields[rate]} step/s") if progress else _NoBar() as bar:
             psnr = f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-"
             task = bar.add_task("train", total=c.steps, completed=step, loss="-", psnr=psnr, rate="-")
             for lr_batch, hr_batch in self.sampler.dataset(self.start, c.steps):

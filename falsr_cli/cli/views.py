@@ -1,0 +1,120 @@
+"""Every table the command line prints: the API returns data, these turn it into rich tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from falsr_cli.search.config import format_count
+from falsr_cli.search.runner import clock
+from falsr_cli.train.runs import METRICS, TENSORBOARD
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def per_image_table(rows: Sequence[dict[str, Any]], title: str | None = None) -> Any:
+    """Per-image PSNR/SSIM/time, with the conversion note of grayscale/RGBA inputs."""
+    table = Table(title=title)
+    for col in ("image", "PSNR (dB)", "SSIM", "seconds"):
+        table.add_column(col, justify="left" if col == "image" else "right")
+    table.add_column("note")
+    for r in rows:
+        table.add_row(r["name"], _fmt(r["psnr"], 4), _fmt(r["ssim"], 5), _fmt(r["seconds"], 3),
+                      r.get("note") or "")
+    return table
+
+
+def summary_table(entries: dict[str, dict[str, Any]], title: str | None = None) -> Any:
+    """One row per data set: images, average PSNR/SSIM, model throughput and time."""
+    table = Table(title=title)
+    for col in ("data set", "images", "PSNR (dB)", "SSIM", "images/s", "model s", "notes"):
+        table.add_column(col, justify="left" if col in ("data set", "notes") else "right")
+    for name, e in entries.items():
+        notes = f"{len(e['notes'])} converted" if e.get("notes") else ""
+        table.add_row(name, str(e["images"]), _fmt(e["psnr"], 4), _fmt(e["ssim"], 5),
+                      _fmt(e["images_per_second"], 2), _fmt(e["model_seconds"], 2), notes)
+    return table
+
+
+def front_table(doc: dict[str, Any]):
+    """A rich Table of the front in pareto.json."""
+    c = doc.get("constraints") or {}
+    budget = ", ".join(f"{k} {format_count(v) if k != 'psnr_min' else v}"
+                       for k, v in c.items() if v is not None)
+    title = (f"Pareto front after generation {doc.get('generation')}: {len(doc['front'])} of "
+             f"{doc.get('evaluations')} evaluations on {doc.get('val')}" + (f" ({budget})" if budget else ""))
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("K", "right"), ("PSNR", "right"), ("SSIM", "right"), ("mult-adds", "right"),
+                          ("params", "right"), ("architecture", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for k, m in enumerate(doc["front"]):
+        ssim = m.get("ssim")
+        table.add_row(str(k), f"{m['psnr']:.4f}", "-" if ssim is None else f"{ssim:.5f}",
+                      format_count(m["mult_adds"]), format_count(m["params"]), m.get("text", ""))
+    return table
+
+
+def run_summary_table(summary: dict[str, Any]) -> Any:
+    """One screen: what was trained, how fast, how well, and where everything is."""
+    def dur(seconds: float) -> str:
+        m, s = divmod(int(round(seconds)), 60)
+        h, m = divmod(m, 60)
+        return f"{h}:{m:02d}:{s:02d}"
+
+    t = Table(title=f"training run {summary['out']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("architecture", f"{summary['arch']} ({summary['arch_hash']})")
+    steps = f"{summary['steps']}"
+    if summary.get("resumed_from") is not None:
+        steps += f" (resumed at {summary['resumed_from']})"
+    t.add_row("steps", steps)
+    rate = summary.get("steps_per_s")
+    t.add_row("time", dur(summary["train_seconds"]) + (f", {rate:.2f} steps/s" if rate else ""))
+    t.add_row("devices / precision", f"{summary['devices']} / {summary['precision']}")
+    if summary.get("final_loss") is not None:
+        t.add_row("loss (L1, last log interval)", f"{summary['final_loss']:.5f}")
+    if summary.get("last_val"):
+        v = summary["last_val"]
+        t.add_row("last validation", f"{v['psnr']:.3f} dB / {v['ssim']:.4f} at step {v['step']}")
+    if summary.get("best"):
+        b = summary["best"]
+        t.add_row("best validation", f"{b['psnr']:.3f} dB / {b['ssim']:.4f} at step {b['step']}")
+    t.add_row("model", f"{summary['model']} (step {summary['weights_from_step']})")
+    if summary.get("last_checkpoint"):
+        t.add_row("last checkpoint", summary["last_checkpoint"])
+    out = Path(summary["out"])
+    t.add_row("metrics", f"{out / METRICS}, TensorBoard: {out / TENSORBOARD}")
+    for note in summary.get("notes") or []:
+        t.add_row("note", note)
+    return t
+
+
+class GenerationRows:
+    """The per-generation table: a header once, then one aligned row per generation."""
+
+    COLUMNS = (("gen", 4), ("evaluations\ntrained/skip/fail", 17), ("feasible", 8), ("front", 5),
+               ("hypervolume", 11), ("best PSNR\n≤ budget", 10), ("elapsed", 8))
+
+    def __init__(self, console: Any):
+        self.console = console
+        self.header_done = False
+
+    def print(self, h: dict) -> None:
+        table = Table(box=None, show_header=not self.header_done, header_style="bold", pad_edge=False)
+        for name, width in self.COLUMNS:
+            table.add_column(name, justify="right", width=width, no_wrap=True)
+        best = "-" if h["best_psnr"] is None else f"{h['best_psnr']:.3f} dB"
+        table.add_row(str(h["generation"]), f"{h['trained'] - h['failed']}/{h['skipped']}/{h['failed']}",
+                      str(h["feasible"]), str(h["front"]), f"{h['hypervolume']:.4g}", best,
+                      clock(h["elapsed"]))
+        self.console.print(table)
+        self.header_done = True
