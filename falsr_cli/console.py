@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -12,9 +14,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console()
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets rich's layout; a pipe or file gets whole lines (no hard wrap at 80 columns), so
+    `falsr arch show FALSR-B | grep text:` returns the whole architecture text and paths stay whole."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=4096)
+
+
+console = _console()
 # Progress bars and notes go to stderr so that stdout stays clean for tables and piped JSON.
-err_console = Console(stderr=True)
+err_console = _console(stderr=True)
 
 
 def progress(*extra_columns, transient: bool = False, disable: bool = False, **text_columns: str) -> Progress:

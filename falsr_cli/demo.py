@@ -72,7 +72,8 @@ def run_demo(
     say("[3/4] export: frozen graph with the published FALSR interface")
     arch, model = load_trained_model(run_dir)
     pb = out / "demo-best.pb"
-    report = export_model(model, pb, "pb", arch=arch, source=str(run_dir))
+    # The demo's own folder: a re-run replaces the export it made before.
+    report = export_model(model, pb, "pb", arch=arch, source=str(run_dir), overwrite=True, inputs=[run_dir])
 
     say("[4/4] evaluate on `samples` with the paper's protocol")
     models = [("bicubic", "bicubic"), (f"searched #{k}, {train_steps} steps", str(pb))]

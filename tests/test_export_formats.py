@@ -149,7 +149,7 @@ def test_failures_leave_nothing_behind(tiny, tmp_path: Path, monkeypatch: pytest
     target.write_bytes(b"previous export")
     monkeypatch.setattr(exporter, "FLOAT_TOLERANCE", -1.0)  # any difference now exceeds the bound
     with pytest.raises(FalsrError, match="differs from the Keras model by .* nothing was written"):
-        export_model(model, target, "pb")
+        export_model(model, target, "pb", overwrite=True)
     assert target.read_bytes() == b"previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pb"]
     with pytest.raises(FalsrError, match="applies to --format tflite only"):

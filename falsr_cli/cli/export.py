@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -27,14 +28,17 @@ def _echo_err(message: str) -> None:
               help="TFLite: data set on which the PSNR change against the float model is measured "
                    "('none' to skip).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing OUT that is a previous export of the same kind (nothing else).")
 def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, weights: str | None, val: str,
-               data_dir: str | None) -> None:
+               data_dir: str | None, overwrite: bool) -> None:
     """Export a model to a deployable file; the export is checked against the Keras model.
 
     MODEL: a training run (or a checkpoint in one), a FALSR .pb (re-export), or an architecture (preset,
     .json, pareto.json#K) with --weights. Batch, height and width stay dynamic. The max abs difference
     to the Keras model on a fixed input is printed (float32 formats must stay within 1e-5), and a report
-    goes to OUT.json. The write is atomic: a failed export leaves nothing behind.
+    goes to OUT.json. The write is atomic: a failed export leaves nothing behind. An existing OUT is never
+    replaced without --overwrite, and never the MODEL itself, a folder holding it or the working folder.
 
     \b
     Examples:
@@ -48,10 +52,16 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
     from falsr_cli.runtime.open import load_keras_model
 
     check_options(fmt, interface, quantize)  # before loading anything (e.g. the onnx extra is missing)
+    inputs = [p for p in (model, weights) if p and os.path.exists(p)]
+    # The output is checked before the (slow) load, and again by export_model just before writing.
+    from falsr_cli.outputs import claim_output
+
+    claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
+                 same_kind=lambda p: (p / "saved_model.pb").is_file())
     loaded = load_keras_model(model, weights)
     report = export_model(loaded.model, out, fmt, interface=interface, quantize=quantize, arch=loaded.arch,
                           source=loaded.source, val=None if val.lower() == "none" else val,
-                          data_dir=data_dir, log=_echo_err)
+                          data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs)
     console.print(f"wrote {report.path} ({report.bytes:,} bytes): {fmt}"
                   f"{'' if quantize == 'none' else ' ' + quantize}, interface {interface}, "
                   f"inputs {', '.join(report.inputs)} → {', '.join(report.outputs)}; "

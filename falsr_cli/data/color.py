@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from falsr_cli.errors import FalsrError
+
 # ITU-R BT.601 full-range YPbPr, as skimage.color.rgb2ypbpr.
 _YPBPR_FROM_RGB = np.array(
     [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float64
@@ -47,8 +49,16 @@ def ypbpr_to_rgb255(y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(rgb01: np.ndarray) -> np.ndarray:
-    """Model RGB in [0,1] → uint8 as the published script: ×255, clip, truncate."""
-    return np.clip(np.asarray(rgb01, dtype=np.float64) * 255.0, 0, 255).astype(np.uint8)
+    """Model RGB in [0,1] → uint8 as the published script: ×255, clip, truncate.
+
+    Non-finite values (a diverged network) are an error: cast to uint8 they would score as a number.
+    """
+    x = np.asarray(rgb01, dtype=np.float64)
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise FalsrError(f"the model's output holds {bad} non-finite values (NaN or inf); it cannot be "
+                         "scored or saved (a diverged or broken network?)")
+    return np.clip(x * 255.0, 0, 255).astype(np.uint8)
 
 
 def pil_bicubic_resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:

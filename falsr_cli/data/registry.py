@@ -29,6 +29,7 @@ from falsr_cli.atomic import sha256_file
 from falsr_cli.data.samples import SAMPLE_IMAGES, SAMPLES, ensure_samples, samples_present, verify_samples
 from falsr_cli.data.verify import VerifyReport
 from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import folder_lock
 from falsr_cli.paths import data_dir as resolve_data_dir
 
 __all__ = ["SAMPLES", "VerifyReport", "sha256_file"]  # re-exported: callers name them through the registry
@@ -274,10 +275,31 @@ def _network_error(what: str, url: str, err: BaseException) -> FalsrError:
     return FalsrError(f"cannot download {what} from {url}: {reason}")
 
 
-def _fetch_url(url: str, part: Path, what: str, advance, set_total=None) -> None:
+def _byte_limit(expected: int | None) -> int | None:
+    """The most a file may grow to while it is fetched: the registry's size and a small margin."""
+    return None if expected is None else expected + max(_CHUNK, expected // 100)
+
+
+def _write_bounded(out, chunk: bytes, written: int, expected: int | None, what: str, src: str) -> int:
+    """Write `chunk` unless the file would outgrow its bound; return the bytes written so far."""
+    written += len(chunk)
+    limit = _byte_limit(expected)
+    if limit is not None and written > limit:
+        raise _Oversized(f"download of {what} from {src} sent more than {limit:,} bytes for a file of "
+                         f"{expected:,}; stopped and removed")
+    out.write(chunk)
+    return written
+
+
+class _Oversized(FalsrError):
+    """A source sent more bytes than the registry allows for the file."""
+
+
+def _fetch_url(url: str, part: Path, what: str, advance, set_total=None, expected: int | None = None) -> None:
     """Download `url` into `part`, resuming from its current length with an HTTP Range request.
 
     `set_total(bytes)` is told the full size when the server says it (for a bar over one big file).
+    `expected` (the registry's byte count) bounds the file: a source that sends more is cut off there.
     """
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "falsr"})
@@ -302,26 +324,35 @@ def _fetch_url(url: str, part: Path, what: str, advance, set_total=None) -> None
             advance(have)
         try:
             with open(part, "ab" if resumed else "wb") as out:
+                written = have
                 while chunk := response.read(_CHUNK):
-                    out.write(chunk)
+                    written = _write_bounded(out, chunk, written, expected, what, url)
                     advance(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
+        except _Oversized:
+            part.unlink(missing_ok=True)
+            raise
         except (urllib.error.URLError, OSError) as e:
             # The partial file stays as .part so a later run resumes it.
             raise _network_error(what, url, e) from None
 
 
-def _fetch_copy(src: str, part: Path, what: str, advance) -> None:
+def _fetch_copy(src: str, part: Path, what: str, advance, expected: int | None = None) -> None:
     src_path = Path(src)
     if not src_path.is_file():
         raise FalsrError(f"cannot download {what}: not in the mirror ({src_path})")
-    with open(src_path, "rb") as f, open(part, "wb") as out:
-        while chunk := f.read(1 << 20):
-            out.write(chunk)
-            advance(len(chunk))
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with open(src_path, "rb") as f, open(part, "wb") as out:
+            written = 0
+            while chunk := f.read(1 << 20):
+                written = _write_bounded(out, chunk, written, expected, what, src)
+                advance(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+    except _Oversized:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def _fetch_verified(
@@ -332,10 +363,11 @@ def _fetch_verified(
     part = target.with_name(target.name + ".part")
     what = f"{ds.name}/{fname}"
     target.parent.mkdir(parents=True, exist_ok=True)
+    expected = entry.bytes if entry is not None else None
     if _is_url(src):
-        _fetch_url(src, part, what, advance)
+        _fetch_url(src, part, what, advance, expected=expected)
     else:
-        _fetch_copy(src, part, what, advance)
+        _fetch_copy(src, part, what, advance, expected=expected)
     if entry is not None:
         size = part.stat().st_size
         if entry.bytes is not None and size != entry.bytes:
@@ -396,6 +428,14 @@ def download(
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
     folder = dataset_dir(ds.name, data_dir)
+    # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
+    lock = folder.parent / ".locks" / f"{ds.folder_name}.lock"
+    with folder_lock(folder, f"downloading {ds.folder_name}", lock_file=lock):
+        return _download_locked(ds, folder, data_dir, mirror, force, quiet)
+
+
+def _download_locked(ds: Dataset, folder: Path, data_dir: str | os.PathLike | None, mirror: str | None,
+                     force: bool, quiet: bool) -> Path:
     if ds.is_archive:
         return _download_archive(ds, folder, mirror, force, quiet)
     report = verify(ds.name, data_dir, full=True)

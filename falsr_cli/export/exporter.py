@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ import numpy as np
 from falsr_cli.atomic import atomic_path, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
+from falsr_cli.outputs import claim_output
 
 EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
@@ -293,6 +294,13 @@ def _atomic_dir(target: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _is_savedmodel(folder: Path) -> bool:
+    """A folder holding a SavedModel and nothing else (what an earlier `--format savedmodel` wrote)."""
+    allowed = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+    names = {p.name for p in folder.iterdir()}
+    return "saved_model.pb" in names and names <= allowed
+
+
 def _check_out(out: Path, fmt: str) -> None:
     if fmt != "savedmodel" and out.is_dir():
         raise FalsrError(
@@ -322,15 +330,22 @@ def export_model(
     val: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike] = (),
 ) -> ExportReport:
     """Export `luma_model` ((N,h,w,1) LR luma → HR luma) to `out`; verify, write atomically, report.
 
     `val` (a data set name or folder of pairs) measures, for TFLite, the PSNR/SSIM of the float Keras
-    model and of the export; a validation set that cannot be loaded is reported, not fatal.
+    model and of the export; a validation set that cannot be loaded is reported, not fatal. An existing
+    `out` (or its report `<out>.json`) is replaced only with `overwrite`, and only when it is a previous
+    export of the same kind; `inputs` (what the model was read from) are never written over.
     """
     start = time.perf_counter()
     out = Path(out)
     check_options(fmt, interface, quantize)
+    claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
+                 same_kind=_is_savedmodel)
+    claim_output(report_path(out), overwrite=overwrite, inputs=inputs)
     _check_out(out, fmt)
     log = log or (lambda _msg: None)
     scale = model_scale(luma_model)

@@ -62,6 +62,15 @@ def run_pairs(
     from falsr_cli.console import progress as progress_bar
     from falsr_cli.data.images import write_image
 
+    if save_dir is not None:
+        # Two inputs that would write one SR file (ok.bmp and ok.webp): refused before any work.
+        seen: dict[str, str] = {}
+        for pair in pairs:
+            name = sr_filename(pair.name, scale)
+            if name in seen:
+                raise FalsrError(f"--save: two images of this data set are named {pair.name} (e.g. .bmp and "
+                                 f".webp) and would both be saved as {name}; rename one")
+            seen[name] = pair.name
     rows = []
     with progress_bar(transient=True, disable=not progress) as bar:
         task = bar.add_task(description or upscaler.name, total=len(pairs))

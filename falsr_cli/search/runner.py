@@ -26,6 +26,7 @@ import numpy as np
 
 from falsr_cli.atomic import write_json
 from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import folder_lock
 from falsr_cli.search.config import SearchConfig, check_compatible, format_count
 from falsr_cli.search.evaluator import Evaluator, TrainFn
 from falsr_cli.search.journal import Journal
@@ -184,12 +185,7 @@ def _open(config: SearchConfig, train_fn: TrainFn | None) -> _Search:
     """Check the run folder and data, set NSGA-II up, and restore the newest snapshot if there is one."""
     from pymoo.core.termination import NoTermination
 
-    config.validate()
-    if not config.out:
-        raise FalsrError("--out: a folder for the search is required")
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise FalsrError(f"--out: {out} is a file, not a folder")
     if train_fn is None and config.evaluator == "brief" and not config.scheduler:
         _check_data(config)  # local workers share this file system (a remote cluster may not)
     journal = Journal(out)
@@ -312,8 +308,20 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
     instead of the configured one — it is left open. Nothing is printed: `log(message)` receives the
     notes (start, workers, the time estimate, the end), `on_generation(row)` each history row (also the
     restored ones), and `progress` (a factory like `falsr_cli.console.progress`) draws a bar per
-    generation. `quiet` silences all three.
+    generation. `quiet` silences all three. One process at a time works on a search folder (a lock).
     """
+    config.validate()
+    if not config.out:
+        raise FalsrError("--out: a folder for the search is required")
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise FalsrError(f"--out: {out} is a file, not a folder")
+    with folder_lock(out, "search"):  # one process per search folder
+        return _run(config, train_fn, quiet, stop_after, pool, log, on_generation, progress)
+
+
+def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after: int | None, pool: Any,
+         log: Log | None, on_generation: Callable[[dict], None] | None, progress: Any) -> SearchResult:
     from falsr_cli.search.workers import make_pool
 
     say: Log = (lambda _m: None) if quiet or log is None else log

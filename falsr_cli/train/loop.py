@@ -20,6 +20,7 @@ import numpy as np
 
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
 from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import folder_lock
 from falsr_cli.train.checkpoints import list_checkpoints
 from falsr_cli.train.config import TrainConfig, learning_rate
 from falsr_cli.train.runs import (
@@ -43,9 +44,10 @@ def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = No
     `falsr_cli.console.progress`, taking extra columns) draws the bar when given and `config.progress`.
     """
     run = _Run(config)
-    run.prepare()
-    run.loop(on_event, progress if config.progress else None)
-    return run.finish()
+    with folder_lock(run.out, "training"):  # one process per run folder
+        run.prepare()
+        run.loop(on_event, progress if config.progress else None)
+        return run.finish()
 
 
 class _NoBar:

@@ -1,0 +1,97 @@
+"""What a command may write: one output policy, and one lock per run or data folder.
+
+Policy (`claim_output`): a command never deletes or replaces what it did not create unless the user gave
+`--overwrite`, and even then never the working folder (or a folder holding it), never one of its own
+inputs (or a folder holding one, or a file inside one), and never a folder holding anything but a
+previous output of the same kind.
+
+Locks (`folder_lock`): an exclusive `flock` on `<folder>/.falsr.lock`, held while the command works on the
+folder. The kernel drops it when the process ends, however it ends, so a killed run never leaves a stale
+lock; a second process gets a one-line error naming the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from falsr_cli.errors import FalsrError
+
+LOCK_NAME = ".falsr.lock"
+
+
+def _real(path: str | os.PathLike) -> Path:
+    return Path(os.path.realpath(os.fspath(path)))
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def claim_output(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    folder: bool = False,
+    inputs: Sequence[str | os.PathLike] = (),
+    same_kind: Callable[[Path], bool] | None = None,
+    flag: str = "--out",
+) -> None:
+    """Raise FalsrError unless writing `path` (a file, or a folder when `folder`) destroys nothing it may not.
+
+    `inputs` are the paths the command reads; `same_kind(existing_folder)` says whether a folder already
+    there is a previous output of this kind (only such a folder may be replaced, with `overwrite`).
+    """
+    target = _real(path)
+    cwd = _real(Path.cwd())
+    if _within(cwd, target):
+        raise FalsrError(f"{flag} {path} is the working folder or holds it; give a new path")
+    for inp in inputs:
+        src = _real(inp)
+        if _within(src, target):
+            what = "the input" if src == target else "a folder holding the input"
+            raise FalsrError(f"{flag} {path} is {what} {inp}; give another path")
+        if _within(target, src) and os.path.lexists(target):
+            raise FalsrError(f"{flag} {path} is a file of the input {inp}; give another path")
+    if not os.path.lexists(target):
+        return
+    if folder and not target.is_dir():
+        raise FalsrError(f"{flag} {path} is a file; this output is a folder")
+    if not folder and target.is_dir():
+        raise FalsrError(f"{flag} {path} is a folder; this output is a file")
+    if not overwrite:
+        what = "a folder" if target.is_dir() else "a file"
+        raise FalsrError(f"{flag} {path} exists ({what}); give --overwrite to replace it, or another path")
+    if folder and (same_kind is None or not same_kind(target)):
+        raise FalsrError(f"{flag} {path} holds files that are not a previous output of this kind; "
+                         "it is not replaced even with --overwrite")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "folder",
+                lock_file: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Hold the exclusive lock of `folder` (created if needed) for the block; FalsrError if it is taken.
+
+    The lock is `<folder>/.falsr.lock`, or `lock_file` for folders whose listing must stay exactly their
+    files (data sets).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = Path(lock_file) if lock_file is not None else folder / LOCK_NAME
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise FalsrError(f"{folder} is in use by another falsr process (pid {other}, {what}); wait for "
+                             "it to finish or use another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield folder
+    finally:
+        os.close(fd)  # closing drops the lock

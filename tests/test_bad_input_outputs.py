@@ -1,0 +1,170 @@
+"""Nothing a user owns is lost: outputs never replace what the command did not make, one process per run or
+data folder, downloads bounded by the registry's byte count. Each case: exit code, one line, files intact."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from export_models import shared_tiny
+
+from falsr_cli.cli import main
+from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import claim_output, folder_lock
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder` (its names relative to it)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def tiny_weights(tmp_path_factory) -> tuple[str, Path]:
+    """An architecture text and a .weights.h5 of the shared tiny model (an export source for the CLI)."""
+    arch, model = shared_tiny()
+    folder = tmp_path_factory.mktemp("weights")
+    path = folder / "tiny.weights.h5"
+    model.save_weights(path)
+    return arch.to_text(), path
+
+
+# ---- 1. outputs never destroy what was there ----------------------------------------------------------
+
+
+def test_export_does_not_replace_a_folder_a_file_the_input_or_the_working_folder(tmp_path, tiny_weights,
+                                                                                monkeypatch):
+    text, weights = tiny_weights
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my thesis")
+    (tmp_path / "model.pb").write_bytes(b"an older model I keep")
+    before = _snapshot(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    cases = [
+        (["--format", "savedmodel", "--out", str(mine)], "exists (a folder); give --overwrite"),
+        (["--format", "savedmodel", "--out", str(mine), "--overwrite"], "not a previous output of this kind"),
+        (["--format", "pb", "--out", str(tmp_path / "model.pb")], "exists (a file); give --overwrite"),
+        (["--format", "savedmodel", "--out", ".", "--overwrite"], "is the working folder or holds it"),
+        (["--format", "savedmodel", "--out", str(weights.parent), "--overwrite"], "folder holding the input"),
+        (["--format", "pb", "--out", str(weights), "--overwrite"], "is the input"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(main, ["export", text, "--weights", str(weights), *args])
+        assert message in _one_line_error(result), args
+    assert _snapshot(tmp_path) == before
+    assert weights.is_file()
+
+
+def test_overwrite_replaces_only_a_previous_export_of_the_same_kind(tmp_path, tiny_weights):
+    text, weights = tiny_weights
+    runner = CliRunner()
+    out = tmp_path / "m.pb"
+    args = ["export", text, "--weights", str(weights), "--format", "pb", "--out", str(out)]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, args)
+    assert "give --overwrite" in _one_line_error(again)
+    forced = runner.invoke(main, [*args, "--overwrite"])
+    assert forced.exit_code == 0, forced.output
+
+
+def test_claim_output_protects_files_inside_an_input(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "arch.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FalsrError, match="is a file of the input"):
+        claim_output(run / "arch.json", overwrite=True, inputs=[run])
+    claim_output(run / "new.pb", inputs=[run])  # a new file beside the run's own is fine
+    with pytest.raises(FalsrError, match="is a folder; this output is a file"):
+        claim_output(run, overwrite=True)
+    assert (run / "arch.json").read_text() == "{}"
+
+
+# ---- 2. one process per run or data folder ----------------------------------------------------------
+
+
+def test_a_locked_run_folder_refuses_a_second_process_and_names_it(tmp_path):
+    from falsr_cli.search.config import resolve_config
+    from falsr_cli.search.runner import run_search
+    from falsr_cli.train import TrainConfig, train
+
+    for folder in ("train", "search", "data"):
+        (tmp_path / folder).mkdir()
+    with folder_lock(tmp_path / "train", "test"):
+        with pytest.raises(FalsrError, match=rf"in use by another falsr process \(pid {os.getpid()}"):
+            train(TrainConfig(arch="FALSR-C", data="samples", steps=2, out=str(tmp_path / "train"),
+                              data_dir=str(tmp_path / "data"), progress=False))
+    with folder_lock(tmp_path / "search", "test"):
+        cfg = resolve_config({"evaluator": "proxy", "workers": 0, "n": 2, "pop": 2, "generations": 1,
+                              "out": str(tmp_path / "search")})
+        with pytest.raises(FalsrError, match="in use by another falsr process"):
+            run_search(cfg, quiet=True)
+    assert not (tmp_path / "search" / "config.json").exists()  # nothing written by the refused one
+    data = tmp_path / "data"
+    with folder_lock(data / "Set5", "test", lock_file=data / ".locks" / "Set5.lock"):
+        args = ["dataset", "download", "Set5", "--data-dir", str(tmp_path / "data")]
+        result = CliRunner().invoke(main, args)
+        assert "in use by another falsr process" in _one_line_error(result)
+    # Released with the block (and by the kernel when a process dies): the folder is usable again.
+    with folder_lock(tmp_path / "train", "again"):
+        pass
+
+
+# ---- 3. bounded downloads ---------------------------------------------------------------------------
+
+
+def test_a_mirror_that_sends_too_much_is_cut_off_at_the_registry_size(tmp_path, monkeypatch):
+    from falsr_cli.data import registry
+
+    entry = next(f for f in registry.get_dataset("Set5").files if f.name == "img_001_SRF_2_HR.png")
+    mirror = tmp_path / "mirror" / "Set5"
+    mirror.mkdir(parents=True)
+    for f in registry.get_dataset("Set5").files:
+        # Every file of the mirror is far larger than the registry says (a source that never ends).
+        (mirror / f.name).write_bytes(b"\0" * (f.bytes * 3 + (1 << 20)))
+    monkeypatch.setenv("FALSR_DATA_MIRROR", str(tmp_path / "mirror"))
+    with pytest.raises(FalsrError, match=r"download of Set5/img_00\d_SRF_2_[LH]R.png from .* sent more than"):
+        registry.download("Set5", data_dir=tmp_path / "data", quiet=True)
+    left = list((tmp_path / "data" / "Set5").glob("*"))
+    assert all(p.stat().st_size <= entry.bytes * 2 for p in left)
+    assert not any(p.name.endswith(".part") for p in left)
+
+
+# ---- 5. wrong results are errors, never a silent number ---------------------------------------------
+
+
+def test_non_finite_model_output_and_colliding_save_names_are_errors(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from falsr_cli.data import color
+    from falsr_cli.runtime.evaluate import evaluate_model
+
+    with pytest.raises(FalsrError, match="holds 1 non-finite values"):
+        color.to_uint8(np.array([[0.5, np.nan]]))
+    with pytest.raises(FalsrError, match="holds 2 non-finite values"):
+        color.to_uint8(np.array([np.inf, -np.inf, 0.2]))
+    assert color.to_uint8(np.array([0.0, 1.0, 2.0])).tolist() == [0, 255, 255]
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for ext in ("bmp", "webp"):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"ok.{ext}",
+                                                                                 lossless=True)
+    before = _snapshot(tmp_path)
+    with pytest.raises(FalsrError, match="would both be saved as ok_SRF_2_SR.png"):
+        evaluate_model("bicubic", str(folder), save_dir=tmp_path / "sr", progress=False)
+    assert _snapshot(tmp_path) == before and not (tmp_path / "sr").exists()
