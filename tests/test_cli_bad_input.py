@@ -50,3 +50,22 @@ def test_pareto_member_of_an_empty_front(tmp_path):
     (tmp_path / "pareto.json").write_text(json.dumps({"front": []}))
     with pytest.raises(FalsrError, match="empty"):
         load_architecture(f"{tmp_path / 'pareto.json'}#0")
+
+
+def test_the_command_table_lists_every_command_with_its_own_help_without_importing_it():
+    import subprocess
+    import sys
+
+    import click
+
+    from falsr_cli.cli import COMMANDS
+
+    ctx = click.Context(main)
+    for name, (_, text) in COMMANDS.items():
+        assert main.get_command(ctx, name).get_short_help_str(limit=300) == text, name
+    # `falsr --help` imports no command module (nor TensorFlow).
+    code = ("import sys; from click.testing import CliRunner; from falsr_cli.cli import main; "
+            "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0 and 'upscale' in r.output; "
+            "print(sorted(m for m in sys.modules if m.startswith(('falsr_cli.cli.', 'tensorflow'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

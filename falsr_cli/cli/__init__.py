@@ -20,18 +20,34 @@ import click  # noqa: E402
 from falsr_cli import __version__  # noqa: E402
 from falsr_cli.errors import FalsrError  # noqa: E402
 
-# Command name → "module:attribute"; each module is imported when its command is used or listed.
-COMMANDS = {
-    "arch": "falsr_cli.cli.arch:arch_group",
-    "calculate": "falsr_cli.cli.evaluate:calculate_cmd",
-    "dataset": "falsr_cli.cli.data:dataset",
-    "demo": "falsr_cli.cli.demo:demo_cmd",
-    "evaluate": "falsr_cli.cli.evaluate:evaluate_cmd",
-    "export": "falsr_cli.cli.export:export_cmd",
-    "flops": "falsr_cli.cli.arch:flops_cmd",
-    "search": "falsr_cli.cli.search:search_cmd",
-    "train": "falsr_cli.cli.train:train_cmd",
-    "upscale": "falsr_cli.cli.export:upscale_cmd",
+# Command name → ("module:attribute", its one-line help). A module is imported only when its command runs
+# (or its own --help is asked): `falsr --help` lists the commands from this table, so it imports nothing
+# but click. The help lines equal the commands' own first docstring lines (a test checks it).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "arch": ("falsr_cli.cli.arch:arch_group",
+             "Inspect architectures: presets (FALSR-A/B/C), arch .json files, pareto.json#K, published .pb "
+             "graphs."),
+    "calculate": ("falsr_cli.cli.evaluate:calculate_cmd",
+                  "Run a FALSR frozen graph over data sets as the original calculate.py: SR images, "
+                  "PSNR/SSIM table."),
+    "dataset": ("falsr_cli.cli.data:dataset", "List, fetch, check and locate the data sets."),
+    "demo": ("falsr_cli.cli.demo:demo_cmd",
+             "Search, train, export and evaluate on the built-in `samples` images: offline, a few "
+             "minutes."),
+    "evaluate": ("falsr_cli.cli.evaluate:evaluate_cmd",
+                 "Score a model on a data set: average PSNR/SSIM (Y, BT.601, border = scale), images/s, "
+                 "time."),
+    "export": ("falsr_cli.cli.export:export_cmd",
+               "Export a model to a deployable file; the export is checked against the Keras model."),
+    "flops": ("falsr_cli.cli.arch:flops_cmd",
+              "Mult-adds (multiply-accumulates) and parameters of an architecture for one LR input."),
+    "search": ("falsr_cli.cli.search:search_cmd",
+               "Search the FALSR space for the Pareto front of PSNR, mult-adds and params (NSGA-II + RL)."),
+    "train": ("falsr_cli.cli.train:train_cmd",
+              "Train an architecture on luma (Adam, L1 loss), validating on held-out images and "
+              "checkpointing."),
+    "upscale": ("falsr_cli.cli.export:upscale_cmd",
+                "Upscale photos: luma through the network, chroma and alpha bicubic, tile by tile."),
 }
 
 
@@ -43,9 +59,17 @@ class FalsrGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS and name not in self.commands:
-            module, attr = COMMANDS[name].split(":")
+            module, attr = COMMANDS[name][0].split(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the table: listing the commands must not import them.
+        limit = formatter.width - 6 - max(len(n) for n in COMMANDS)
+        rows = [(name, click.utils.make_default_short_help(COMMANDS[name][1], limit))
+                for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
