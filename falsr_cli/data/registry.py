@@ -280,19 +280,26 @@ def _byte_limit(expected: int | None) -> int | None:
     return None if expected is None else expected + max(_CHUNK, expected // 100)
 
 
-def _write_bounded(out, chunk: bytes, written: int, expected: int | None, what: str, src: str) -> int:
-    """Write `chunk` unless the file would outgrow its bound; return the bytes written so far."""
-    written += len(chunk)
+def _stream(read, part: Path, have: int, expected: int | None, what: str, src: str, advance) -> None:
+    """Append `read(_CHUNK)` blocks to `part` (from byte `have`; 0 starts it anew), fsynced at the end.
+
+    A source that sends more than the registry's size (plus a margin) is cut off: the file is removed
+    and the error names it, so a mirror that streams forever cannot fill the disk.
+    """
     limit = _byte_limit(expected)
-    if limit is not None and written > limit:
-        raise _Oversized(f"download of {what} from {src} sent more than {limit:,} bytes for a file of "
-                         f"{expected:,}; stopped and removed")
-    out.write(chunk)
-    return written
-
-
-class _Oversized(FalsrError):
-    """A source sent more bytes than the registry allows for the file."""
+    written = have
+    with open(part, "ab" if have else "wb") as out:
+        while chunk := read(_CHUNK):
+            written += len(chunk)
+            if limit is not None and written > limit:
+                out.close()
+                part.unlink(missing_ok=True)
+                raise FalsrError(f"download of {what} from {src} sent more than {limit:,} bytes for a file "
+                                 f"of {expected:,}; stopped and removed")
+            out.write(chunk)
+            advance(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _fetch_url(url: str, part: Path, what: str, advance, set_total=None, expected: int | None = None) -> None:
@@ -323,16 +330,7 @@ def _fetch_url(url: str, part: Path, what: str, advance, set_total=None, expecte
         if resumed:
             advance(have)
         try:
-            with open(part, "ab" if resumed else "wb") as out:
-                written = have
-                while chunk := response.read(_CHUNK):
-                    written = _write_bounded(out, chunk, written, expected, what, url)
-                    advance(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-        except _Oversized:
-            part.unlink(missing_ok=True)
-            raise
+            _stream(response.read, part, have, expected, what, url, advance)
         except (urllib.error.URLError, OSError) as e:
             # The partial file stays as .part so a later run resumes it.
             raise _network_error(what, url, e) from None
@@ -342,17 +340,8 @@ def _fetch_copy(src: str, part: Path, what: str, advance, expected: int | None =
     src_path = Path(src)
     if not src_path.is_file():
         raise FalsrError(f"cannot download {what}: not in the mirror ({src_path})")
-    try:
-        with open(src_path, "rb") as f, open(part, "wb") as out:
-            written = 0
-            while chunk := f.read(1 << 20):
-                written = _write_bounded(out, chunk, written, expected, what, src)
-                advance(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-    except _Oversized:
-        part.unlink(missing_ok=True)
-        raise
+    with open(src_path, "rb") as f:
+        _stream(f.read, part, 0, expected, what, src, advance)
 
 
 def _fetch_verified(
