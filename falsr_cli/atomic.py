@@ -71,6 +71,8 @@ def read_json(target: str | os.PathLike) -> Any:
         raise FalsrError(f"{target}: not valid JSON ({e})") from None
     except UnicodeDecodeError:
         raise FalsrError(f"{target}: not a text (JSON) file") from None
+    except RecursionError:
+        raise FalsrError(f"{target}: JSON nested too deeply to be an architecture or result file") from None
 
 
 def append_jsonl(target: str | os.PathLike, record: dict) -> None:

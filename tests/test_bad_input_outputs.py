@@ -168,3 +168,27 @@ def test_non_finite_model_output_and_colliding_save_names_are_errors(tmp_path):
     with pytest.raises(FalsrError, match="would both be saved as ok_SRF_2_SR.png"):
         evaluate_model("bicubic", str(folder), save_dir=tmp_path / "sr", progress=False)
     assert _snapshot(tmp_path) == before and not (tmp_path / "sr").exists()
+
+
+# ---- 6. no traceback for odd input ------------------------------------------------------------------
+
+
+def test_deep_json_odd_scheduler_addresses_and_non_utf8_paths_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    from falsr_cli.search.config import resolve_config
+
+    for good in ("tcp://10.0.0.1:8786", "localhost:8786", "tls://[::1]:8786"):
+        assert resolve_config({"scheduler": good}).scheduler == good
+    runner = CliRunner()
+    assert "nested too deeply" in _one_line_error(runner.invoke(main, ["arch", "show", str(deep)]))
+    for address in ("not an address", "foo://x:1"):
+        result = runner.invoke(main, ["search", "--evaluator", "proxy", "--scheduler", address, "--n", "2",
+                                      "--pop", "2", "--generations", "1", "--out", str(tmp_path / "s")])
+        assert "is not a Dask scheduler address" in _one_line_error(result), address
+    bad = "runs/caf\udce9"  # a Latin-1 byte on the command line of a UTF-8 system
+    result = runner.invoke(main, ["train", "--arch", "FALSR-C", "--data", "samples", "--steps", "2",
+                                  "--out", bad])
+    assert "is not a UTF-8 path" in _one_line_error(result)
+    assert not (tmp_path / "runs").exists()  # nothing half made

@@ -23,6 +23,7 @@ CROWDINGS = ("chu-yu", "pymoo")
 RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "scheduler", "data_dir",
                                "progress", "evaluator_options"})
 
+_SCHEDULER_RE = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://)?(?:\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}$")
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 _COUNT_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)\s*$")
 
@@ -120,6 +121,13 @@ class SearchConfig:
         """Normalise budgets and raise FalsrError naming the first bad field; return self."""
         self.flops_max = parse_count(self.flops_max, "flops_max")
         self.params_max = parse_count(self.params_max, "params_max")
+        if self.scheduler is not None and not _SCHEDULER_RE.match(str(self.scheduler)):
+            raise FalsrError(f"scheduler: {self.scheduler!r} is not a Dask scheduler address such as "
+                             "tcp://10.0.0.1:8786 (protocols tcp, tls, ws, wss, ucx, inproc)")
+        try:
+            str(self.out or "").encode("utf-8")  # recorded in the run folder's JSON files
+        except UnicodeEncodeError:
+            raise FalsrError(f"out: {self.out!r} is not a UTF-8 path; give another --out") from None
         for name, low in (("n", 1), ("pop", 2), ("generations", 1), ("train_steps", 1), ("batch", 1),
                           ("patch", 4), ("controller_hidden", 1), ("controller_embed", 1)):
             _int(self, name, low)

@@ -140,9 +140,12 @@ class DaskPool:
                                                 **kwargs)
                 self.client = Client(self.cluster)
                 self.description = f"on {workers} local worker process{'es' if workers != 1 else ''}"
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError, TypeError) as e:
+            # distributed raises ValueError/TypeError for an address it cannot parse (`foo://x:1`,
+            # 'not an address'), OSError/TimeoutError for one it cannot reach.
             where = scheduler or "a local cluster"
-            raise FalsrError(f"cannot start Dask workers on {where}: {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise FalsrError(f"cannot start Dask workers on {where}: {first}") from None
         self.client.register_plugin(PinGPU(gpus))
         infos = self.client.scheduler_info().get("workers", {}).values()
         self.resources = {"GPU": 1} if any("GPU" in (w.get("resources") or {}) for w in infos) else None

@@ -187,6 +187,8 @@ class Architecture:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise FalsrError(f"architecture file is not valid JSON: {e}") from None
+        except RecursionError:
+            raise FalsrError("architecture file: JSON nested too deeply") from None
         return cls.from_dict(d)
 
     def save(self, path: str | os.PathLike) -> None:

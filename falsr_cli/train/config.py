@@ -96,6 +96,12 @@ class TrainConfig:
             raise FalsrError(f"patch: {self.patch} is not a multiple of the scale {self.scale}")
         if not str(self.data).strip():
             raise FalsrError("data: no training data given")
+        try:
+            # JSON files in the run folder record it: a path with bytes that are not UTF-8 (a surrogate
+            # escape from the command line) would fail there, after the folder was made.
+            str(self.out).encode("utf-8")
+        except UnicodeEncodeError:
+            raise FalsrError(f"out: {self.out!r} is not a UTF-8 path; give another --out") from None
         if self.warmup is not None and self.warmup >= self.steps and self.warmup:
             raise FalsrError(f"warmup: {self.warmup} steps is not shorter than the run ({self.steps} steps);"
                              f" give --warmup {self.steps // 10} or less")
