@@ -31,11 +31,12 @@ import argparse
 import json
 import math
 import os
-import platform
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
 
 POINTS = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 10, 12, 15, 20)
 SETS = ("held_out", "Set5", "Set14")
@@ -55,27 +56,6 @@ def recipes(arch: str, patch: int | None) -> dict:
         "falsr-res-normal-init": dict(arch=f"{arch}-res", patch=p, init="normal"),
         "falsr-res-constant": dict(arch=f"{arch}-res", patch=p, schedule="constant"),
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                return sorted(f for f in flags if f.startswith(("avx", "fma", "amx", "f16c")))
-    except OSError:
-        pass
-    return []
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -10,31 +10,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
+from falsr_cli.machine import describe
+from falsr_cli.space.architecture import RESIDUAL_SUFFIX
 
 
 def machine() -> dict[str, Any]:
-    """The host the run was trained on, as far as Python can tell."""
+    """The host the run was trained on: CPU model and vector flags, cores, platform, GPUs."""
     import tensorflow as tf
 
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-    }
+    return {**describe(), "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
 def paper_figures(name: str) -> dict[str, Any] | None:
-    """The paper's ×2 row for `name` (e.g. FALSR-B) from published.json, if the reference data is here."""
+    """The paper's ×2 row for `name` (FALSR-B; FALSR-B-res is compared with FALSR-B), from the package's
+    copy of the paper's table."""
     from falsr_cli.search.report import load_published
 
     published = load_published()
-    return published["models"].get(name) if published else None
+    return published["models"].get(name.removesuffix(RESIDUAL_SUFFIX)) if published else None
 
 
 def training_facts(run: Path) -> dict[str, Any]:
@@ -43,8 +40,8 @@ def training_facts(run: Path) -> dict[str, Any]:
     records = atomic.read_jsonl(run / "metrics.jsonl")
     summary_path = run / "summary.json"
     summary = atomic.read_json(summary_path) if summary_path.is_file() else {}
-    keys = ("arch", "data", "val", "steps", "batch", "patch", "lr", "schedule", "warmup", "min_lr", "seed",
-            "augment", "precision", "data_images", "created", "versions")
+    keys = ("arch", "data", "val", "steps", "batch", "patch", "lr", "schedule", "warmup", "min_lr", "beta1",
+            "beta2", "init", "seed", "augment", "precision", "data_images", "created", "versions")
     vals = [r for r in records if "val_psnr" in r]
     return {
         "architecture": config.get("architecture"),
@@ -54,6 +51,9 @@ def training_facts(run: Path) -> dict[str, Any]:
         # Wall time of the training loop (of the last process, if the run was resumed).
         "wall_seconds": summary.get("train_seconds"),
         "best_validation": max(vals, key=lambda r: r["val_psnr"]) if vals else None,
+        # The held-out validation curve (PSNR/SSIM on `val` by step): what chose the shipped weights.
+        "validation_curve": [{"step": r["step"], "psnr": round(r["val_psnr"], 4),
+                              **({"ssim": round(r["val_ssim"], 5)} if "val_ssim" in r else {})} for r in vals],
         "summary": summary,
     }
 
@@ -90,7 +90,8 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
         "model": pb.name,
         "architecture_name": name,
         **{k: facts[k] for k in ("architecture", "arch_hash")},
-        "training": {k: facts[k] for k in ("config", "steps_done", "wall_seconds", "best_validation")},
+        "training": {k: facts[k] for k in ("config", "steps_done", "wall_seconds", "best_validation",
+                                          "validation_curve")},
         "machine": machine(),
         "scores": scores,
         "paper": ({ds: paper.get(ds) for ds in datasets} | {"trained_on": "DIV2K"}) if paper else None,

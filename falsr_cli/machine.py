@@ -1,0 +1,37 @@
+"""The machine a figure was measured on: CPU model and the vector-instruction flags that decide speed."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+# The flags that change which kernels TensorFlow/oneDNN/XNNPACK can use (and so step times and rates).
+VECTOR_FLAGS = ("avx", "fma", "f16c", "amx")
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    """E.g. 'AMD EPYC' or 'Intel(R) Xeon(R) …' (/proc/cpuinfo), else what the platform says."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's vector flags (avx2, avx512f, avx512_bf16, fma, …), sorted; empty where unknown."""
+    flags = (_cpuinfo_field("flags") or "").split()
+    return sorted(f for f in flags if f.startswith(VECTOR_FLAGS))
+
+
+def describe() -> dict[str, object]:
+    """What a model card or benchmark records about the machine."""
+    return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
+            "platform": platform.platform()}
