@@ -53,7 +53,8 @@ def training_facts(run: Path) -> dict[str, Any]:
         "best_validation": max(vals, key=lambda r: r["val_psnr"]) if vals else None,
         # The held-out validation curve (PSNR/SSIM on `val` by step): what chose the shipped weights.
         "validation_curve": [{"step": r["step"], "psnr": round(r["val_psnr"], 4),
-                              **({"ssim": round(r["val_ssim"], 5)} if "val_ssim" in r else {})} for r in vals],
+                              **({"ssim": round(r["val_ssim"], 5)} if "val_ssim" in r else {})}
+                             for r in vals],
         "summary": summary,
     }
 
