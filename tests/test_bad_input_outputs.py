@@ -192,3 +192,39 @@ def test_deep_json_odd_scheduler_addresses_and_non_utf8_paths_are_one_line(tmp_p
                                   "--out", bad])
     assert "is not a UTF-8 path" in _one_line_error(result)
     assert not (tmp_path / "runs").exists()  # nothing half made
+
+
+# ---- 3. bounded work: graphs that would allocate far more than a model needs ------------------------
+
+
+def _fill_graph(side: int):
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        y = tf.compat.v1.placeholder(tf.float32, [None, None, None, 1], name="input_image_evaluate_y")
+        big = tf.fill(tf.constant([side, side], tf.int32), 0.5, name="huge")
+        tf.identity(y + tf.slice(big, [0, 0], [1, 1])[0, 0], name="sr_y")
+    return g.as_graph_def()
+
+
+def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, monkeypatch):
+    from falsr_cli.models.graphdef import check_ops
+    from falsr_cli.runtime.open import load_model
+
+    graph_def = _fill_graph(20000)  # a few bytes of graph, 1.49 GiB when run
+    assert graph_def.ByteSize() < 4096
+    too_big = r"Fill node huge makes a tensor of 1\.49 GiB, over the 1\.00 GiB bound"
+    with pytest.raises(FalsrError, match=too_big):
+        check_ops(graph_def, "g.pb")
+    check_ops(_fill_graph(100), "small.pb")  # an ordinary size passes
+    monkeypatch.setenv("FALSR_MAX_TENSOR_BYTES", "1000")
+    with pytest.raises(FalsrError, match="over the 0.00 GiB bound"):
+        check_ops(_fill_graph(100), "small.pb")
+    monkeypatch.delenv("FALSR_MAX_TENSOR_BYTES")
+    (tmp_path / "g.pb").write_bytes(graph_def.SerializeToString())
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "g.pb"), "--dataset", "samples",
+                                       "--data-dir", str(tmp_path / "data")])
+    assert "makes a tensor of 1.49 GiB" in _one_line_error(result)
+    with pytest.raises(FalsrError, match="1.49 GiB"):
+        load_model(str(tmp_path / "g.pb"))

@@ -101,8 +101,9 @@ def disallowed_ops(graph_def: Any) -> list[str]:
     return bad
 
 
-def check_ops(graph_def: Any, source: str = "graph") -> None:
-    """Refuse a graph with any op outside ALLOWED_OPS, naming the first offenders."""
+def check_ops(graph_def: Any, source: str = "graph", max_bytes: int | None = None) -> None:
+    """Refuse a graph with any op outside ALLOWED_OPS, naming the first offenders, or with a constant or
+    fill that alone would take more than `max_bytes` (default MAX_TENSOR_BYTES)."""
     bad = disallowed_ops(graph_def)
     if bad:
         ops = sorted({b.split(" ", 1)[0] for b in bad})
@@ -111,6 +112,64 @@ def check_ops(graph_def: Any, source: str = "graph") -> None:
             f"refusing to run {source}: it contains op(s) {', '.join(ops)} that are not pure tensor ops "
             f"(file, system or Python access is not allowed in a model): {shown}"
         )
+    limit = max_tensor_bytes() if max_bytes is None else max_bytes
+    for where, node, size in _fixed_tensors(graph_def):
+        if size > limit:
+            raise FalsrError(
+                f"refusing to run {source}: {node.op} node {where}{node.name} makes a tensor of "
+                f"{size / 2**30:.2f} GiB, over the {limit / 2**30:.2f} GiB bound (env {MAX_TENSOR_ENV})"
+            )
+
+
+# A model's weights are megabytes; a frozen graph that builds a multi-GiB tensor from a few bytes (Fill of a
+# huge shape, a giant constant) is an attack or a bug, refused before it runs.
+MAX_TENSOR_ENV = "FALSR_MAX_TENSOR_BYTES"
+_DEFAULT_MAX_TENSOR_BYTES = 2**30
+
+
+def max_tensor_bytes() -> int:
+    """The bound on one fixed-shape tensor of a graph: env FALSR_MAX_TENSOR_BYTES, else 1 GiB."""
+    text = os.environ.get(MAX_TENSOR_ENV, "").strip()
+    if not text:
+        return _DEFAULT_MAX_TENSOR_BYTES
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise FalsrError(f"{MAX_TENSOR_ENV}={text!r} is not a byte count") from None
+    if value < 1:
+        raise FalsrError(f"{MAX_TENSOR_ENV}={text!r} must be positive")
+    return value
+
+
+def _fixed_tensors(graph_def: Any) -> Iterator[tuple[str, Any, int]]:
+    """(where, node, bytes) of each Const, and of each Fill or BroadcastTo whose shape is a constant."""
+    import tensorflow as tf
+
+    consts: dict[str, Any] = {}
+    for where, node in _nodes(graph_def):
+        if node.op == "Const":
+            consts[where + node.name] = node
+            t = node.attr["value"].tensor
+            dims = [d.size for d in t.tensor_shape.dim]
+            try:
+                itemsize = tf.dtypes.as_dtype(t.dtype).size
+            except (TypeError, ValueError):
+                itemsize = 8  # strings and the like: counted as pointers, their bytes are in the file
+            yield where, node, int(np.prod(dims, dtype=np.float64)) * itemsize
+    for where, node in _nodes(graph_def):
+        # Fill(dims, value) and BroadcastTo(input, shape) take their output shape from an input.
+        index = {"Fill": 0, "BroadcastTo": 1}.get(node.op)
+        if index is None or len(node.input) <= index:
+            continue
+        shape_node = consts.get(where + node.input[index].lstrip("^").split(":")[0])
+        if shape_node is None:
+            continue
+        try:
+            dims = tf.make_ndarray(shape_node.attr["value"].tensor).reshape(-1)
+        except (TypeError, ValueError):
+            continue
+        itemsize = tf.dtypes.as_dtype(node.attr["T"].type or 1).size
+        yield where, node, int(np.prod(np.maximum(dims, 0), dtype=np.float64)) * itemsize
 
 
 def placeholders(graph_def: Any) -> list[str]:
