@@ -1,7 +1,7 @@
 """`falsr demo`: the whole product on the built-in `samples` data, offline, in a few minutes on 2 CPU cores.
 
 Search (demo preset) → train the front's most accurate member briefly → export it as a FALSR-interface .pb
-→ evaluate it, bicubic and the pretrained FALSR-B (when present) on `samples` → one comparison table.
+→ evaluate it, bicubic and the pretrained FALSR-B-res (when present) on `samples` → one comparison table.
 Every step goes through the same Python API the commands use; results go to `<out>/demo.json`.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from falsr_cli import atomic
 
-PRETRAINED_B = Path("pretrained_model/FALSR-B.pb")
+PRETRAINED = Path("pretrained_model/FALSR-B-res.pb")  # the best shipped model, for comparison
 TRAIN_STEPS = 1000  # the searched network's training: about 40 s on 2 CPU cores
 
 
@@ -77,8 +77,8 @@ def run_demo(
 
     say("[4/4] evaluate on `samples` with the paper's protocol")
     models = [("bicubic", "bicubic"), (f"searched #{k}, {train_steps} steps", str(pb))]
-    if PRETRAINED_B.exists():
-        models.append(("pretrained FALSR-B", str(PRETRAINED_B)))
+    if PRETRAINED.exists():
+        models.append(("pretrained FALSR-B-res", str(PRETRAINED)))
     rows = []
     for label, spec in models:
         r = evaluate_model(spec, "samples", data_dir=data_dir, progress=False)
@@ -92,7 +92,7 @@ def run_demo(
                    "pareto_png": str(out / "search" / "pareto.png")},
         "trained": {"member": k, "text": member["text"], "run": str(run_dir), "steps": train_steps},
         "export": {"pb": str(pb), "max_abs_diff": report.max_abs_diff},
-        "pretrained_b": str(PRETRAINED_B) if PRETRAINED_B.exists() else None,
+        "pretrained": str(PRETRAINED) if PRETRAINED.exists() else None,
         "evaluation": rows,
         "seconds": time.perf_counter() - t0,
     }

@@ -258,3 +258,12 @@ def test_brief_training_is_deterministic_and_reports_nan(data_dir):
     assert 5 < a["psnr"] < 40 and 0 < a["ssim"] < 1
     with pytest.raises(CandidateFailed, match="loss became (nan|inf)"):
         train_and_validate(TINY, **{**kw, "lr": 1e30})
+
+
+def test_run_seconds_add_up_every_process_from_the_metrics():
+    from falsr_cli.train.runs import run_seconds
+
+    records = [{"step": 10, "steps_per_s": 5.0}, {"step": 20, "steps_per_s": 10.0, "val_seconds": 1.5},
+               {"step": 30, "steps_per_s": 2.0}]
+    assert run_seconds(records) == pytest.approx(2.0 + 1.0 + 1.5 + 5.0)
+    assert run_seconds([]) == 0.0

@@ -16,6 +16,7 @@ from typing import Any
 from falsr_cli import atomic
 from falsr_cli.machine import describe
 from falsr_cli.space.architecture import RESIDUAL_SUFFIX
+from falsr_cli.train.runs import run_seconds
 
 
 def machine() -> dict[str, Any]:
@@ -48,8 +49,8 @@ def training_facts(run: Path) -> dict[str, Any]:
         "arch_hash": config.get("arch_hash"),
         "config": {k: config.get(k) for k in keys},
         "steps_done": records[-1]["step"] if records else 0,
-        # Wall time of the training loop (of the last process, if the run was resumed).
-        "wall_seconds": summary.get("train_seconds"),
+        # Training and validation time of the whole run, over every process that worked on it.
+        "wall_seconds": run_seconds(records),
         "best_validation": max(vals, key=lambda r: r["val_psnr"]) if vals else None,
         # The held-out validation curve (PSNR/SSIM on `val` by step): what chose the shipped weights.
         "validation_curve": [{"step": r["step"], "psnr": round(r["val_psnr"], 4),

@@ -44,7 +44,8 @@ MODEL_FORMS = (
     "a training run or a checkpoint in one, a FALSR .pb, or an architecture "
     "(preset, .json, pareto.json#K) with --weights"
 )
-DEFAULT_MODEL = Path("pretrained_model") / "FALSR-A.pb"
+# The best model falsr ships (see the README's results): FALSR-B with the image-level residual.
+DEFAULT_MODEL = Path("pretrained_model") / "FALSR-B-res.pb"
 
 
 @dataclass
@@ -57,14 +58,14 @@ class LoadedModel:
 
 
 def default_model_path() -> Path:
-    """The project's pretrained FALSR-A: ./pretrained_model/FALSR-A.pb, else the one beside the package."""
+    """The project's best pretrained model (DEFAULT_MODEL) in this folder, else the one beside the package."""
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
         if (base / DEFAULT_MODEL).is_file():
             return base / DEFAULT_MODEL
     raise FalsrError(
         f"no --model given and no pretrained model at {DEFAULT_MODEL} (in this folder or the falsr "
         "repository): pass --model (a .pb, a .tflite, a training run, 'bicubic', …) or re-train it with "
-        "`make pretrained-A`"
+        "`make pretrained-B-res`"
     )
 
 
@@ -134,7 +135,7 @@ def _tflite_model(path: Path) -> SRModel:
 def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None) -> SRModel:
     """MODEL for `upscale`: 'bicubic', a .pb, a .tflite, a training run/checkpoint, or an arch + weights.
 
-    No spec: the project's pretrained FALSR-A (pretrained_model/FALSR-A.pb).
+    No spec: the project's best pretrained model (DEFAULT_MODEL).
     """
     if spec is None:
         spec = default_model_path()

@@ -32,6 +32,7 @@ from falsr_cli.train.runs import (
     SUMMARY,
     TENSORBOARD,
     read_run_config,
+    run_seconds,
 )
 
 
@@ -311,6 +312,7 @@ class _Run:
             "resumed_from": self.start if self.extras is not None else None,
             "steps_this_run": ran,
             "train_seconds": self.train_seconds,
+            "run_seconds": run_seconds(records),  # every process that trained this run
             "steps_per_s": ran / self.train_seconds if ran else None,
             "final_loss": records[-1]["loss"] if records else None,
             "last_val": self.last_val,

@@ -125,3 +125,19 @@ def _model_checkpoint(model: Any) -> Any:
 
 
 # ---- the end-of-run summary -------------------------------------------------------------------------
+
+
+def run_seconds(records: list[dict]) -> float:
+    """Seconds the whole run spent training and validating, over every process that worked on it, from its
+    metrics: each record's steps since the one before over its rate, plus its validation time.
+
+    A summary only knows its own process; this survives resumes and re-invocations of a finished run.
+    """
+    total, last = 0.0, 0
+    for r in records:
+        step, rate = int(r.get("step", last)), r.get("steps_per_s")
+        if rate and step > last:
+            total += (step - last) / float(rate)
+        total += float(r.get("val_seconds") or 0.0)
+        last = step
+    return total
