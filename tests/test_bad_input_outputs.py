@@ -228,3 +228,20 @@ def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, m
     assert "makes a tensor of 1.49 GiB" in _one_line_error(result)
     with pytest.raises(FalsrError, match="1.49 GiB"):
         load_model(str(tmp_path / "g.pb"))
+
+
+def test_an_impossible_batch_is_refused_up_front_with_what_it_needs(tmp_path):
+    from falsr_cli.cost.cost_model import training_bytes
+    from falsr_cli.space.architecture import load_architecture
+    from falsr_cli.train.loop import check_memory
+
+    b = load_architecture("FALSR-B")
+    assert 100 * 2**20 < training_bytes(b, 16, 32) < 2 * 2**30  # the default step: hundreds of MiB
+    assert training_bytes(b, 32, 32) > 1.9 * training_bytes(b, 16, 32)
+    check_memory(b, 16, 32, available=8 * 2**30)
+    too_big = r"batch 64 at patch 64 needs at least 1\.2 GiB .* 1\.0 GiB available; use --batch 53 or less"
+    with pytest.raises(FalsrError, match=too_big):
+        check_memory(b, 64, 32, available=2**30)
+    result = CliRunner().invoke(main, ["train", "--arch", "FALSR-B", "--data", "samples", "--batch", "100000",
+                                       "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data")])
+    assert "needs at least" in _one_line_error(result) and "GiB for one training step" in result.stderr

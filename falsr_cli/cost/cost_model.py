@@ -116,3 +116,18 @@ def receptive_field(arch: Architecture) -> int:
     if arch.scale != 2:
         r += 1  # up_expand 3×3
     return r + 1
+
+
+def activation_floats(arch: Architecture, lr_hw: tuple[int, int]) -> int:
+    """Floats of every conv output of one forward pass on an LR input of `lr_hw` (HR-size convs at s²)."""
+    lr = lr_hw[0] * lr_hw[1]
+    per_pixel = sum(c.cout * (arch.scale**2 if c.hr else 1) for c in conv_specs(arch))
+    # The input, the shuffled features and the output at HR size are small next to the convs: counted once.
+    return lr * (per_pixel + 1 + arch.hr_channels * arch.scale**2 + arch.scale**2)
+
+
+def training_bytes(arch: Architecture, batch: int, lr_patch: int) -> int:
+    """A lower estimate of the memory one float32 training step holds: activations kept for the backward
+    pass, their gradients and the ReLU masks (≈ 3 floats per activation), plus weights, gradients and
+    Adam's two moments (4 floats per parameter)."""
+    return 4 * (3 * batch * activation_floats(arch, (lr_patch, lr_patch)) + 4 * params(arch))

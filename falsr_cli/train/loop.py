@@ -95,6 +95,32 @@ def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | 
     return extras
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = None) -> None:
+    """Refuse a batch and patch whose training step cannot fit in memory, saying what it would need."""
+    from falsr_cli.cost.cost_model import training_bytes
+
+    need = training_bytes(arch, batch, lr_patch)
+    have = available_memory() if available is None else available
+    if have is not None and need > have:
+        fits = max(1, int(batch * have / need))
+        raise FalsrError(
+            f"batch {batch} at patch {lr_patch * arch.scale} needs at least {need / 2**30:.1f} GiB for one "
+            f"training step, more than the {have / 2**30:.1f} GiB available; use --batch {fits} or less "
+            "(or a smaller --patch)"
+        )
+
+
 def _versions() -> dict[str, str]:
     import platform
 
@@ -154,6 +180,7 @@ class _Run:
         from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism, make_strategy
 
         c = self.config
+        check_memory(self.arch, c.batch, c.lr_patch)
         images = load_luma_set(c.data, c.scale, c.data_dir)
         self.val = load_validation_set(c.val, c.scale, c.data_dir) if c.val else None
         fingerprint = images.fingerprint()
