@@ -245,3 +245,28 @@ def test_an_impossible_batch_is_refused_up_front_with_what_it_needs(tmp_path):
     result = CliRunner().invoke(main, ["train", "--arch", "FALSR-B", "--data", "samples", "--batch", "100000",
                                        "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data")])
     assert "needs at least" in _one_line_error(result) and "GiB for one training step" in result.stderr
+
+
+# ---- 7. output that works in pipes --------------------------------------------------------------------
+
+
+def test_output_off_a_terminal_keeps_whole_lines_and_json_is_there_for_every_table(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from falsr_cli.space.architecture import load_architecture
+
+    text = load_architecture("FALSR-B").to_text()
+    env = {**os.environ, "COLUMNS": "40"}
+    out = subprocess.run([sys.executable, "-m", "falsr_cli", "arch", "show", "FALSR-B"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert f"text: {text}" in out.splitlines()  # one line, not wrapped at 80 (or 40) columns
+    runner = CliRunner()
+    listed = runner.invoke(main, ["dataset", "list", "--json", "--data-dir", str(tmp_path)])
+    listed = json.loads(listed.stdout)
+    assert {"Set5", "BSDS200-val"} <= {d["name"] for d in listed["datasets"]}
+    scored = runner.invoke(main, ["evaluate", "--model", "bicubic", "--dataset", "samples", "--json", "-",
+                                  "--data-dir", str(tmp_path)])
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["psnr"] == pytest.approx(32.5399, abs=1e-4)
+    assert not scored.stdout.startswith("\n")

@@ -80,3 +80,16 @@ def test_the_first_generation_gives_an_estimate_of_the_whole_run():
     assert "about 6 generations fit in an hour (--generations 6)" in text
     capped = resolve_config({"generations": 10, "pop": 64, "max_evals": 120})
     assert estimate_text(capped, h, 600.0).startswith("estimate: 2 generations ≈ 0:20:00")
+
+
+def test_a_misspelt_evaluator_stops_the_cli_search_with_its_reason_and_status_1(tmp_path):
+    from click.testing import CliRunner
+
+    from falsr_cli.cli import main
+
+    args = ["search", "--evaluator", "prxy", "--workers", "0", "--n", "2", "--pop", "3", "--generations", "2",
+            "--quiet", "--out", str(tmp_path / "s")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: generation 1: no candidate trained successfully (3 × "
+                                     "FalsrError: evaluator: 'prxy' is not brief, proxy or module:function)")

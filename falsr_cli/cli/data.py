@@ -30,7 +30,8 @@ def dataset() -> None:
 
 @dataset.command("list")
 @_data_dir_option
-def dataset_list(data_dir: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def dataset_list(data_dir: str | None, as_json: bool) -> None:
     """Show every registered data set and whether it is present locally.
 
     \b
@@ -43,6 +44,14 @@ def dataset_list(data_dir: str | None) -> None:
     from falsr_cli.data import registry
     from falsr_cli.paths import data_dir as resolve_data_dir
 
+    if as_json:
+        import json
+
+        rows = [{"name": ds.name, "kind": ds.kind, "images": ds.images,
+                 "local": registry.is_present(ds.name, data_dir), "source": ds.source_text,
+                 "split_of": ds.parent} for ds in registry.list_datasets()]
+        click.echo(json.dumps({"data_dir": str(resolve_data_dir(data_dir)), "datasets": rows}, indent=2))
+        return
     table = Table(title=f"data sets (local folder: {resolve_data_dir(data_dir)})")
     for col in ("name", "kind", "images", "local", "source"):
         table.add_column(col, justify="right" if col == "images" else "left", overflow="fold")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 
@@ -19,7 +21,8 @@ def _evaluation_notes(notes: list[str]) -> None:
 @click.option("--model", "-m", required=True, metavar="MODEL",
               help="'bicubic', a FALSR-interface .pb, a .tflite file, or a training-run folder.")
 @click.option("--scale", type=click.IntRange(1, 8), default=2, show_default=True, help="Upscaling factor.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Also write the results as JSON to this file; '-' prints them instead of the tables.")
 @click.option("--save", "save_dir", type=click.Path(file_okay=False), help="Save SR images in this folder.")
 @click.option("--per-image", is_flag=True, help="Print one row per image.")
 @click.option("--no-download", is_flag=True, help="Fail instead of fetching a data set not present locally.")
@@ -41,6 +44,11 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
 
     result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
                             save_dir=save_dir, per_image=True)
+    if json_path == "-":
+        if not per_image:
+            result.pop("per_image")
+        click.echo(json.dumps(jsonable(result), indent=2))
+        return
     if per_image:
         console.print(per_image_table(result["per_image"], title=f"{result['model']} on {result['dataset']}"))
     console.print(summary_table({result["dataset"]: result}, title=f"{result['model']}, x{scale}"))
@@ -65,10 +73,12 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
               help="Data set to run (repeatable). Default: every x2 benchmark present locally, plus samples.")
 @click.option("--no-download", is_flag=True, help="Fail instead of fetching a data set not present locally.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
 def calculate_cmd(pb_path: str, save_path: str, datasets: tuple[str, ...], no_download: bool,
-                  data_dir: str | None) -> None:
+                  data_dir: str | None, as_json: bool) -> None:
     """Run a FALSR frozen graph over data sets as the original calculate.py: SR images, PSNR/SSIM table.
 
+    With --json the figures are printed as JSON instead of the table.
     Saves <save_path>/<pb name>/<data set>/img_NNN_SRF_2_SR.png and <save_path>/<pb name>/metrics.json
     (merged with the data sets of earlier runs).
 
@@ -83,6 +93,11 @@ def calculate_cmd(pb_path: str, save_path: str, datasets: tuple[str, ...], no_do
 
     summary = calculate(pb_path, save_path, list(datasets) or None, data_dir=data_dir,
                         download=not no_download)
+    if as_json:
+        from falsr_cli.runtime.evaluate import jsonable
+
+        click.echo(json.dumps(jsonable(summary), indent=2))
+        return
     console.print(summary_table(summary["datasets"], title=f"{summary['model']}, x{summary['scale']}"))
     _evaluation_notes([n for e in summary["datasets"].values() for n in e["notes"]])
     console.print(f"SR images in {summary['save_dir']}, figures in {summary['metrics_path']} "

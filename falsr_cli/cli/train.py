@@ -61,11 +61,12 @@ _TRAIN = TrainConfig()
 @click.option("--resume", is_flag=True, help="Require an existing run in --out and continue it.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON instead of a table.")
 def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, patch: int, lr: float,
               scale: int, schedule: str, warmup: int | None, decay_every: int, decay_gamma: float,
               min_lr: float, init: str, augment: bool, seed: int, val_every: int, ckpt_every: int,
               keep: int, log_every: int, precision: str, jit: bool, devices: str, resume: bool,
-              data_dir: str | None, quiet: bool) -> None:
+              data_dir: str | None, quiet: bool, as_json: bool) -> None:
     """Train an architecture on luma (Adam, L1 loss), validating on held-out images and checkpointing.
 
     The defaults are a recipe measured to converge fast on a CPU (benchmarks/convergence.py); the image-level
@@ -97,4 +98,10 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
         if kind == "note":
             err_console.print(f"[yellow]note:[/] {data['message']}")
 
-    console.print(run_summary_table(train(config, on_event=on_event, progress=progress)))
+    summary = train(config, on_event=on_event, progress=progress)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        console.print(run_summary_table(summary))
