@@ -104,7 +104,7 @@ class TrainConfig:
             raise FalsrError(f"out: {self.out!r} is not a UTF-8 path; give another --out") from None
         if self.warmup is not None and self.warmup >= self.steps and self.warmup:
             raise FalsrError(f"warmup: {self.warmup} steps is not shorter than the run ({self.steps} steps);"
-                             f" give --warmup {self.steps // 10} or less")
+                             f" give --warmup {self.steps - 1} or less")
         return self
 
     @property

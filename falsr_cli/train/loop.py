@@ -113,7 +113,13 @@ def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = N
     need = training_bytes(arch, batch, lr_patch)
     have = available_memory() if available is None else available
     if have is not None and need > have:
-        fits = max(1, int(batch * have / need))
+        fits = int(batch * have / need)
+        if fits < 1:
+            one = training_bytes(arch, 1, lr_patch) / 2**30
+            raise FalsrError(
+                f"patch {lr_patch * arch.scale} needs at least {one:.1f} GiB for one training step even at "
+                f"--batch 1, more than the {have / 2**30:.1f} GiB available; use a smaller --patch"
+            )
         raise FalsrError(
             f"batch {batch} at patch {lr_patch * arch.scale} needs at least {need / 2**30:.1f} GiB for one "
             f"training step, more than the {have / 2**30:.1f} GiB available; use --batch {fits} or less "
