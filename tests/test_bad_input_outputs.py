@@ -270,3 +270,14 @@ def test_output_off_a_terminal_keeps_whole_lines_and_json_is_there_for_every_tab
                                   "--data-dir", str(tmp_path)])
     assert scored.exit_code == 0 and json.loads(scored.stdout)["psnr"] == pytest.approx(32.5399, abs=1e-4)
     assert not scored.stdout.startswith("\n")
+
+
+def test_a_float_tiff_is_refused_not_scored_inf(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    hr = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    Image.fromarray(hr, mode="F").save(tmp_path / "img_001_SRF_2_HR.tif")
+    Image.fromarray(hr[::2, ::2].copy(), mode="F").save(tmp_path / "img_001_SRF_2_LR.tif")
+    result = CliRunner().invoke(main, ["evaluate", "-m", "bicubic", "-d", str(tmp_path)])
+    assert "holds 32-bit float pixels" in _one_line_error(result) and "inf" not in result.stdout

@@ -101,6 +101,11 @@ def _to_rgb(path: Path, img: Image.Image) -> tuple[np.ndarray, str | None]:
             notes.append(NOTE_ALPHA)
         grey = np.asarray(img.convert("L"))
         arr = np.repeat(grey[..., None], 3, axis=-1)
+    elif mode == "F":
+        # 32-bit float pixels have no agreed range ([0, 1] or [0, 255]): converting would guess, and a
+        # guess that is wrong gives an all-black image that scores "inf" against another one.
+        raise FalsrError(f"{path} holds 32-bit float pixels; falsr reads 8- and 16-bit images — convert "
+                         "it to 8- or 16-bit PNG or TIFF first")
     elif mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in img.info
         if has_alpha:
