@@ -72,17 +72,25 @@ def claim_output(
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, what: str = "folder",
-                lock_file: str | os.PathLike | None = None) -> Iterator[Path]:
+                lock_file: str | os.PathLike | None = None, reading: bool = False) -> Iterator[Path]:
     """Hold the exclusive lock of `folder` (created if needed) for the block; FalsrError if it is taken.
 
     The lock is `<folder>/.falsr.lock`, or `lock_file` for folders whose listing must stay exactly their
-    files (data sets).
+    files (data sets). `reading`: the command only reads the folder, so a folder nobody can write (a
+    read-only mount) is read without a lock — no process can be changing it.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not reading:
+        folder.mkdir(parents=True, exist_ok=True)
     lock = Path(lock_file) if lock_file is not None else folder / LOCK_NAME
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if not reading:
+            raise
+        yield folder
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -281,3 +281,17 @@ def test_a_float_tiff_is_refused_not_scored_inf(tmp_path):
     Image.fromarray(hr[::2, ::2].copy(), mode="F").save(tmp_path / "img_001_SRF_2_LR.tif")
     result = CliRunner().invoke(main, ["evaluate", "-m", "bicubic", "-d", str(tmp_path)])
     assert "holds 32-bit float pixels" in _one_line_error(result) and "inf" not in result.stdout
+
+
+def test_exporting_a_run_that_another_process_holds_is_refused(tmp_path):
+    from falsr_cli.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(TrainConfig(arch="x2-f8:conv_f16_k3_b1_noskip:0", data="samples", val=None, steps=2, batch=2,
+                      patch=16, out=str(run), data_dir=str(tmp_path / "data"), progress=False))
+    with folder_lock(run, "training"):
+        result = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "m.pb")])
+        assert "in use by another falsr process" in _one_line_error(result)
+    assert not (tmp_path / "m.pb").exists()
+    done = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "m.pb")])
+    assert done.exit_code == 0, done.output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -58,7 +60,13 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
 
     claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
                  same_kind=lambda p: (p / "saved_model.pb").is_file())
-    loaded = load_keras_model(model, weights)
+    # A run folder is used by one process at a time: exporting a run that is training is refused.
+    from falsr_cli.outputs import folder_lock
+    from falsr_cli.train.runs import find_run_dir
+
+    run = find_run_dir(Path(model)) if os.path.exists(model) else None
+    with folder_lock(run, "export", reading=True) if run is not None else contextlib.nullcontext():
+        loaded = load_keras_model(model, weights)
     report = export_model(loaded.model, out, fmt, interface=interface, quantize=quantize, arch=loaded.arch,
                           source=loaded.source, val=None if val.lower() == "none" else val,
                           data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs)
