@@ -15,10 +15,12 @@ def test_training_facts_come_from_the_run_files(tmp_path):
         {"arch": "FALSR-B", "data": "T91,BSDS200", "steps": 30, "patch": 64, "lr": 5e-4,
          "architecture": "x2-f32:conv_f16_k1_b1_skip:", "arch_hash": "abc"}))
     for step, extra in ((10, {"val_psnr": 30.0}), (20, {"val_psnr": 31.5}), (30, {"val_psnr": 31.0})):
-        append_jsonl(tmp_path / "metrics.jsonl", {"step": step, "loss": 0.1} | extra)
-    (tmp_path / "summary.json").write_text(json.dumps({"train_seconds": 12.5}))
+        append_jsonl(tmp_path / "metrics.jsonl",
+                     {"step": step, "loss": 0.1, "steps_per_s": 2.0, "val_seconds": 0.5} | extra)
+    # The last process's summary knows only its own time; the card counts the whole run from the metrics.
+    (tmp_path / "summary.json").write_text(json.dumps({"train_seconds": 0.4}))
     facts = training_facts(tmp_path)
-    assert facts["steps_done"] == 30 and facts["wall_seconds"] == 12.5
+    assert facts["steps_done"] == 30 and facts["wall_seconds"] == 3 * 10 / 2.0 + 3 * 0.5
     assert facts["best_validation"]["step"] == 20
     assert facts["config"]["patch"] == 64 and facts["arch_hash"] == "abc"
 
