@@ -36,6 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from falsr_cli.atomic import append_jsonl, read_jsonl  # noqa: E402
 from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
 
 POINTS = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 10, 12, 15, 20)
@@ -56,25 +57,6 @@ def recipes(arch: str, patch: int | None) -> dict:
         "falsr-res-normal-init": dict(arch=f"{arch}-res", patch=p, init="normal"),
         "falsr-res-constant": dict(arch=f"{arch}-res", patch=p, schedule="constant"),
     }
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-    return rows
-
-
-def append(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def ensure_data(shared: Path | None) -> None:
@@ -141,7 +123,7 @@ def run_recipe(name: str, spec: dict, seconds: float, args, images, valsets, jou
             psnr, ssim, _ = validate_model(trainer.model, vs, upscaler=upscaler)
             row[label] = {"psnr": psnr, "ssim": ssim}
         row["eval_seconds"] = time.perf_counter() - t
-        append(journal, row)
+        append_jsonl(journal, row)
         log(f"{name:10s} {minutes:5.2f} min  step {at:5d}  " +
             "  ".join(f"{k} {row[k]['psnr']:.3f}" for k in valsets))
 
@@ -242,7 +224,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "convergence.jsonl"
-    rows = read_rows(journal)
+    rows = read_jsonl(journal)
     specs = recipes(args.arch, args.patch)
     chosen = [r.strip() for r in args.recipes.split(",") if r.strip()]
     images = training_images("T91,BSDS200-train", 2)
@@ -256,14 +238,14 @@ def main() -> None:
     for name in chosen:
         if name not in timing:
             s = args.step_seconds or step_seconds(specs[name], images, args.timing_steps)
-            append(journal, {"kind": "timing", "recipe": name, "seconds": s, "cpu": cpu_model(),
+            append_jsonl(journal, {"kind": "timing", "recipe": name, "seconds": s, "cpu": cpu_model(),
                              "measured": args.step_seconds is None, "load": os.getloadavg()[0]})
             timing[name] = s
             log(f"{name:10s} {s:.3f} s/step (quiet timing, load {os.getloadavg()[0]:.2f})")
     for name in chosen:
-        run_recipe(name, specs[name], timing[name], args, images, valsets, journal, read_rows(journal), log)
+        run_recipe(name, specs[name], timing[name], args, images, valsets, journal, read_jsonl(journal), log)
 
-    summary = summarise(read_rows(journal), timing, args)
+    summary = summarise(read_jsonl(journal), timing, args)
     (out / "convergence.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(summary, out / "convergence.png")
 

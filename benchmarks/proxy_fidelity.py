@@ -26,6 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from falsr_cli.atomic import append_jsonl, read_jsonl  # noqa: E402
 from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
 from falsr_cli.search.ranking import kendall_tau, spearman_rho  # noqa: E402
 
@@ -50,17 +51,6 @@ def architectures(k: int, seed: int, n: int, residual: bool) -> list[tuple[str, 
     return chosen
 
 
-def read_rows(path: Path) -> list[dict]:
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill
-    return rows
-
-
 def main() -> None:
     from falsr_cli.cost.cost_model import mult_adds, params
     from falsr_cli.search.config import SearchConfig
@@ -82,7 +72,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "fidelity.jsonl"
     archs = architectures(args.k, args.seed, cfg.n, cfg.residual)
-    done = {(r["hash"], r["steps"]) for r in read_rows(journal)}
+    done = {(r["hash"], r["steps"]) for r in read_jsonl(journal)}
     for steps in budgets:  # cheap budgets first: a partial study already answers for them
         for name, arch in archs:
             if (arch.hash(), steps) in done:
@@ -93,11 +83,10 @@ def main() -> None:
             row = {"name": name, "hash": arch.hash(), "text": arch.to_text(), "steps": steps,
                    "mult_adds": mult_adds(arch), "params": params(arch), "psnr": r["psnr"], "ssim": r["ssim"],
                    "seconds": r["train_seconds"] + r["eval_seconds"], "cpu": cpu_model()}
-            with open(journal, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(journal, row)
             print(f"{steps:5d} steps  {name:10s} {row['psnr']:.3f} dB  {row['seconds']:.0f} s", flush=True)
 
-    rows = read_rows(journal)
+    rows = read_jsonl(journal)
     psnr = {(r["hash"], r["steps"]): r["psnr"] for r in rows}
     secs = {(r["hash"], r["steps"]): r["seconds"] for r in rows}
     hashes = [a.hash() for _, a in archs]
