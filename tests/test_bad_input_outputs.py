@@ -295,3 +295,29 @@ def test_exporting_a_run_that_another_process_holds_is_refused(tmp_path):
     assert not (tmp_path / "m.pb").exists()
     done = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "m.pb")])
     assert done.exit_code == 0, done.output
+
+
+def test_evaluate_and_arch_from_pb_do_not_replace_files_without_overwrite(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scores.json").write_text("my scores")
+    sr = tmp_path / "sr"
+    sr.mkdir()
+    runner = CliRunner()
+    args = ["evaluate", "-m", "bicubic", "-d", "samples", "--data-dir", str(tmp_path / "data")]
+    first = runner.invoke(main, [*args, "--save", str(sr)])
+    assert first.exit_code == 0, first.output
+    made = _snapshot(sr)
+    assert len(made) == 5
+    (tmp_path / "keep.png").write_bytes(next(sr.iterdir()).read_bytes())
+    (tmp_path / "a.json").write_text("{}")
+    before = _snapshot(tmp_path)
+    assert "--save" in _one_line_error(runner.invoke(main, [*args, "--save", str(sr)]))
+    scored = runner.invoke(main, [*args, "--json", "scores.json"])
+    assert "--json scores.json exists" in _one_line_error(scored)
+    result = runner.invoke(main, ["arch", "from-pb", "nowhere.pb", "-o", "a.json"])
+    assert "--output a.json exists" in _one_line_error(result)
+    assert _snapshot(tmp_path) == before
+    again = runner.invoke(main, [*args, "--save", str(sr), "--json", "scores.json", "--overwrite"])
+    assert again.exit_code == 0 and _snapshot(sr) == made and Image.open(sr / sorted(made)[0]).size

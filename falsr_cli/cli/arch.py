@@ -81,7 +81,8 @@ def arch_show_cmd(spec: str, input_hw: str | None, as_json: bool) -> None:
 @click.argument("pb", metavar="FILE.pb", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the architecture JSON here "
               "(default: print it).")
-def arch_from_pb_cmd(pb: str, output: str | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+def arch_from_pb_cmd(pb: str, output: str | None, overwrite: bool) -> None:
     """Recover the architecture of a published FALSR graph from its nodes and topology.
 
     \b
@@ -91,7 +92,10 @@ def arch_from_pb_cmd(pb: str, output: str | None) -> None:
     """
     from falsr_cli.console import err_console
     from falsr_cli.models.pb_import import architecture_from_pb
+    from falsr_cli.outputs import claim_output
 
+    if output:
+        claim_output(output, overwrite=overwrite, inputs=[pb], flag="--output")
     arch = architecture_from_pb(pb)
     if output:
         arch.save(output)

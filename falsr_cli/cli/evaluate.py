@@ -27,8 +27,9 @@ def _evaluation_notes(notes: list[str]) -> None:
 @click.option("--per-image", is_flag=True, help="Print one row per image.")
 @click.option("--no-download", is_flag=True, help="Fail instead of fetching a data set not present locally.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --json file and SR images in --save.")
 def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, save_dir: str | None,
-                 per_image: bool, no_download: bool, data_dir: str | None) -> None:
+                 per_image: bool, no_download: bool, data_dir: str | None, overwrite: bool) -> None:
     """Score a model on a data set: average PSNR/SSIM (Y, BT.601, border = scale), images/s, time.
 
     \b
@@ -40,10 +41,13 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
     from falsr_cli.atomic import write_json
     from falsr_cli.cli.views import per_image_table, summary_table
     from falsr_cli.console import console
+    from falsr_cli.outputs import claim_output
     from falsr_cli.runtime.evaluate import evaluate_model, jsonable
 
+    if json_path and json_path != "-":
+        claim_output(json_path, overwrite=overwrite, inputs=[model, dataset], flag="--json")
     result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
-                            save_dir=save_dir, per_image=True)
+                            save_dir=save_dir, per_image=True, overwrite=overwrite)
     if json_path == "-":
         if not per_image:
             result.pop("per_image")

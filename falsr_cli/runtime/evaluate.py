@@ -20,6 +20,7 @@ from falsr_cli.atomic import write_json
 from falsr_cli.data.metrics import score
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import Upscaler
+from falsr_cli.outputs import claim_output
 
 METRICS_FILE = "metrics.json"
 
@@ -57,8 +58,12 @@ def run_pairs(
     save_dir: str | os.PathLike | None = None,
     progress: bool = True,
     description: str = "",
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
-    """Upscale and score every pair, one image at a time (sizes differ); per-image rows."""
+    """Upscale and score every pair, one image at a time (sizes differ); per-image rows.
+
+    With `save_dir`, an SR file already there is replaced only with `overwrite` (checked before any work).
+    """
     from falsr_cli.console import progress as progress_bar
     from falsr_cli.data.images import write_image
 
@@ -71,6 +76,7 @@ def run_pairs(
                 raise FalsrError(f"--save: two images of this data set are named {pair.name} (e.g. .bmp and "
                                  f".webp) and would both be saved as {name}; rename one")
             seen[name] = pair.name
+            claim_output(Path(save_dir) / name, overwrite=overwrite, flag="--save")
     rows = []
     with progress_bar(transient=True, disable=not progress) as bar:
         task = bar.add_task(description or upscaler.name, total=len(pairs))
@@ -116,12 +122,14 @@ def evaluate_model(
     save_dir: str | os.PathLike | None = None,
     per_image: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Score a model (spec or Upscaler) on a data set (name or folder).
 
     Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
     images_per_second (of the model), total_seconds (wall time incl. loading and scoring), notes (converted
-    inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`.
+    inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`
+    (existing ones are replaced only with `overwrite`).
     """
     from falsr_cli.data.pairs import load_pairs
 
@@ -130,7 +138,7 @@ def evaluate_model(
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
-                     description=f"{upscaler.name} on {label}")
+                     description=f"{upscaler.name} on {label}", overwrite=overwrite)
     result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale}
     result.update(summarize(rows))
     result["total_seconds"] = time.perf_counter() - start
@@ -215,8 +223,10 @@ def calculate(
                                "save_dir": str(out_dir), "datasets": {}}
     for label, folder in folders.items():
         pairs = load_pairs(folder, scale=scale, data_dir=data_dir, download=download)
+        # As the original calculate.py, a re-run refreshes its own SR images in <save_path>/<pb>/<set>/
+        # (names of the protocol, nothing else is replaced).
         rows = run_pairs(upscaler, pairs, scale=scale, save_dir=out_dir / label, progress=progress,
-                         description=f"{pb_path.stem} on {label}")
+                         description=f"{pb_path.stem} on {label}", overwrite=True)
         entry = summarize(rows)
         entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         entry["per_image"] = rows
