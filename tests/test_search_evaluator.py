@@ -93,3 +93,13 @@ def test_a_misspelt_evaluator_stops_the_cli_search_with_its_reason_and_status_1(
     assert result.exit_code == 1
     assert result.stderr.strip() == ("error: generation 1: no candidate trained successfully (3 × "
                                      "FalsrError: evaluator: 'prxy' is not brief, proxy or module:function)")
+
+
+def test_a_search_says_its_whole_cost_after_its_first_trained_candidates(tmp_path):
+    said = []
+    cfg = resolve_config({"evaluator": "proxy", "workers": 0, "n": 3, "pop": 8, "generations": 5,
+                          "p_exploit": 0.0, "out": str(tmp_path / "run")})
+    run_search(cfg, log=said.append, stop_after=1)
+    early = [m for m in said if m.startswith("estimate after 3 trained candidates: about ")]
+    assert len(early) == 1 and "for all 5 generations on this machine" in early[0]
+    assert said.index(early[0]) < next(i for i, m in enumerate(said) if m.startswith("estimate: "))

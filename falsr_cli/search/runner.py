@@ -344,6 +344,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
     started = time.perf_counter()
     ran = 0
     bars = contextlib.ExitStack()
+    early = EarlyEstimate(config, first=st.generation == 0)
 
     def on_progress(generation: int) -> dict[str, Any]:
         # A bar per generation when asked for; lost workers are reported through `say`.
@@ -356,6 +357,9 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
         def on_result(record: dict) -> None:
             if bar is not None:
                 bar.advance(task)
+            early.add(record)
+            if early.ready():
+                say(early.text())
             if record.get("lost"):
                 outcome = "then trained" if record["status"] == OK else record.get("reason", "failed")
                 say(f"note: a worker died while training {record['hash']} "
@@ -420,6 +424,43 @@ def check_generation(generation: int, records: list[dict]) -> None:
         raise FalsrError(f"generation {generation}: all {len(records)} candidates break the cost budget "
                          f"(none trained); loosen --flops-max/--params-max or lower --n")
     raise FalsrError(f"generation {generation}: no candidate trained successfully ({counts})")
+
+
+class EarlyEstimate:
+    """The whole search's cost, said once after the first few candidates have trained (a generation of the
+    paper's setting takes hours on a CPU: the user should not wait that long to learn the total)."""
+
+    AFTER = 3  # trained candidates
+
+    def __init__(self, config: SearchConfig, first: bool) -> None:
+        self.config = config
+        self.enabled = first
+        self.seen = self.trained = 0
+        self.seconds = 0.0
+
+    def add(self, record: dict) -> None:
+        self.seen += 1
+        if record["status"] in (OK, FAILED) and record.get("train_seconds") is not None:
+            self.trained += 1
+            self.seconds += float(record.get("train_seconds") or 0) + float(record.get("eval_seconds") or 0)
+
+    def ready(self) -> bool:
+        if self.enabled and self.trained >= self.AFTER:
+            self.enabled = False
+            return True
+        return False
+
+    def text(self) -> str:
+        c = self.config
+        per = max(self.seconds / self.trained, 1e-3)
+        parallel = max(1, c.workers)
+        total = c.pop * c.generations * (self.trained / self.seen) * per / parallel
+        hour = max(1, int(3600 * parallel / (per * c.pop * self.trained / self.seen)))
+        skipped = self.seen - self.trained
+        return (f"estimate after {self.trained} trained candidates: about {clock(total)} for all "
+                f"{c.generations} generations on this machine ({per:.0f} s per trained candidate, {skipped} "
+                f"of {self.seen} over the budget so far); about {hour} generation{'s' if hour > 1 else ''} "
+                f"fit in an hour (--generations {hour}), or give fewer --train-steps or a smaller --pop")
 
 
 def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
