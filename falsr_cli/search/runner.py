@@ -268,7 +268,8 @@ def _next_generation(st: _Search, evaluator: Evaluator, on_progress: Any) -> dic
         return None
     st.generation += 1
     X = off.get("X").astype(int)
-    recs = evaluator.evaluate(X, st.generation, made_by=mutation.made_by, **on_progress(st.generation))
+    callbacks = on_progress(st.generation, len(X))
+    recs = evaluator.evaluate(X, st.generation, made_by=mutation.made_by, **callbacks)
     FG = [problem.objectives(r) for r in recs]
     _tell_values(off, problem, np.array([f for f, _ in FG]), np.array([g for _, g in FG]))
     algorithm.tell(infills=off)
@@ -346,7 +347,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
     bars = contextlib.ExitStack()
     early = EarlyEstimate(config, first=st.generation == 0)
 
-    def on_progress(generation: int) -> dict[str, Any]:
+    def on_progress(generation: int, offspring: int) -> dict[str, Any]:
         # A bar per generation when asked for; lost workers are reported through `say`.
         bar, task = None, None
         if progress is not None and not quiet:
@@ -365,8 +366,12 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
                 say(f"note: a worker died while training {record['hash']} "
                     f"({record['attempts']} attempts, {outcome})")
 
-        return {"on_start": (lambda k: bar.update(task, total=k)) if bar is not None else None,
-                "on_result": on_result}
+        def on_start(k: int) -> None:
+            early.plan(k, offspring)
+            if bar is not None:
+                bar.update(task, total=k)
+
+        return {"on_start": on_start, "on_result": on_result}
 
     try:
         while not _should_stop(st, ran, stop_after):
@@ -435,11 +440,15 @@ class EarlyEstimate:
     def __init__(self, config: SearchConfig, first: bool) -> None:
         self.config = config
         self.enabled = first
-        self.seen = self.trained = 0
+        self.trained = 0
         self.seconds = 0.0
+        self.to_train = self.offspring = config.pop
+
+    def plan(self, to_train: int, offspring: int) -> None:
+        """How many of the generation's candidates are trained (the rest are over the cost budget)."""
+        self.to_train, self.offspring = to_train, max(1, offspring)
 
     def add(self, record: dict) -> None:
-        self.seen += 1
         if record["status"] in (OK, FAILED) and record.get("train_seconds") is not None:
             self.trained += 1
             self.seconds += float(record.get("train_seconds") or 0) + float(record.get("eval_seconds") or 0)
@@ -454,13 +463,15 @@ class EarlyEstimate:
         c = self.config
         per = max(self.seconds / self.trained, 1e-3)
         parallel = max(1, c.workers)
-        total = c.pop * c.generations * (self.trained / self.seen) * per / parallel
-        hour = max(1, int(3600 * parallel / (per * c.pop * self.trained / self.seen)))
-        skipped = self.seen - self.trained
+        share = self.to_train / self.offspring  # of the candidates, those under the cost budget
+        total = c.pop * c.generations * share * per / parallel
+        hour = max(1, int(3600 * parallel / (per * c.pop * max(share, 1e-9))))
+        skipped, seen = self.offspring - self.to_train, self.offspring
         return (f"estimate after {self.trained} trained candidates: about {clock(total)} for all "
                 f"{c.generations} generations on this machine ({per:.0f} s per trained candidate, {skipped} "
-                f"of {self.seen} over the budget so far); about {hour} generation{'s' if hour > 1 else ''} "
-                f"fit in an hour (--generations {hour}), or give fewer --train-steps or a smaller --pop")
+                f"of {seen} in generation 1 over the budget); about {hour} "
+                f"generation{'s' if hour > 1 else ''} fit in an hour (--generations {hour}), or give fewer "
+                "--train-steps or a smaller --pop")
 
 
 def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
