@@ -50,16 +50,13 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
       falsr export runs/demo --format onnx --interface y --out falsr-y.onnx
     """
     from falsr_cli.console import console
-    from falsr_cli.export.exporter import check_options, export_model
+    from falsr_cli.export.exporter import check_options, claim_export, export_model
     from falsr_cli.runtime.open import load_keras_model
 
     check_options(fmt, interface, quantize)  # before loading anything (e.g. the onnx extra is missing)
     inputs = [p for p in (model, weights) if p and os.path.exists(p)]
     # The output is checked before the (slow) load, and again by export_model just before writing.
-    from falsr_cli.outputs import claim_output
-
-    claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
-                 same_kind=lambda p: (p / "saved_model.pb").is_file())
+    claim_export(out, fmt, overwrite=overwrite, inputs=inputs)
     # A run folder is used by one process at a time: exporting a run that is training is refused.
     from falsr_cli.outputs import folder_lock
     from falsr_cli.train.runs import find_run_dir

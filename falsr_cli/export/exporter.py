@@ -301,6 +301,14 @@ def _is_savedmodel(folder: Path) -> bool:
     return "saved_model.pb" in names and names <= allowed
 
 
+def claim_export(out: str | os.PathLike, fmt: str, *, overwrite: bool = False,
+                 inputs: Sequence[str | os.PathLike] = ()) -> None:
+    """The output policy for an export: `out` (a folder for savedmodel) and its report `<out>.json`."""
+    claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
+                 same_kind=_is_savedmodel)
+    claim_output(report_path(out), overwrite=overwrite, inputs=inputs)
+
+
 def _check_out(out: Path, fmt: str) -> None:
     if fmt != "savedmodel" and out.is_dir():
         raise FalsrError(
@@ -343,9 +351,7 @@ def export_model(
     start = time.perf_counter()
     out = Path(out)
     check_options(fmt, interface, quantize)
-    claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
-                 same_kind=_is_savedmodel)
-    claim_output(report_path(out), overwrite=overwrite, inputs=inputs)
+    claim_export(out, fmt, overwrite=overwrite, inputs=inputs)
     _check_out(out, fmt)
     log = log or (lambda _msg: None)
     scale = model_scale(luma_model)

@@ -29,9 +29,9 @@ def machine() -> dict[str, Any]:
 def paper_figures(name: str) -> dict[str, Any] | None:
     """The paper's ×2 row for `name` (FALSR-B; FALSR-B-res is compared with FALSR-B), from the package's
     copy of the paper's table."""
-    from falsr_cli.search.report import load_published
+    from falsr_cli.data.reference import published_figures
 
-    published = load_published()
+    published = published_figures()
     return published["models"].get(name.removesuffix(RESIDUAL_SUFFIX)) if published else None
 
 
@@ -293,9 +293,9 @@ def main(argv: list[str] | None = None) -> None:
         update_readme(a.readme, table)
         print(table)
         if a.plot:
-            from falsr_cli.search.report import load_published
+            from falsr_cli.data.reference import published_figures
 
-            plot_results(a.plot, cards, bicubic, load_published(), dataset=datasets[0])
+            plot_results(a.plot, cards, bicubic, published_figures(), dataset=datasets[0])
             print(f"plot: {a.plot}")
         return
     if not (a.run and a.pb and a.out):

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.atomic import read_json
-from falsr_cli.data.reference import published_figures
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig, format_count
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
@@ -146,11 +145,6 @@ def read_pareto(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 # ---- plots ---------------------------------------------------------------------------------------------
-
-
-def load_published() -> dict[str, Any]:
-    """The paper's table (package data; see falsr_cli.data.reference)."""
-    return published_figures()
 
 
 def staircase(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:

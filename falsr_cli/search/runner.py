@@ -491,8 +491,9 @@ def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
 def write_reports(out: Path, config: SearchConfig, records: list[dict], front: list[dict],
                   history: list[dict]) -> None:
     """pareto.png and history.png (pareto.json is rewritten every generation)."""
-    from falsr_cli.search.report import load_published, plot_history, plot_pareto
+    from falsr_cli.data.reference import published_figures
+    from falsr_cli.search.report import plot_history, plot_pareto
 
-    published = load_published() if config.val.lower() == "set5" else None
+    published = published_figures() if config.val.lower() == "set5" else None
     plot_pareto(out / "pareto.png", records, front, config, published)
     plot_history(out / "history.png", history)
