@@ -33,7 +33,8 @@ clean:
 # ---- pretrained models: train on T91 + BSDS200-train, export with the FALSR interface, write a model card ----
 # `falsr train`'s default recipe (benchmarks/convergence.py): batch 16, patch 64, Adam 1e-3 peak, warm-up
 # 100, cosine decay; the best checkpoint by PSNR on BSDS200-val (held out of training). STEPS_<X> steps.
-# `make pretrained-B-res` trains FALSR-B with the image-level bicubic residual. With a GPU, raise the steps
+# `make pretrained-B-res` trains FALSR-B with the image-level bicubic residual. Our models are named
+# t291-<architecture> (trained on the 291 images T91 + BSDS200): FALSR-A/B/C by name are the authors' graphs. With a GPU, raise the steps
 # (e.g. `make pretrained-A STEPS_A=300000 PATCH=96`) or train on DIV2K (`TRAIN_DATA=DIV2K`).
 FALSR_SHARED ?= ../shared
 TRAIN_DATA   ?= T91,BSDS200-train
@@ -60,11 +61,11 @@ pretrained-data: install
 pretrained-%: pretrained-data
 	$(BIN)/falsr train --arch FALSR-$* --data $(TRAIN_DATA) --steps $(STEPS_$*) --patch $(PATCH) \
 	  --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/FALSR-$*
-	$(BIN)/falsr export $(RUNS)/FALSR-$* --format pb --out pretrained_model/FALSR-$*.pb
-	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/FALSR-$* pretrained_model/FALSR-$*.pb \
-	  pretrained_model/FALSR-$*.json
-	$(BIN)/falsr export pretrained_model/FALSR-$*.pb --format tflite --quantize fp16 \
-	  --out pretrained_model/FALSR-$*.tflite
+	$(BIN)/falsr export $(RUNS)/FALSR-$* --format pb --out pretrained_model/t291-FALSR-$*.pb
+	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/FALSR-$* pretrained_model/t291-FALSR-$*.pb \
+	  pretrained_model/t291-FALSR-$*.json
+	$(BIN)/falsr export pretrained_model/t291-FALSR-$*.pb --format tflite --quantize fp16 \
+	  --out pretrained_model/t291-FALSR-$*.tflite
 
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results

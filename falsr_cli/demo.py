@@ -1,7 +1,7 @@
 """`falsr demo`: the whole product on the built-in `samples` data, offline, in a few minutes on 2 CPU cores.
 
 Search (demo preset) → train the front's most accurate member briefly → export it as a FALSR-interface .pb
-→ evaluate it, bicubic and the pretrained FALSR-B-res (when present) on `samples` → one comparison table.
+→ evaluate it, bicubic and the pretrained t291-FALSR-B-res (when present) on `samples` → one comparison table.
 Every step goes through the same Python API the commands use; results go to `<out>/demo.json`.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from falsr_cli import atomic
 
-PRETRAINED = Path("pretrained_model/FALSR-B-res.pb")  # the best shipped model, for comparison
+PRETRAINED = Path("pretrained_model/t291-FALSR-B-res.pb")  # the best shipped model, for comparison
 TRAIN_STEPS = 1000  # the searched network's training: about 40 s on 2 CPU cores
 
 
@@ -78,7 +78,7 @@ def run_demo(
     say("[4/4] evaluate on `samples` with the paper's protocol")
     models = [("bicubic", "bicubic"), (f"searched #{k}, {train_steps} steps", str(pb))]
     if PRETRAINED.exists():
-        models.append(("pretrained FALSR-B-res", str(PRETRAINED)))
+        models.append((f"pretrained {PRETRAINED.stem}", str(PRETRAINED)))
     rows = []
     for label, spec in models:
         r = evaluate_model(spec, "samples", data_dir=data_dir, progress=False)

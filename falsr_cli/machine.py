@@ -35,3 +35,12 @@ def describe() -> dict[str, object]:
     """What a model card or benchmark records about the machine."""
     return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
             "platform": platform.platform()}
+
+
+def machine_id(*extra: str) -> str:
+    """A short stable name of this machine's processor (model, vector flags, cores) and of `extra` (e.g.
+    a runtime's version): measurements keyed by it are remeasured when any of these change."""
+    import hashlib
+
+    text = "|".join([cpu_model(), " ".join(cpu_flags()), str(os.cpu_count()), *extra])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Export a model to a deployable file; the export is checked against the Keras model."),
     "flops": ("falsr_cli.cli.arch:flops_cmd",
               "Mult-adds (multiply-accumulates) and parameters of an architecture for one LR input."),
+    "latency": ("falsr_cli.cli.latency:latency_group",
+                "Latency on this machine: measure a network (MODEL or ARCH), or profile the latency model."),
+    "model": ("falsr_cli.cli.model:model_group",
+              "List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships."),
     "search": ("falsr_cli.cli.search:search_cmd",
                "Search the FALSR space for the Pareto front of PSNR, mult-adds and params (NSGA-II + RL)."),
     "train": ("falsr_cli.cli.train:train_cmd",
@@ -99,6 +103,7 @@ def main() -> None:
 
     \b
     Examples:
+      falsr model download FALSR-A --to ./pretrained_model
       falsr calculate --pb_path ./pretrained_model/FALSR-A.pb --save_path ./result/
       falsr evaluate --dataset Set5 --model bicubic
       falsr arch show FALSR-A

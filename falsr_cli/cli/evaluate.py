@@ -35,7 +35,7 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
     \b
     Examples:
       falsr evaluate --dataset Set5 --model bicubic
-      falsr evaluate --dataset Set14 --model ./pretrained_model/FALSR-A.pb --per-image
+      falsr evaluate --dataset Set14 --model FALSR-A --per-image
       falsr evaluate --dataset ./my_photos --model FALSR-B.pb --save ./sr --json scores.json
     """
     from falsr_cli.atomic import write_json
@@ -70,7 +70,8 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
 
 @click.command("calculate")
 @click.option("--pb_path", "--pb-path", "pb_path", required=True, type=click.Path(dir_okay=False),
-              help="Frozen graph with the FALSR interface (e.g. FALSR-A.pb).")
+              help="Frozen graph with the FALSR interface (e.g. ./pretrained_model/FALSR-A.pb), or a model's "
+                   "name (falsr model list; the authors' FALSR-A/B/C are fetched on first use).")
 @click.option("--save_path", "--save-path", "save_path", default="./result/", show_default=True,
               type=click.Path(file_okay=False), help="Results folder: <save_path>/<pb name>/<data set>/.")
 @click.option("--dataset", "-d", "datasets", multiple=True, metavar="NAME|FOLDER",
@@ -88,8 +89,9 @@ def calculate_cmd(pb_path: str, save_path: str, datasets: tuple[str, ...], no_do
 
     \b
     Examples:
+      falsr model download FALSR-A --to ./pretrained_model
       falsr calculate --pb_path ./pretrained_model/FALSR-A.pb --save_path ./result/
-      falsr calculate --pb_path FALSR-B.pb --save_path ./result/ --dataset Set5 --dataset Urban100
+      falsr calculate --pb_path FALSR-B --save_path ./result/ --dataset Set5 --dataset Urban100
     """
     from falsr_cli.cli.views import summary_table
     from falsr_cli.console import console

@@ -45,7 +45,7 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
     \b
     Examples:
       falsr export runs/demo --format pb --out FALSR-mine.pb
-      falsr export ./pretrained_model/FALSR-B.pb --format tflite --quantize int8 --out falsr-b.tflite
+      falsr export FALSR-B --format tflite --quantize int8 --out falsr-b.tflite
       falsr export FALSR-C --weights runs/c/model.keras --format savedmodel --out serving/falsr_c/1
       falsr export runs/demo --format onnx --interface y --out falsr-y.onnx
     """
@@ -77,7 +77,7 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--model", "-m", default=None, metavar="MODEL",
               help="'bicubic', a .pb, a .tflite, a training run/checkpoint, or an architecture with "
-                   "--weights [default: ./pretrained_model/FALSR-B-res.pb].")
+                   "--weights [default: ./pretrained_model/t291-FALSR-B-res.pb].")
 @click.option("--weights", default=None, metavar="FILE", help="Weights for an architecture MODEL.")
 @click.option("--out", "-o", required=True, type=click.Path(), help="Output folder.")
 @click.option("--scale", type=click.IntRange(2, 4), default=2, show_default=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from falsr_cli.search.config import SearchConfig
+from falsr_cli.search.config import PRESETS, SearchConfig
 
 # Every search option defaults to None here so that --preset and --config can fill it; flags win. The help
 # shows SearchConfig's defaults.
@@ -13,10 +13,11 @@ _SEARCH_OPTIONS = [
     click.option("--out", type=click.Path(file_okay=False),
                  help="Run folder (required to search). Re-running the same command on it continues the "
                       "search after any interruption."),
-    click.option("--preset", type=click.Choice(["demo", "paper"]),
-                 help="demo: n 3, population 6, 3 generations, 20 steps on 32-px patches of the built-in "
-                      "samples, in this process (under 3 minutes on 2 CPU cores); paper: n 7, population 64, "
-                      "160 generations, batch 16, Adam 1e-4."),
+    click.option("--preset", type=click.Choice(list(PRESETS)),
+                 help="demo: n 3, population 6, 3 generations, 100 steps on 48-px patches of the built-in "
+                      "samples, in this process (about a minute on 2 CPU cores); cpu: n 7, population 16, "
+                      "8 generations, 200 steps each on T91 + BSDS200-train (about an hour on 2 CPU cores, "
+                      "resumable); paper: n 7, population 64, 160 generations, batch 16, Adam 1e-4."),
     click.option("--config", "config_file", type=click.Path(dir_okay=False),
                  help="TOML file of options (keys as the long flags, - or _; optionally under [search])."),
     click.option("--resume", is_flag=True,
@@ -25,6 +26,18 @@ _SEARCH_OPTIONS = [
     click.option("--flops-max", metavar="COUNT",
                  help="Mult-adds budget at 480×480 LR, e.g. 100G, 5e10, 1.5T; candidates above it are never "
                       "trained."),
+    click.option("--latency-max", metavar="DURATION",
+                 help="Latency budget of the luma network, e.g. 40ms, predicted by the latency model on this "
+                      "machine (see falsr latency profile); candidates above it are never trained, those "
+                      "near "
+                      "it are measured."),
+    click.option("--latency-runtime", type=click.Choice(["tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8"]),
+                 help="Runtime of --latency-max [xnnpack]."),
+    click.option("--latency-threads", type=click.IntRange(1), help="Threads of --latency-max [all cores]."),
+    click.option("--latency-input", metavar="HxW", help="LR input size of --latency-max [240x240]."),
+    click.option("--objectives", type=click.Choice(["psnr,mult_adds,params", "psnr,latency,params"]),
+                 help="The three objectives: PSNR, mult-adds or latency (needs --latency-max), params "
+                      "[psnr,mult_adds,params]."),
     click.option("--psnr-min", type=float, help="Constraint: PSNR (dB) on --val at least this."),
     click.option("--params-max", metavar="COUNT", help="Constraint: parameters at most this, e.g. 1M, 300k."),
     click.option("--objective", type=click.Choice(["psnr", "mse"]),

@@ -47,18 +47,26 @@ def summary_table(entries: dict[str, dict[str, Any]], title: str | None = None) 
 def front_table(doc: dict[str, Any]):
     """A rich Table of the front in pareto.json."""
     c = doc.get("constraints") or {}
-    budget = ", ".join(f"{k} {format_count(v) if k != 'psnr_min' else v}"
-                       for k, v in c.items() if v is not None)
+    def limit(k: str, v: Any) -> str:
+        return str(v) if k == "psnr_min" else f"{v:g} ms" if k == "latency_max" else format_count(v)
+
+    budget = ", ".join(f"{k} {limit(k, v)}" for k, v in c.items() if v is not None)
     title = (f"Pareto front after generation {doc.get('generation')}: {len(doc['front'])} of "
              f"{doc.get('evaluations')} evaluations on {doc.get('val')}" + (f" ({budget})" if budget else ""))
     table = Table(title=title, title_justify="left")
-    for name, justify in (("K", "right"), ("PSNR", "right"), ("SSIM", "right"), ("mult-adds", "right"),
-                          ("params", "right"), ("architecture", "left")):
+    latency = any("latency_predicted_ms" in m for m in doc["front"])
+    columns = [("K", "right"), ("PSNR", "right"), ("SSIM", "right"), ("mult-adds", "right"),
+               ("params", "right")]
+    columns += [("predicted ms", "right"), ("measured ms", "right")] if latency else []
+    for name, justify in [*columns, ("architecture", "left")]:
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for k, m in enumerate(doc["front"]):
         ssim = m.get("ssim")
-        table.add_row(str(k), f"{m['psnr']:.4f}", "-" if ssim is None else f"{ssim:.5f}",
-                      format_count(m["mult_adds"]), format_count(m["params"]), m.get("text", ""))
+        cells = [str(k), f"{m['psnr']:.4f}", "-" if ssim is None else f"{ssim:.5f}",
+                 format_count(m["mult_adds"]), format_count(m["params"])]
+        if latency:
+            cells += [_fmt(m.get("latency_predicted_ms"), 1), _fmt(m.get("latency_measured_ms"), 1)]
+        table.add_row(*cells, m.get("text", ""))
     return table
 
 
@@ -118,3 +126,27 @@ class GenerationRows:
                       clock(h["elapsed"]))
         self.console.print(table)
         self.header_done = True
+
+
+def model_table(entries: Sequence[Any]) -> Any:
+    """`falsr model list`: name, kind, present, what it is, where."""
+    table = Table(title="models (a name works wherever a MODEL is accepted)")
+    for col in ("name", "kind", "present", "description", "path"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(e.name, e.kind, "yes" if e.present else "no", e.description, str(e.path))
+    return table
+
+
+def latency_table(results: Sequence[dict[str, Any]]) -> Any:
+    """`falsr latency`: measured median/p90, the latency model's prediction, the achieved rate."""
+    first = results[0] if results else {}
+    cpu = (first.get("machine") or {}).get("cpu", "")
+    table = Table(title=f"latency on {cpu}" if cpu else "latency")
+    for col in ("model", "runtime", "threads", "input", "median ms", "p90 ms", "predicted ms", "GMAC/s"):
+        table.add_column(col, justify="left" if col in ("model", "runtime") else "right")
+    for r in results:
+        table.add_row(str(r["model"]), r["runtime"], str(r["threads"]), "x".join(map(str, r["input"])),
+                      _fmt(r["median_ms"], 1), _fmt(r["p90_ms"], 1), _fmt(r.get("predicted_ms"), 1),
+                      _fmt(r.get("gmacs_per_second"), 1))
+    return table

@@ -1,13 +1,15 @@
-"""The registry of known data sets, and fetching and checking them in the local data folder.
+"""The registry of known data sets and published models, and fetching and checking them locally.
 
-Facts about each set (every file's name, size and sha256, and where it is published) live in the package
+Facts about each set and model (every file's name, size and sha256, and where it is published) live in
+the package
 file `datasets.json`. Files are fetched from the public source (raw files at a pinned commit, or the
 official DIV2K zips) or from the mirror in env FALSR_DATA_MIRROR (a folder or URL laid out
 `<NAME>/<file>`). Each download goes to `<file>.part` (kept for resuming with an HTTP Range request), is
 checked against its sha256, and only then renamed over the target, so a bad or partial download never
 replaces a good file.
 
-Local layout: `<data dir>/<NAME>/<file>`; the data dir is `--data-dir`, env FALSR_DATA, or ./dataset.
+Local layout: `<data dir>/<NAME>/<file>` (a model's: `<data dir>/models/<NAME>/<file>`); the data dir is
+`--data-dir`, env FALSR_DATA, or ./dataset. Mirrors are laid out `<NAME>/<file>` for both.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A registered data set. `kind` is benchmark (LR/HR pairs), train or valid (HR only)."""
+    """A registered data set or published model. `kind` is benchmark (LR/HR pairs), train or valid (HR
+    only), or model (a published network's files)."""
 
     name: str
     kind: str
@@ -66,9 +69,14 @@ class Dataset:
     parent: str | None = None
 
     @property
-    def folder_name(self) -> str:
-        """The folder (and mirror folder) holding the files: the parent's for a split."""
+    def mirror_name(self) -> str:
+        """The mirror's folder holding the files: the parent's for a split."""
         return self.parent or self.name
+
+    @property
+    def folder_name(self) -> str:
+        """The local folder holding the files, under the data dir: models live apart, in models/."""
+        return f"models/{self.name}" if self.kind == "model" else self.mirror_name
 
     @property
     def is_archive(self) -> bool:
@@ -106,10 +114,25 @@ class Dataset:
         return s.get("text", "")
 
 
+def _load() -> dict:
+    text = resources.files("falsr_cli.data").joinpath("datasets.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _entry(name: str, d: dict) -> Dataset:
+    return Dataset(name=name, kind=d["kind"], scale=d.get("scale"), description=d.get("description", ""),
+                   source=d["source"], files=tuple(FileEntry(**f) for f in d.get("files", [])),
+                   expect=d.get("expect", {}))
+
+
+@lru_cache(maxsize=1)
+def _models() -> dict[str, Dataset]:
+    return {name: _entry(name, d) for name, d in _load().get("models", {}).items()}
+
+
 @lru_cache(maxsize=1)
 def _registry() -> dict[str, Dataset]:
-    text = resources.files("falsr_cli.data").joinpath("datasets.json").read_text(encoding="utf-8")
-    raw = json.loads(text)["datasets"]
+    raw = _load()["datasets"]
     out: dict[str, Dataset] = {
         SAMPLES: Dataset(
             name=SAMPLES,
@@ -122,15 +145,7 @@ def _registry() -> dict[str, Dataset]:
     for name, d in raw.items():
         if "split_of" in d:
             continue
-        out[name] = Dataset(
-            name=name,
-            kind=d["kind"],
-            scale=d.get("scale"),
-            description=d.get("description", ""),
-            source=d["source"],
-            files=tuple(FileEntry(**f) for f in d.get("files", [])),
-            expect=d.get("expect", {}),
-        )
+        out[name] = _entry(name, d)
     for name, d in raw.items():
         if "split_of" in d:
             out[name] = _split(name, out[d["split_of"]], d)
@@ -156,13 +171,34 @@ def list_datasets() -> list[Dataset]:
     return list(_registry().values())
 
 
-def find_dataset(name: str) -> Dataset | None:
-    """The registered set of that name (case-insensitive), or None."""
-    reg = _registry()
+def _find(reg: dict[str, Dataset], name: str) -> Dataset | None:
     if name in reg:
         return reg[name]
     lowered = {k.lower(): v for k, v in reg.items()}
     return lowered.get(str(name).lower())
+
+
+def find_dataset(name: str) -> Dataset | None:
+    """The registered set of that name (case-insensitive), or None."""
+    return _find(_registry(), name)
+
+
+def list_models() -> list[Dataset]:
+    """Every registered published model (the authors' FALSR-A/B/C graphs)."""
+    return list(_models().values())
+
+
+def find_model(name: str) -> Dataset | None:
+    """The registered published model of that name (case-insensitive), or None."""
+    return _find(_models(), name)
+
+
+def _lookup(name: str) -> Dataset:
+    """A data set or published model by name: what fetching and checking work on."""
+    found = find_dataset(name) or find_model(name)
+    if found is None:
+        raise FalsrError(f"unknown data set: {name} (registered: {', '.join(_registry())})")
+    return found
 
 
 def get_dataset(name: str) -> Dataset:
@@ -179,8 +215,9 @@ def benchmark_names() -> list[str]:
 
 
 def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The local folder of a data set: `<data dir>/<NAME>` (a split's is its parent's)."""
-    return resolve_data_dir(data_dir) / get_dataset(name).folder_name
+    """The local folder of a data set: `<data dir>/<NAME>` (a split's is its parent's; a model's is
+    `<data dir>/models/<NAME>`)."""
+    return resolve_data_dir(data_dir) / _lookup(name).folder_name
 
 
 def _check_file(ds: Dataset, entry: FileEntry | None, path: Path, full: bool) -> str | None:
@@ -206,8 +243,8 @@ def _check_file(ds: Dataset, entry: FileEntry | None, path: Path, full: bool) ->
 
 
 def verify(name: str, data_dir: str | os.PathLike | None = None, full: bool = True) -> VerifyReport:
-    """Check every file of a local data set (sha256 and size; DIV2K: names, count, image size)."""
-    ds = get_dataset(name)
+    """Check every file of a local data set or model (sha256 and size; DIV2K: names, count, image size)."""
+    ds = _lookup(name)
     if ds.name == SAMPLES:
         return verify_samples(data_dir)
     folder = dataset_dir(ds.name, data_dir)
@@ -227,8 +264,8 @@ def verify(name: str, data_dir: str | os.PathLike | None = None, full: bool = Tr
 
 
 def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
-    """Quick check (names and sizes, no hashing) that a set is complete locally."""
-    ds = get_dataset(name)
+    """Quick check (names and sizes, no hashing) that a set or model is complete locally."""
+    ds = _lookup(name)
     if ds.name == SAMPLES:
         return samples_present(data_dir)
     return verify(ds.name, data_dir, full=False).complete
@@ -250,9 +287,11 @@ def _source_for(ds: Dataset, fname: str, mirror: str | None) -> str:
     """Where to fetch one file from: the mirror (`<mirror>/<NAME>/<file>`) or the public source."""
     if mirror:
         if _is_url(mirror):
-            return f"{mirror.rstrip('/')}/{urllib.parse.quote(ds.folder_name)}/{urllib.parse.quote(fname)}"
+            return f"{mirror.rstrip('/')}/{urllib.parse.quote(ds.mirror_name)}/{urllib.parse.quote(fname)}"
         base = Path(mirror[7:] if mirror.startswith("file://") else mirror).expanduser()
-        return str(base / ds.folder_name / fname)
+        if ds.kind == "model" and not (base / ds.mirror_name / fname).is_file() and (base / fname).is_file():
+            return str(base / fname)  # a folder holding the graphs, e.g. a clone's pretrained_model/
+        return str(base / ds.mirror_name / fname)
     if ds.is_archive:
         return ds.source["url"]
     s = ds.source
@@ -408,17 +447,17 @@ def download(
     force: bool = False,
     quiet: bool = False,
 ) -> Path:
-    """Fetch the missing or bad files of a data set (all of them with `force`); return its folder.
+    """Fetch the missing or bad files of a data set or model (all with `force`); return its folder.
 
     `mirror` overrides env FALSR_DATA_MIRROR. Files already present and verified are not fetched again.
     """
-    ds = get_dataset(name)
+    ds = _lookup(name)
     if ds.name == SAMPLES:
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
     folder = dataset_dir(ds.name, data_dir)
     # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
-    lock = folder.parent / ".locks" / f"{ds.folder_name}.lock"
+    lock = folder.parent / ".locks" / f"{ds.mirror_name}.lock"
     with folder_lock(folder, f"downloading {ds.folder_name}", lock_file=lock):
         return _download_locked(ds, folder, data_dir, mirror, force, quiet)
 
@@ -525,8 +564,9 @@ def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool
 
 
 def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The local folder of a data set, fetching what is missing first (unless `download` is false)."""
-    ds = get_dataset(name)
+    """The local folder of a data set or model, fetching what is missing first (unless `download` is
+    false)."""
+    ds = _lookup(name)
     if ds.name == SAMPLES:
         return ensure_samples(data_dir)
     folder = dataset_dir(ds.name, data_dir)
@@ -537,6 +577,8 @@ def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, downloa
         problems = len(report.missing) + len(report.bad)
         raise FalsrError(
             f"{ds.name} is not complete in {folder} ({problems} of {len(ds.file_names)} files missing "
-            f"or bad); run `falsr dataset download {ds.name}` or allow downloading"
+            f"or bad); run `falsr {'model' if ds.kind == 'model' else 'dataset'} download {ds.name}` or "
+            "allow "
+            "downloading"
         )
     return _download(ds.name, data_dir=data_dir)

@@ -224,26 +224,10 @@ def _write_savedmodel(tr: _Traced, tmp: Path) -> Runner:
     return run
 
 
-def _tflite_bytes(tr: _Traced, quantize: str) -> bytes:
-    import tensorflow as tf
-
-    # From the frozen function: converting the variable-holding one leaves READ_VARIABLE ops that
-    # return garbage once the inputs are resized.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([tr.frozen], tf.Module())
-    if quantize in ("fp16", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "fp16":
-        converter.target_spec.supported_types = [tf.float16]
-    try:
-        return converter.convert()
-    except Exception as e:  # the converter raises a zoo of types (ConverterError, RuntimeError, …)
-        raise FalsrError(f"TFLite conversion failed: {str(e).strip().splitlines()[0]}") from None
-
-
 def _write_tflite(tr: _Traced, tmp: Path, quantize: str) -> Runner:
-    from falsr_cli.models.tflite import TFLiteModel
+    from falsr_cli.models.tflite import TFLiteModel, tflite_bytes
 
-    tmp.write_bytes(_tflite_bytes(tr, quantize))
+    tmp.write_bytes(tflite_bytes(tr.frozen, quantize))
     return TFLiteModel(tmp, name=tmp.name)
 
 

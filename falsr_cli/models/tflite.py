@@ -18,6 +18,37 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import probe_scale
 
 
+def tflite_bytes(frozen: Any, quantize: str = "none") -> bytes:
+    """A frozen concrete function (or a list of them: one signature each) → a .tflite flatbuffer: float32,
+    fp16 weights, or int8 (dynamic range)."""
+    import tensorflow as tf
+
+    # From the frozen function: converting the variable-holding one leaves READ_VARIABLE ops that
+    # return garbage once the inputs are resized.
+    functions = list(frozen) if isinstance(frozen, (list, tuple)) else [frozen]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, tf.Module())
+    if quantize in ("fp16", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter raises a zoo of types (ConverterError, RuntimeError, …)
+        raise FalsrError(f"TFLite conversion failed: {str(e).strip().splitlines()[0]}") from None
+
+
+def luma_tflite_bytes(luma_model: Any, quantize: str = "none") -> bytes:
+    """A Keras luma model ((N,h,w,1) → (N,sh,sw,1)) as a .tflite flatbuffer with dynamic height and width."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32, name="y")])
+    def serve(y):
+        return {"sr_y": luma_model(y, training=False)}
+
+    return tflite_bytes(convert_variables_to_constants_v2(serve.get_concrete_function()), quantize)
+
+
 def _interpreter(model: str | os.PathLike | bytes, num_threads: int | None) -> Any:
     """A TFLite interpreter from the LiteRT package when installed, else TensorFlow's (deprecated) one."""
     kwargs: dict[str, Any] = {"num_threads": num_threads or os.cpu_count() or 1}

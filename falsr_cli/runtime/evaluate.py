@@ -205,9 +205,10 @@ def calculate(
     """
     from falsr_cli.data.pairs import load_pairs, resolve_folder
     from falsr_cli.models.network import FrozenGraphUpscaler
+    from falsr_cli.runtime.zoo import resolve_model_spec
 
     start = time.perf_counter()
-    pb_path = Path(pb_path)
+    pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download))
     upscaler = FrozenGraphUpscaler(pb_path, scale=scale)
     names = list(datasets) if datasets else default_datasets(data_dir, scale)
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.

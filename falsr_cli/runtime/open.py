@@ -11,6 +11,8 @@ file inside one; a FALSR `.pb` (the published graphs: architecture and weights a
 graph; graphs falsr exported: architecture from the JSON beside them, weights from the graph, checked
 against it); an architecture (preset name, `.json` file, `pareto.json#K`) with `--weights` (a
 `.weights.h5` / `.keras` file, a TF checkpoint prefix, or `random` for a randomly initialised network).
+Everywhere, a model's name (`falsr model list`: the authors' FALSR-A/B/C, fetched on first use, and the
+shipped models) stands for its .pb; with `--weights`, a preset's name is the architecture.
 """
 
 from __future__ import annotations
@@ -37,15 +39,16 @@ from falsr_cli.models.network import (
 from falsr_cli.models.pb_import import graph_architecture, model_from_graph_def, sidecar_architecture
 from falsr_cli.models.probe import check_imported_graph
 from falsr_cli.models.weights import load_weights
+from falsr_cli.runtime.zoo import resolve_model_spec
 from falsr_cli.space.architecture import load_architecture
 from falsr_cli.train.runs import load_trained_model
 
 MODEL_FORMS = (
-    "a training run or a checkpoint in one, a FALSR .pb, or an architecture "
-    "(preset, .json, pareto.json#K) with --weights"
+    "a model's name (falsr model list), a training run or a checkpoint in one, a FALSR .pb, or an "
+    "architecture (preset, .json, pareto.json#K) with --weights"
 )
 # The best model falsr ships (see the README's results): FALSR-B with the image-level residual.
-DEFAULT_MODEL = Path("pretrained_model") / "FALSR-B-res.pb"
+DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res.pb"
 
 
 @dataclass
@@ -71,7 +74,7 @@ def default_model_path() -> Path:
 
 def load_keras_model(spec: str | os.PathLike, weights: str | None = None) -> LoadedModel:
     """Resolve MODEL (and `--weights`) into an architecture and a Keras luma model."""
-    spec = str(spec)
+    spec = str(spec) if weights else resolve_model_spec(str(spec))
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix in (".tflite", ".onnx"):
@@ -139,7 +142,7 @@ def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = N
     """
     if spec is None:
         spec = default_model_path()
-    spec = str(spec)
+    spec = str(spec) if weights else resolve_model_spec(str(spec))
     if spec.lower() == "bicubic":
         return SRModel("bicubic", None, None)
     path = Path(spec)
@@ -156,12 +159,14 @@ def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = N
 
 # ---- MODEL → the Upscaler `falsr evaluate` and `calculate` score ----
 
-MODEL_SPEC_HELP = "'bicubic', a frozen graph (.pb), a .tflite file, or a training-run folder"
+MODEL_SPEC_HELP = ("'bicubic', a model's name (falsr model list), a frozen graph (.pb), a .tflite file, or a "
+                   "training-run folder")
 
 
 def load_model(spec: str, scale: int = 2) -> Upscaler:
-    """Dispatch on what `spec` is: 'bicubic'; a `.pb`; a `.tflite`; a training run or a checkpoint in one."""
-    spec = str(spec)
+    """Dispatch on what `spec` is: 'bicubic'; a model's name; a `.pb`; a `.tflite`; a training run or a
+    checkpoint in one."""
+    spec = resolve_model_spec(str(spec))
     if spec.lower() == "bicubic":
         return BicubicUpscaler(scale)
     path = Path(spec)

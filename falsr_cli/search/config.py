@@ -46,6 +46,30 @@ def parse_count(value: Any, name: str) -> float | None:
     return number
 
 
+OBJECTIVE_SETS = ("psnr,mult_adds,params", "psnr,latency,params")
+LATENCY_RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
+_MS_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|s|us|µs)?\s*$")
+_HW_RE = re.compile(r"^\s*[1-9][0-9]{0,3}\s*[xX×]\s*[1-9][0-9]{0,3}\s*$")
+
+
+def parse_ms(value: Any, name: str) -> float | None:
+    """`40ms`, `0.04s`, `1500us` or a number (ms) → milliseconds; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise FalsrError(f"{name}: expected a duration like 40ms or 0.04s, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        m = _MS_RE.match(str(value))
+        if not m:
+            raise FalsrError(f"{name}: {value!r} is not a duration like 40ms, 0.04s or 1500us")
+        number = float(m[1]) * {"s": 1000.0, "us": 1e-3, "µs": 1e-3}.get(m[2] or "ms", 1.0)
+    if not math.isfinite(number) or number <= 0:
+        raise FalsrError(f"{name}: must be a positive duration, got {value!r}")
+    return number
+
+
 def format_count(value: float | None) -> str:
     """1.0e11 → '100G' (three significant digits)."""
     if value is None:
@@ -71,6 +95,16 @@ class SearchConfig:
     psnr_min: float | None = None
     flops_max: float | None = None  # mult-adds at 480×480 LR; a candidate above it is never trained
     params_max: float | None = None
+    # latency budget in ms of the luma network on one LR image of `latency_input`, in `latency_runtime` with
+    # `latency_threads`, predicted by the latency model from this machine's profile (falsr latency profile);
+    # candidates predicted within `latency_margin` of the budget are measured, and the measurement decides
+    latency_max: float | None = None
+    latency_runtime: str = "xnnpack"
+    latency_threads: int | None = None
+    latency_input: str = "240x240"
+    latency_margin: float = 0.15
+    # the objectives: −PSNR (or MSE), a speed measure (mult-adds, or the latency above), params
+    objectives: str = "psnr,mult_adds,params"
     # -- NSGA-II (tournament k = 2)
     pop: int = 64
     generations: int = 10  # generation 1 is the initial population
@@ -115,12 +149,34 @@ class SearchConfig:
     scheduler: str | None = None  # address of an existing Dask scheduler (overrides workers)
     progress: bool = True
 
+    @property
+    def speed_key(self) -> str:
+        """The record field of the second objective: mult_adds, or latency_ms."""
+        return "latency_ms" if self.objectives == "psnr,latency,params" else "mult_adds"
+
     # ---- validation ------------------------------------------------------------------------------
 
     def validate(self) -> SearchConfig:
         """Normalise budgets and raise FalsrError naming the first bad field; return self."""
         self.flops_max = parse_count(self.flops_max, "flops_max")
         self.params_max = parse_count(self.params_max, "params_max")
+        self.latency_max = parse_ms(self.latency_max, "latency_max")
+        if self.latency_runtime not in LATENCY_RUNTIMES:
+            raise FalsrError(f"latency_runtime: {self.latency_runtime!r} is not one of "
+                             f"{', '.join(LATENCY_RUNTIMES)}")
+        if self.latency_threads is not None and (isinstance(self.latency_threads, bool)
+                                                 or not isinstance(self.latency_threads, int)
+                                                 or self.latency_threads < 1):
+            raise FalsrError(f"latency_threads: {self.latency_threads!r} is not a positive integer")
+        if not _HW_RE.match(str(self.latency_input)):
+            raise FalsrError(f"latency_input: {self.latency_input!r} is not HxW in pixels, e.g. 240x240")
+        if self.objectives not in OBJECTIVE_SETS:
+            raise FalsrError(f"objectives: {self.objectives!r} is not one of {', '.join(OBJECTIVE_SETS)}")
+        if self.objectives == "psnr,latency,params" and self.latency_max is None:
+            raise FalsrError("objectives: latency as an objective needs --latency-max (the budget is also "
+                             "the hypervolume's reference point)")
+        if not 0 <= float(self.latency_margin) < 1:
+            raise FalsrError(f"latency_margin: {self.latency_margin!r} is not in [0, 1)")
         if self.scheduler is not None and not _SCHEDULER_RE.match(str(self.scheduler)):
             raise FalsrError(f"scheduler: {self.scheduler!r} is not a Dask scheduler address such as "
                              "tcp://10.0.0.1:8786 (protocols tcp, tls, ws, wss, ucx, inproc)")
@@ -240,6 +296,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n": 3, "pop": 6, "generations": 3, "train_steps": 100, "patch": 48, "batch": 8, "lr": 2e-3,
         "data": "samples", "val": "samples", "p_exploit": 0.3, "controller_hidden": 32,
         "controller_embed": 16, "workers": 0,
+    },
+    "cpu": {
+        "n": 7, "pop": 16, "generations": 8, "train_steps": 200,
     },
     "paper": {
         "n": 7, "pop": 64, "generations": 160, "train_steps": 1000, "patch": 96, "batch": 16, "lr": 1e-4,

@@ -230,8 +230,13 @@ class Evaluator:
             base = {"hash": h, "generation": generation, "genome": list(key), "text": arch.to_text(),
                     "operator": made_by.get(key, "initial" if generation == 1 else "crossover"),
                     "mult_adds": flops, "params": prms}
-            if not self.problem.cost_feasible(flops, prms):
-                broken = [k for k, v in self.problem.cost_violations(flops, prms).items() if v > 0]
+            latency = None
+            # Cheap constraints first: a candidate over mult-adds or params is never timed.
+            if self.problem.config.latency_max is not None and self.problem.cost_feasible(flops, prms, 0.0):
+                base.update(self.problem.latency(key))
+                latency = base["latency_ms"]
+            if not self.problem.cost_feasible(flops, prms, latency):
+                broken = [k for k, v in self.problem.cost_violations(flops, prms, latency).items() if v > 0]
                 reason = f"breaks {', '.join(broken)}; not trained"
                 rec = self._record(base, {"status": SKIPPED, "reason": reason})
                 self.cache[h] = records[i] = rec

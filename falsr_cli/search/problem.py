@@ -7,9 +7,11 @@ Objectives, all minimised: −PSNR of the briefly trained candidate (or its MSE,
     psnr_min:   psnr_min − PSNR                       (dB; only with --psnr-min)
     flops_max:  mult_adds / flops_max − 1             (only with --flops-max)
     params_max: params / params_max − 1               (only with --params-max)
+    latency_max: latency / latency_max − 1            (only with --latency-max)
     failed:     1 when the evaluation failed, else 0  (always)
 
-Mult-adds and params come from the cost model before any training; a candidate that breaks a cost
+Mult-adds and params come from the cost model before any training, latency from the latency model (and a
+measurement when the prediction is within `latency_margin` of the budget); a candidate that breaks a cost
 constraint is never trained (its PSNR is unknown: its objective is the worst value and its PSNR constraint
 0, so pymoo ranks it by how far it breaks the cost constraints alone).
 """
@@ -22,6 +24,8 @@ from typing import Any
 import numpy as np
 from pymoo.core.problem import Problem
 
+from falsr_cli.cost.latency_model import predict_ms
+from falsr_cli.models.latency import load_profile, measure_network, parse_hw, random_luma_model
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
 from falsr_cli.space.cells import CELL_SPACE
@@ -44,13 +48,16 @@ class FalsrProblem(Problem):
         n_var = config.n + num_bits(config.n)
         self.constraint_names: list[str] = [
             name for name, value in (("psnr_min", config.psnr_min), ("flops_max", config.flops_max),
-                                     ("params_max", config.params_max)) if value is not None
+                                     ("params_max", config.params_max), ("latency_max", config.latency_max))
+            if value is not None
         ] + ["failed"]
         xu = np.array([len(CELL_SPACE) - 1] * config.n + [1] * num_bits(config.n))
         super().__init__(n_var=n_var, n_obj=3, n_ieq_constr=len(self.constraint_names),
                          xl=np.zeros(n_var, dtype=int), xu=xu, vtype=int)
         self._evaluate_fn = evaluate
         self._costs: dict[tuple[int, ...], tuple[int, int]] = {}
+        self._latency: dict[tuple[int, ...], dict[str, Any]] = {}
+        self.latency_profile: dict[str, Any] | None = None  # set by prepare_latency
 
     # ---- genome ↔ architecture and costs ---------------------------------------------------------
 
@@ -69,17 +76,47 @@ class FalsrProblem(Problem):
             self._costs[key] = (int(mult_adds(arch, lr_hw=(480, 480))), int(params(arch)))
         return self._costs[key]
 
-    def cost_violations(self, mult_adds: float, params: float) -> dict[str, float]:
+    def prepare_latency(self, progress: Callable[[str, int, int], None] | None = None) -> Any:
+        """Load (or build, once per machine) the latency profile --latency-max needs; its cache path."""
+        c = self.config
+        self.latency_profile, path = load_profile(c.latency_runtime, c.latency_threads,
+                                                  parse_hw(c.latency_input), c.scale, c.features,
+                                                  c.data_dir, progress=progress)
+        return path
+
+    def latency(self, x: Sequence[int] | np.ndarray) -> dict[str, Any]:
+        """{"latency_ms", "latency_predicted_ms"[, "latency_measured_ms"]} of a genome; cached. The
+        prediction decides unless it is within latency_margin of the budget: then a measurement does."""
+        key = tuple(int(v) for v in x)
+        if key not in self._latency:
+            if self.latency_profile is None:
+                self.prepare_latency()
+            arch = self.architecture(key)
+            c = self.config
+            pred = predict_ms(arch, self.latency_profile)
+            out: dict[str, Any] = {"latency_ms": pred, "latency_predicted_ms": pred}
+            if c.latency_max is not None and abs(pred / c.latency_max - 1.0) <= c.latency_margin:
+                p = self.latency_profile
+                measured = measure_network(random_luma_model(arch), c.latency_runtime, p["threads"],
+                                           parse_hw(c.latency_input), runs=7, warmup=2)["median_ms"]
+                out.update(latency_ms=measured, latency_measured_ms=measured)
+            self._latency[key] = out
+        return self._latency[key]
+
+    def cost_violations(self, mult_adds: float, params: float, latency_ms: float | None = None
+                        ) -> dict[str, float]:
         """The cost constraints' g values (≤ 0 is satisfied)."""
         g: dict[str, float] = {}
         if self.config.flops_max is not None:
             g["flops_max"] = mult_adds / self.config.flops_max - 1.0
         if self.config.params_max is not None:
             g["params_max"] = params / self.config.params_max - 1.0
+        if self.config.latency_max is not None:
+            g["latency_max"] = (latency_ms if latency_ms is not None else 0.0) / self.config.latency_max - 1.0
         return g
 
-    def cost_feasible(self, mult_adds: float, params: float) -> bool:
-        return all(v <= 0 for v in self.cost_violations(mult_adds, params).values())
+    def cost_feasible(self, mult_adds: float, params: float, latency_ms: float | None = None) -> bool:
+        return all(v <= 0 for v in self.cost_violations(mult_adds, params, latency_ms).values())
 
     # ---- objectives and constraints of an evaluation record ---------------------------------------
 
@@ -88,8 +125,10 @@ class FalsrProblem(Problem):
         ok = record["status"] == OK
         psnr = float(record["psnr"]) if ok else 0.0
         first = -psnr if self.config.objective == "psnr" else psnr_to_mse(psnr)
-        F = np.array([first, float(record["mult_adds"]), float(record["params"])])
-        g = self.cost_violations(record["mult_adds"], record["params"])
+        # latency is unknown for a candidate over the mult-adds or params budget (never timed)
+        speed = float(record.get(self.config.speed_key, 0.0))
+        F = np.array([first, speed, float(record["params"])])
+        g = self.cost_violations(record["mult_adds"], record["params"], record.get("latency_ms"))
         if self.config.psnr_min is not None:
             g["psnr_min"] = self.config.psnr_min - psnr if ok else 0.0
         g["failed"] = 1.0 if record["status"] == FAILED else 0.0

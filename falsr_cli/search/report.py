@@ -33,8 +33,8 @@ PARETO_FORMAT = "falsr-pareto"
 # ---- the front and its hypervolume -------------------------------------------------------------------
 
 
-def _points(records: list[dict]) -> np.ndarray:
-    return np.array([[-r["psnr"], r["mult_adds"], r["params"]] for r in records], dtype=float).reshape(-1, 3)
+def _points(records: list[dict], speed: str = "mult_adds") -> np.ndarray:
+    return np.array([[-r["psnr"], r[speed], r["params"]] for r in records], dtype=float).reshape(-1, 3)
 
 
 def update_front(front: list[dict], new: list[dict], problem: FalsrProblem) -> list[dict]:
@@ -47,7 +47,7 @@ def update_front(front: list[dict], new: list[dict], problem: FalsrProblem) -> l
             seen.add(r["hash"])
     if not pool:
         return []
-    keep = non_dominated(_points(pool))
+    keep = non_dominated(_points(pool, problem.config.speed_key))
     return sorted((pool[i] for i in keep), key=lambda r: (r["mult_adds"], -r["psnr"], r["hash"]))
 
 
@@ -66,23 +66,28 @@ def space_max_costs(n: int, scale: int, features: int) -> tuple[float, float]:
 
 
 def reference_point(config: SearchConfig) -> dict[str, float]:
-    """The hypervolume's reference point: (PSNR, mult-adds, params) a front must beat to count."""
+    """The hypervolume's reference point: (PSNR, mult-adds or latency, params) a front must beat to count."""
     m_max, q_max = space_max_costs(config.n, config.scale, config.features)
-    return {
+    ref = {
         "psnr": config.psnr_min if config.psnr_min is not None else config.hv_psnr_ref,
         "mult_adds": config.flops_max or m_max,
         "params": config.params_max or q_max,
     }
+    if config.latency_max is not None:
+        ref["latency_ms"] = config.latency_max
+    ref["speed"] = config.speed_key
+    return ref
 
 
 def hypervolume(front: list[dict], ref: dict[str, float]) -> float:
-    """Hypervolume of the front's (−PSNR, mult-adds/M_ref, params/Q_ref) up to (−P_ref, 1, 1)."""
+    """Hypervolume of the front's (−PSNR, speed/S_ref, params/Q_ref) up to (−P_ref, 1, 1); the speed is
+    mult-adds, or latency with `--objectives psnr,latency,params`."""
     if not front:
         return 0.0
     from pymoo.indicators.hv import HV
 
-    P = np.array([[-m["psnr"], m["mult_adds"] / ref["mult_adds"], m["params"] / ref["params"]]
-                  for m in front])
+    speed = str(ref.get("speed", "mult_adds"))
+    P = np.array([[-m["psnr"], m[speed] / ref[speed], m["params"] / ref["params"]] for m in front])
     r = np.array([-ref["psnr"], 1.0, 1.0])
     P = P[np.all(P < r, axis=1)]
     if len(P) == 0:
@@ -112,6 +117,8 @@ def member(record: dict, config: SearchConfig) -> dict[str, Any]:
         "mult_adds": record["mult_adds"],
         "params": record["params"],
         "generation": record["generation"],
+        **{k: record[k] for k in ("latency_ms", "latency_predicted_ms", "latency_measured_ms")
+           if k in record},
     }
 
 
@@ -124,7 +131,10 @@ def pareto_document(config: SearchConfig, front: list[dict], generation: int, hv
         "val": config.val,
         "objective": config.objective,
         "constraints": {"psnr_min": config.psnr_min, "flops_max": config.flops_max,
-                        "params_max": config.params_max},
+                        "params_max": config.params_max, "latency_max": config.latency_max},
+        **({"latency": {"runtime": config.latency_runtime, "threads": config.latency_threads,
+                        "input": config.latency_input, "unit": "ms"}}
+           if config.latency_max is not None else {}),
         "mult_adds_at": [480, 480],
         "hypervolume": hv,
         "reference_point": reference_point(config),
@@ -169,15 +179,17 @@ def plot_pareto(path: str | os.PathLike, records: list[dict], front: list[dict],
     from falsr_cli.atomic import atomic_path
 
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    key = config.speed_key
+    speed = "latency" if key == "latency_ms" else "mult-adds"
     ok = [r for r in records if r["status"] == OK]
     if ok:
-        ax.scatter([r["mult_adds"] for r in ok], [r["psnr"] for r in ok], s=10, c="0.7", label="candidates")
+        ax.scatter([r[key] for r in ok], [r["psnr"] for r in ok], s=10, c="0.7", label="candidates")
     if front:
-        ax.scatter([r["mult_adds"] for r in front], [r["psnr"] for r in front], s=28, c="tab:red", zorder=3,
-                   label="Pareto front (PSNR, mult-adds, params)")
-        xs, ys = staircase([(r["mult_adds"], r["psnr"]) for r in front])
+        ax.scatter([r[key] for r in front], [r["psnr"] for r in front], s=28, c="tab:red", zorder=3,
+                   label=f"Pareto front (PSNR, {speed}, params)")
+        xs, ys = staircase([(r[key], r["psnr"]) for r in front])
         ax.step(xs, ys, where="post", c="tab:red", lw=1)
-    if published and config.val.lower() == "set5" and config.scale == 2:
+    if key == "mult_adds" and published and config.val.lower() == "set5" and config.scale == 2:
         for name, m in published.get("models", {}).items():
             if "Set5" in m and m.get("mult_adds"):
                 falsr = name.startswith("FALSR")
@@ -185,13 +197,17 @@ def plot_pareto(path: str | os.PathLike, records: list[dict], front: list[dict],
                            c="tab:blue" if falsr else "k", zorder=4)
                 ax.annotate(name, (m["mult_adds"], m["Set5"][0]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
-    if config.flops_max:
+    if config.flops_max and key == "mult_adds":
         ax.axvline(config.flops_max, ls="--", c="tab:green", lw=1,
                    label=f"--flops-max {format_count(config.flops_max)}")
+    if config.latency_max is not None and key == "latency_ms":
+        ax.axvline(config.latency_max, ls="--", c="tab:green", lw=1,
+                   label=f"--latency-max {config.latency_max:g} ms")
     if config.psnr_min is not None:
         ax.axhline(config.psnr_min, ls=":", c="tab:green", lw=1, label=f"--psnr-min {config.psnr_min:g}")
     ax.set_xscale("log")
-    ax.set_xlabel("mult-adds (480×480 LR input)")
+    ax.set_xlabel("mult-adds (480×480 LR input)" if key == "mult_adds" else
+                  f"latency, ms ({config.latency_runtime}, {config.latency_input} LR input)")
     ax.set_ylabel(f"PSNR on {config.val} (dB)")
     ax.set_title(f"falsr search ×{config.scale}: {len(ok)} trained candidates, {len(front)} on the front")
     ax.grid(True, which="both", alpha=0.3)

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from falsr_cli.atomic import write_json
+from falsr_cli.atomic import read_json, write_json
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.latency import measure_network, parse_hw, random_luma_model
 from falsr_cli.outputs import folder_lock
 from falsr_cli.search.config import SearchConfig, check_compatible, format_count
 from falsr_cli.search.evaluator import Evaluator, TrainFn
@@ -331,7 +332,12 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
     what = "continuing" if st.generation else "starting"
     say(f"falsr search: {what} in {st.out} at generation {st.generation + 1} of {config.generations}; "
         f"n = {config.n}, population {config.pop}, evaluator {config.evaluator}, budget mult-adds "
-        f"{format_count(config.flops_max)}, params {format_count(config.params_max)}")
+        f"{format_count(config.flops_max)}, params {format_count(config.params_max)}"
+        + (f", latency {config.latency_max:g} ms ({config.latency_runtime}, {config.latency_input})"
+           if config.latency_max is not None else ""))
+    if config.latency_max is not None:
+        path = st.problem.prepare_latency()
+        say(f"latency model: this machine's profile {path}")
     for h in st.history:
         row(h)
 
@@ -399,13 +405,35 @@ def _finish(st: _Search, say: Log) -> SearchResult:
     finished = [r for r in st.journal.read_evaluations() if r["generation"] <= st.generation]
     hv = hypervolume(st.front, reference_point(st.config))
     if st.generation:
-        doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals)
+        front = _with_measured_latency(st, say) if st.config.latency_max is not None else st.front
+        doc = pareto_document(st.config, front, st.generation, hv, st.n_evals)
         write_json(st.out / "pareto.json", doc)
         write_reports(st.out, st.config, finished, st.front, st.history)
         say(f"front: {len(st.front)} networks in {st.out / 'pareto.json'}; "
             f"plots: {st.out / 'pareto.png'}, {st.out / 'history.png'}")
     return SearchResult(out=st.out, generation=st.generation, evaluations=st.n_evals, front=st.front,
                         history=st.history, hypervolume=hv)
+
+
+def _with_measured_latency(st: _Search, say: Log) -> list[dict]:
+    """The front with every member's latency measured now (training is over: the cores are quiet), kept in
+    front_latency.json so that a resumed search measures only new members."""
+    path = st.out / "front_latency.json"
+    known: dict[str, float] = read_json(path) if path.is_file() else {}
+    c, threads = st.config, (st.problem.latency_profile or {}).get("threads")
+    out = []
+    for r in st.front:
+        if r["hash"] not in known:
+            if "latency_measured_ms" in r:
+                known[r["hash"]] = r["latency_measured_ms"]
+            else:
+                arch = st.problem.architecture(r["genome"])
+                known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime, threads or 1,
+                                                   parse_hw(c.latency_input), runs=7, warmup=2)["median_ms"]
+        out.append({**r, "latency_measured_ms": known[r["hash"]]})
+    write_json(path, known)
+    say(f"latency of the {len(out)} front members measured ({c.latency_runtime}, {c.latency_input})")
+    return out
 
 
 def check_generation(generation: int, records: list[dict]) -> None:

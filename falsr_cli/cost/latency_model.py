@@ -1,0 +1,173 @@
+"""Latency of an architecture from its description alone, from operation costs measured once on a machine.
+
+Mult-adds do not rank networks by speed: grouped and depthwise convolutions, concatenations and narrow
+layers cost more time per mult-add than plain 3×3 convolutions, by amounts that depend on the runtime and
+the processor. So, as in FBNet and ProxylessNAS, a network's latency is predicted from a lookup table of
+measured operations: `ops(arch)` lists every operation the builder makes that takes time at inference
+(convolutions with their fused ReLU, depthwise convolutions, adds, concatenations, the depth-to-space and
+the image-level bicubic), a *profile* holds each operation's measured time on one machine, runtime, thread
+count and input size, and `predict_ms` sums them and applies the profile's calibration (a·Σ + b, fitted on
+whole networks measured with the profile, which absorbs per-network overheads the sum misses).
+
+Convolutions whose input width varies with the wiring (a cell's first conv, the inverted bottleneck's
+1×1 supple conv, the up-sampler's conv) and concatenations are measured on a grid of input widths
+(`CIN_GRID`) and interpolated linearly between its points; every other operation is measured exactly.
+Pure arithmetic, no TensorFlow: the search calls it for every candidate.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from falsr_cli.errors import FalsrError
+from falsr_cli.space.architecture import Architecture
+from falsr_cli.space.cells import BLOCKS, CELL_TYPES, FILTERS, KERNELS, Cell
+
+PROFILE_FORMAT = "falsr-latency-profile"
+# Input widths at which the variable-width operations are measured (the widest input in the space is
+# features + n·64 = 480 for n = 7 and 32 features; wider ones are extrapolated from the last two points).
+CIN_GRID: tuple[int, ...] = (16, 32, 64, 128, 192, 320, 480)
+
+
+class Op(NamedTuple):
+    """One timed operation. kind: conv (with its ReLU if any), dwconv (3×3 depthwise + ReLU), add, concat
+    (into `cin` channels), shuffle (depth-to-space of `cin` channels) or bicubic (the image-level path);
+    `hr`: it runs at HR size; `wired`: its input width is set by the wiring (measured on CIN_GRID)."""
+
+    kind: str
+    kernel: int = 0
+    cin: int = 0
+    cout: int = 0
+    groups: int = 1
+    relu: bool = False
+    hr: bool = False
+    wired: bool = False
+
+    @property
+    def key(self) -> str:
+        """The operation's name in a profile."""
+        return (f"{self.kind}:k{self.kernel}:i{self.cin}:o{self.cout}:g{self.groups}:r{int(self.relu)}"
+                f":h{int(self.hr)}:w{int(self.wired)}")
+
+    def with_cin(self, cin: int) -> Op:
+        return self._replace(cin=cin)
+
+
+def _cell_ops(cell: Cell, cin: int) -> list[Op]:
+    f, k = cell.filters, cell.kernel
+    if cell.type == "invbot":
+        out = [Op("conv", 1, cin, f, wired=True)]  # supple, no ReLU
+        for _ in range(cell.blocks):
+            out += [Op("conv", k, f, 2 * f, relu=True), Op("dwconv", 3, 2 * f, 2 * f, 2 * f, relu=True),
+                    Op("conv", k, 2 * f, f), Op("add", 0, f, f)]
+        if cell.skip and cell.blocks > 1:
+            out.append(Op("add", 0, f, f))
+        return out
+    g = cell.groups
+    out = [Op("conv", k, cin, f, g, relu=True, wired=True)]
+    out += [Op("conv", k, f, f, g, relu=True) for _ in range(cell.blocks - 1)]
+    if cell.skip and cell.blocks > 1:
+        out.append(Op("add", 0, f, f))
+    return out
+
+
+def ops(arch: Architecture) -> list[Op]:
+    """Every operation of the built luma network that takes time at inference, in build order."""
+    out = [Op("conv", 3, 1, arch.features, relu=True)]
+    for t in range(1, arch.n + 1):
+        cin = arch.in_channels(t)
+        if len(arch.sources(t)) > 1:
+            out.append(Op("concat", 0, cin, wired=True))
+        out += _cell_ops(arch.cells[t - 1], cin)
+    cin = arch.in_channels(arch.n + 1)
+    if len(arch.sources(arch.n + 1)) > 1:
+        out.append(Op("concat", 0, cin, wired=True))
+    out += [Op("conv", 3, cin, arch.features, relu=True, wired=True),
+            Op("add", 0, arch.features, arch.features)]
+    s = arch.scale
+    shuffled = arch.features
+    if s != 2:
+        shuffled = arch.hr_channels * s * s
+        out.append(Op("conv", 3, arch.features, shuffled))
+    out += [Op("shuffle", 0, shuffled, shuffled // (s * s)), Op("conv", 3, arch.hr_channels, 1, hr=True)]
+    if arch.residual:
+        out += [Op("bicubic", 0, 1, 1), Op("add", 0, 1, 1, hr=True)]
+    return out
+
+
+def profile_ops(scale: int = 2, features: int = 32) -> list[Op]:
+    """The operations a profile measures so that every architecture of the space (at this scale and
+    feature count, with or without the residual) can be predicted: wired ones at every CIN_GRID width."""
+    seen: dict[str, Op] = {}
+
+    def add(op: Op) -> None:
+        for o in ([op.with_cin(c) for c in CIN_GRID] if op.wired else [op]):
+            seen.setdefault(o.key, o)
+
+    cells = [Cell(kind, f, k, b, True)
+             for kind in CELL_TYPES for f in FILTERS for k in KERNELS for b in BLOCKS]
+    for cell in cells:
+        for op in _cell_ops(cell, CIN_GRID[0]):
+            add(op)
+    # The fixed head and tail (and concatenations, wired), from a small densely wired network.
+    small = Cell("conv", 16, 1, 1, False)
+    dummy = Architecture(cells=(small, small), connections=(1, 1, 1), scale=scale, features=features,
+                         residual=True)
+    for op in ops(dummy):
+        add(op)
+    return list(seen.values())
+
+
+def _interpolate(table: Mapping[str, float], op: Op) -> float | None:
+    """The op's time from the two nearest CIN_GRID widths measured for its shape (None if unmeasured)."""
+    points = [(c, table[k]) for c in CIN_GRID if (k := op.with_cin(c).key) in table]
+    if len(points) < 2:
+        return None
+    xs = [c for c, _ in points]
+    i = min(max(bisect.bisect_left(xs, op.cin), 1), len(points) - 1)
+    (x0, y0), (x1, y1) = points[i - 1], points[i]
+    return y0 + (y1 - y0) * (op.cin - x0) / (x1 - x0)
+
+
+def op_ms(table: Mapping[str, float], op: Op) -> float:
+    """One operation's time in a profile's table: exact where measured, else interpolated in width."""
+    if op.key in table:
+        return float(table[op.key])
+    if op.wired:
+        value = _interpolate(table, op)
+        if value is not None:
+            return value
+    raise FalsrError(f"latency profile has no measurement for {op.key}; rebuild it (falsr latency profile)")
+
+
+def raw_ms(arch: Architecture, table: Mapping[str, float]) -> float:
+    """The sum of the measured times of the architecture's operations (before calibration)."""
+    return sum(op_ms(table, op) for op in ops(arch))
+
+
+def predict_ms(arch: Architecture, profile: Mapping[str, Any]) -> float:
+    """Predicted latency (ms) of the luma network on the profile's machine, runtime, threads and input."""
+    if profile.get("format") != PROFILE_FORMAT:
+        raise FalsrError("not a latency profile (format is not falsr-latency-profile)")
+    if (arch.scale, arch.features) != (profile["scale"], profile["features"]):
+        raise FalsrError(f"the latency profile is for x{profile['scale']} with {profile['features']} "
+                         f"features, "
+                         f"not x{arch.scale} with {arch.features}")
+    cal = profile.get("calibration") or {"a": 1.0, "b": 0.0}
+    return cal["a"] * raw_ms(arch, profile["ops"]) + cal["b"]
+
+
+def fit_calibration(raw: Iterable[float], measured: Iterable[float]) -> dict[str, float]:
+    """Least-squares a, b of measured ≈ a·raw + b (a alone when the points cannot fix both)."""
+    xs, ys = list(raw), list(measured)
+    n = len(xs)
+    if n == 0:
+        return {"a": 1.0, "b": 0.0}
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if n < 3 or sxx <= 1e-12 * max(mx * mx, 1e-12):
+        return {"a": my / mx if mx else 1.0, "b": 0.0}
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return {"a": a, "b": my - a * mx}

@@ -1,0 +1,317 @@
+"""Measured latency on this machine: whole networks, and the per-operation profiles of the latency model.
+
+Runtimes: `tf` (TensorFlow's own CPU kernels, a traced function) and `xnnpack`, `xnnpack-fp16`,
+`xnnpack-int8` (the TFLite interpreter with its XNNPACK delegate, float32 / fp16 weights / int8
+dynamic-range weights). Times are of the luma network alone (LR luma in, HR luma out) on one image of the
+given LR size, after warm-up; figures are the median and the 90th percentile of `runs` calls.
+
+A profile (`build_profile`) times every operation of the space once (`cost.latency_model.profile_ops`) and
+whole random networks to calibrate the sum. It is cached in `<data dir>/latency/` under the machine's
+identity (CPU model, vector flags, cores, TensorFlow version), so another machine never reuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli import atomic
+from falsr_cli.cost.latency_model import PROFILE_FORMAT, Op, fit_calibration, profile_ops, raw_ms
+from falsr_cli.errors import FalsrError
+from falsr_cli.machine import describe, machine_id
+from falsr_cli.paths import data_dir as resolve_data_dir
+from falsr_cli.space.architecture import Architecture
+
+RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
+QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
+CALIBRATION_NETWORKS = 8
+_OPS_PER_MODEL = 48  # operations converted together into one multi-signature .tflite
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """'240x320' (height x width) or '240' → (240, 320) / (240, 240)."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        hw = tuple(int(p) for p in parts)
+    except ValueError:
+        hw = ()
+    if len(hw) == 1:
+        hw = (hw[0], hw[0])
+    if len(hw) != 2 or min(hw) < 1 or max(hw) > 8192:
+        raise FalsrError(f"--input {text!r} is not HxW in pixels, e.g. 240x240")
+    return hw  # type: ignore[return-value]
+
+
+def check_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise FalsrError(f"runtime: {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    return runtime
+
+
+def default_threads(threads: int | None) -> int:
+    """The thread count asked for, else the cores this process may use."""
+    if threads is not None:
+        if threads < 1:
+            raise FalsrError(f"--threads {threads} must be at least 1")
+        return threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_tf_threads(threads: int) -> int:
+    """Pin TensorFlow's intra-op pool to `threads` (possible only before TF runs anything); the count used."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TF is already running in this process: its pool keeps its size, which is reported
+    return tf.config.threading.get_intra_op_parallelism_threads() or threads
+
+
+def summarise(samples_ms: Sequence[float]) -> dict[str, float]:
+    """Median, 90th percentile, mean and minimum of timings in ms."""
+    a = np.asarray(samples_ms, dtype=np.float64)
+    return {"median_ms": float(np.median(a)), "p90_ms": float(np.percentile(a, 90)),
+            "mean_ms": float(a.mean()), "min_ms": float(a.min())}
+
+
+def time_calls(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
+    """Milliseconds of each of `runs` calls of `fn`, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000.0)
+    return out
+
+
+# ---- whole networks ----------------------------------------------------------------------------------
+
+
+def _interpreter(content: bytes, threads: int) -> Any:
+    from falsr_cli.models.tflite import _interpreter as make
+
+    return make(content, threads)
+
+
+def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int]) -> Callable[[], Any]:
+    """A no-argument call running the luma network once on an LR image of `hw` in `runtime`."""
+    check_runtime(runtime)
+    x = np.random.default_rng(0).random((1, hw[0], hw[1], 1), dtype=np.float32)
+    if runtime == "tf":
+        import tensorflow as tf
+
+        fn = tf.function(lambda y: luma_model(y, training=False), reduce_retracing=True)
+        xt = tf.constant(x)
+        return lambda: fn(xt).numpy()
+    from falsr_cli.models.tflite import luma_tflite_bytes
+
+    it = _interpreter(luma_tflite_bytes(luma_model, QUANTIZE[runtime]), threads)
+    index = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(index, x.shape, strict=False)
+    it.allocate_tensors()
+    it.set_tensor(index, x)
+    return it.invoke
+
+
+def measure_network(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
+                    warmup: int = 3) -> dict[str, Any]:
+    """Latency of one luma network: samples and their summary (ms)."""
+    run = network_runner(luma_model, runtime, threads, hw)
+    samples = time_calls(run, runs, warmup)
+    return {"runtime": runtime, "threads": threads, "input": list(hw), "runs": runs, "warmup": warmup,
+            **summarise(samples), "samples_ms": samples}
+
+
+def random_luma_model(arch: Architecture) -> Any:
+    """The architecture's luma network with random weights (latency does not depend on their values)."""
+    from falsr_cli.models.builder import build_luma_model
+
+    return build_luma_model(arch, seed=0, init="he")
+
+
+# ---- single operations (the profile) ------------------------------------------------------------------
+
+
+def _op_function(op: Op, scale: int, rng: np.random.Generator) -> Callable[[Any], dict]:
+    """The operation as the builder makes it, with constant weights: x → {"out": y}."""
+    import tensorflow as tf
+
+    def const(*shape: int) -> Any:
+        return tf.constant(rng.standard_normal(shape).astype(np.float32) * 0.05)
+
+    if op.kind == "conv":
+        g = op.groups
+        kernel = const(op.kernel, op.kernel, op.cin // g, op.cout)
+        bias = const(op.cout)
+
+        def fn(x):
+            if g == 1:
+                y = tf.nn.conv2d(x, kernel, 1, "SAME")
+            else:  # the builder's GroupConv2D: split → conv per group → concat
+                xs, ks = tf.split(x, g, axis=-1), tf.split(kernel, g, axis=-1)
+                y = tf.concat([tf.nn.conv2d(a, k, 1, "SAME") for a, k in zip(xs, ks, strict=True)], axis=-1)
+            y = tf.nn.bias_add(y, bias)
+            return {"out": tf.nn.relu(y) if op.relu else y}
+    elif op.kind == "dwconv":
+        kernel, bias = const(3, 3, op.cin, 1), const(op.cin)
+
+        def fn(x):
+            return {"out": tf.nn.relu(tf.nn.bias_add(tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME"),
+                                                     bias))}
+    elif op.kind == "add":
+        def fn(x):
+            return {"out": x + x}
+    elif op.kind == "concat":
+        def fn(x):  # two sources of half the width each, as a typical wiring has
+            return {"out": tf.concat([x, x], axis=-1)}
+    elif op.kind == "shuffle":
+        def fn(x):
+            return {"out": tf.nn.depth_to_space(x, scale)}
+    elif op.kind == "bicubic":
+        from falsr_cli.models.builder import bicubic_phase_kernel
+
+        kernel = tf.constant(bicubic_phase_kernel(scale))
+        r = int(kernel.shape[0]) // 2
+
+        def fn(x):
+            x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="SYMMETRIC")
+            return {"out": tf.nn.depth_to_space(tf.nn.conv2d(x, kernel, 1, "VALID"), scale)}
+    else:
+        raise FalsrError(f"internal: unknown operation kind {op.kind!r}")
+    return fn
+
+
+def _op_input_shape(op: Op, hw: tuple[int, int], scale: int, null: bool = False) -> list[int]:
+    if null:
+        return [1, 1, 1, 1]
+    h, w = (hw[0] * scale, hw[1] * scale) if op.hr else hw
+    return [1, h, w, op.cin // 2 if op.kind == "concat" else op.cin]
+
+
+def op_runners(op_list: Sequence[Op], runtime: str, threads: int, hw: tuple[int, int],
+               scale: int = 2, null_key: str | None = None) -> dict[str, Callable[[], Any]]:
+    """{op key: no-argument call running that operation once on an input of its size}; the op named
+    `null_key` runs on a 1×1 input (the cost of a call alone)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    runners: dict[str, Callable[[], Any]] = {}
+    if runtime == "tf":
+        for op in op_list:
+            shape = _op_input_shape(op, hw, scale, op.key == null_key)
+            fn = tf.function(_op_function(op, scale, rng), input_signature=[tf.TensorSpec(shape, tf.float32)])
+            x = tf.constant(rng.random(shape, dtype=np.float32))
+            runners[op.key] = (lambda f, xx: lambda: f(xx)["out"].numpy())(fn, x)
+        return runners
+    from falsr_cli.models.tflite import tflite_bytes
+
+    for start in range(0, len(op_list), _OPS_PER_MODEL):
+        chunk = list(op_list[start:start + _OPS_PER_MODEL])
+        functions, inputs = [], {}
+        for i, op in enumerate(chunk):
+            shape = _op_input_shape(op, hw, scale, op.key == null_key)
+            body = _op_function(op, scale, rng)
+            body.__name__ = f"op{i}"  # the signature's name in the multi-signature .tflite
+            functions.append(tf.function(body, input_signature=[tf.TensorSpec(shape, tf.float32, name="x")])
+                             .get_concrete_function())
+            inputs[f"op{i}"] = rng.random(shape, dtype=np.float32)
+        it = _interpreter(tflite_bytes(functions, QUANTIZE[runtime]), threads)
+        for i, op in enumerate(chunk):
+            runner = it.get_signature_runner(f"op{i}")
+            runners[op.key] = (lambda r, xx: lambda: r(x=xx))(runner, inputs[f"op{i}"])
+    return runners
+
+
+# ---- profiles -------------------------------------------------------------------------------------------
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
+
+
+def profile_path(runtime: str, threads: int, hw: tuple[int, int], scale: int = 2, features: int = 32,
+                 data_dir: str | os.PathLike | None = None) -> Path:
+    """Where the profile of this machine, runtime, threads and input lives."""
+    name = f"{machine_id(_tf_version())}-{runtime}-t{threads}-{hw[0]}x{hw[1]}-x{scale}f{features}.json"
+    return resolve_data_dir(data_dir) / "latency" / name
+
+
+def calibration_architectures(count: int = CALIBRATION_NETWORKS, seed: int = 12345, n: int = 7,
+                              scale: int = 2, features: int = 32) -> list[Architecture]:
+    """Random networks (a seed of their own, apart from any validation set) spread over the space."""
+    rng = np.random.default_rng(seed)
+    return [Architecture.random(rng, n=n, scale=scale, features=features, residual=bool(i % 2))
+            for i in range(count)]
+
+
+def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
+                  features: int = 32, runs: int = 10, warmup: int = 2,
+                  calibration: Sequence[Architecture] | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Time every operation of the space and a few whole networks; the profile as a dict."""
+    check_runtime(runtime)
+    threads = default_threads(threads)
+    if runtime == "tf":
+        threads = set_tf_threads(threads)
+    op_list = profile_ops(scale, features)
+    started = time.time()
+    # Each timed call of a single operation also pays the call itself (Python → runtime), which a whole
+    # network pays once, not per operation: it is measured on a 1-pixel add and taken off every time.
+    null = Op("add", 0, 1, 1)
+    runners = op_runners([*op_list, null], runtime, threads, hw, scale, null_key=null.key)
+    overhead = summarise(time_calls(runners[null.key], 5 * runs, warmup))["median_ms"]
+    table: dict[str, float] = {}
+    for i, op in enumerate(op_list):
+        table[op.key] = max(summarise(time_calls(runners[op.key], runs, warmup))["median_ms"] - overhead, 0.0)
+        if progress:
+            progress("operations", i + 1, len(op_list))
+    archs = list(calibration) if calibration is not None else calibration_architectures(scale=scale,
+                                                                                        features=features)
+    networks = []
+    for i, arch in enumerate(archs):
+        measured = measure_network(random_luma_model(arch), runtime, threads, hw, runs=max(3, runs // 2),
+                                   warmup=1)["median_ms"]
+        networks.append({"text": arch.to_text(), "raw_ms": raw_ms(arch, table), "measured_ms": measured})
+        if progress:
+            progress("calibration networks", i + 1, len(archs))
+    cal = fit_calibration([n["raw_ms"] for n in networks], [n["measured_ms"] for n in networks])
+    return {"format": PROFILE_FORMAT, "machine": {**describe(), "id": machine_id(_tf_version())},
+            "tensorflow": _tf_version(), "runtime": runtime, "threads": threads, "input": list(hw),
+            "scale": scale, "features": features, "runs": runs, "warmup": warmup,
+            "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "call_overhead_ms": overhead, "ops": table, "calibration": {**cal, "networks": networks}}
+
+
+def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
+                 features: int = 32, data_dir: str | os.PathLike | None = None, build: bool = True,
+                 rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None
+                 ) -> tuple[dict[str, Any], Path]:
+    """This machine's profile for the runtime, threads and input: from the cache, else built and cached."""
+    threads = default_threads(threads)
+    path = profile_path(runtime, threads, hw, scale, features, data_dir)
+    if path.is_file() and not rebuild:
+        profile = atomic.read_json(path)
+        if isinstance(profile, dict) and profile.get("format") == PROFILE_FORMAT:
+            return profile, path
+    if not build:
+        raise FalsrError(f"no latency profile for {runtime}, {threads} threads, {hw[0]}x{hw[1]} on this "
+                         f"machine; "
+                         f"run `falsr latency profile --runtime {runtime} --threads {threads} "
+                         f"--input {hw[0]}x{hw[1]}`")
+    profile = build_profile(runtime, threads, hw, scale, features, progress=progress)
+    atomic.write_json(path, profile)
+    return profile, path
