@@ -70,3 +70,26 @@ def test_saved_images_and_metrics_json(published_runs: dict, benchmark_mirror: P
     assert metrics["datasets"]["Set5"]["psnr"] == pytest.approx(summary["datasets"]["Set5"]["psnr"])
     assert len(metrics["datasets"]["Set14"]["per_image"]) == 14
     assert not list(save_path.rglob("*.tmp"))
+
+
+@pytest.fixture(scope="session")
+def xnnpack_runs(reference_dir: Path, benchmark_mirror: Path, published_runs: dict) -> dict:
+    from falsr_cli.runtime.evaluate import evaluate_model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FALSR_DATA_MIRROR", str(benchmark_mirror))
+        return {(g, d): evaluate_model(reference_dir / f"{g}.pb", d, data_dir=published_runs["data_dir"],
+                                       progress=False, engine="xnnpack")
+                for g in GRAPHS for d in SETS}
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+@pytest.mark.parametrize("dataset", SETS)
+def test_xnnpack_engine_reproduces_measured_figures(xnnpack_runs: dict, published: dict, graph: str,
+                                                    dataset: str) -> None:
+    # The fast engine (the graph imported, converted to float32 TFLite, run by XNNPACK) scores the same.
+    got = xnnpack_runs[(graph, dataset)]
+    assert got["engine"] == "xnnpack"
+    want_psnr, want_ssim = published["measured"][f"{graph}.pb"][dataset]
+    assert got["psnr"] == pytest.approx(want_psnr, abs=0.0005)
+    assert got["ssim"] == pytest.approx(want_ssim, abs=0.00005)

@@ -228,8 +228,10 @@ def op_runners(op_list: Sequence[Op], runtime: str, threads: int, hw: tuple[int,
                              .get_concrete_function())
             inputs[f"op{i}"] = rng.random(shape, dtype=np.float32)
         it = _interpreter(tflite_bytes(functions, QUANTIZE[runtime]), threads)
+        keys = list(it.get_signature_list())
         for i, op in enumerate(chunk):
-            runner = it.get_signature_runner(f"op{i}")
+            # One function converts to the single signature "serving_default", several keep their names.
+            runner = it.get_signature_runner(f"op{i}" if len(chunk) > 1 else keys[0])
             runners[op.key] = (lambda r, xx: lambda: r(x=xx))(runner, inputs[f"op{i}"])
     return runners
 

@@ -40,11 +40,11 @@ def _dataset_label(spec: str | os.PathLike) -> str:
     return Path(spec).resolve().name or str(spec)
 
 
-def _resolve_model(model: str | os.PathLike | Upscaler, scale: int) -> Upscaler:
+def _resolve_model(model: str | os.PathLike | Upscaler, scale: int, engine: str = "tf") -> Upscaler:
     if isinstance(model, str | os.PathLike):
         from falsr_cli.runtime.open import load_model
 
-        return load_model(str(model), scale=scale)
+        return load_model(str(model), scale=scale, engine=engine)
     if not isinstance(model, Upscaler):
         raise FalsrError(f"not a model: {model!r}")
     return model
@@ -123,8 +123,10 @@ def evaluate_model(
     per_image: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    engine: str = "tf",
 ) -> dict[str, Any]:
-    """Score a model (spec or Upscaler) on a data set (name or folder).
+    """Score a model (spec or Upscaler) on a data set (name or folder); `engine` runs a spec in TensorFlow,
+    XNNPACK or the faster of the two for this host (`auto`, see models/engine.py).
 
     Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
     images_per_second (of the model), total_seconds (wall time incl. loading and scoring), notes (converted
@@ -134,12 +136,18 @@ def evaluate_model(
     from falsr_cli.data.pairs import load_pairs
 
     start = time.perf_counter()
-    upscaler = _resolve_model(model, scale)
+    spec = isinstance(model, str | os.PathLike) and str(model).lower() != "bicubic"
+    if spec and not str(model).lower().endswith(".tflite"):
+        from falsr_cli.models.engine import resolve_engine
+
+        engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
+    upscaler = _resolve_model(model, scale, engine)
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
                      description=f"{upscaler.name} on {label}", overwrite=overwrite)
-    result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale}
+    result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale,
+                              "engine": engine if spec else None}
     result.update(summarize(rows))
     result["total_seconds"] = time.perf_counter() - start
     if save_dir is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.engine import luma_function, resolve_engine
 from falsr_cli.models.graphdef import check_ops, interface_graph, read_graph_def
 from falsr_cli.models.network import (
     BicubicUpscaler,
@@ -135,10 +136,12 @@ def _tflite_model(path: Path) -> SRModel:
     return SRModel(model.name, model.scale, rf, interface=model)
 
 
-def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None) -> SRModel:
+def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None,
+                  engine: str = "tf", threads: int | None = None) -> SRModel:
     """MODEL for `upscale`: 'bicubic', a .pb, a .tflite, a training run/checkpoint, or an arch + weights.
 
-    No spec: the project's best pretrained model (DEFAULT_MODEL).
+    No spec: the project's best pretrained model (DEFAULT_MODEL). `engine` (tf, xnnpack, auto) runs the
+    network in TensorFlow or through XNNPACK (see models/engine.py); a .tflite always runs in TFLite.
     """
     if spec is None:
         spec = default_model_path()
@@ -149,12 +152,16 @@ def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = N
     suffix = path.suffix.lower()
     if suffix in (".pb", ".tflite") and not path.is_file():
         raise FalsrError(f"model file not found: {spec}")
-    if suffix == ".pb" and not weights:
-        return _graph_model(path)
     if suffix == ".tflite":
         return _tflite_model(path)
+    used = resolve_engine(engine)
+    if suffix == ".pb" and not weights and used == "tf":
+        return _graph_model(path)
     loaded = load_keras_model(spec, weights)
-    return keras_sr_model(loaded.model, loaded.arch, name=path.stem or spec)
+    sr = keras_sr_model(loaded.model, loaded.arch, name=path.stem or spec)
+    if used == "xnnpack":
+        sr.luma, _ = luma_function(loaded.model, "xnnpack", threads, sr.name)
+    return sr
 
 
 # ---- MODEL → the Upscaler `falsr evaluate` and `calculate` score ----
@@ -163,9 +170,9 @@ MODEL_SPEC_HELP = ("'bicubic', a model's name (falsr model list), a frozen graph
                    "training-run folder")
 
 
-def load_model(spec: str, scale: int = 2) -> Upscaler:
+def load_model(spec: str, scale: int = 2, engine: str = "tf", threads: int | None = None) -> Upscaler:
     """Dispatch on what `spec` is: 'bicubic'; a model's name; a `.pb`; a `.tflite`; a training run or a
-    checkpoint in one."""
+    checkpoint in one. `engine` as in load_sr_model."""
     spec = resolve_model_spec(str(spec))
     if spec.lower() == "bicubic":
         return BicubicUpscaler(scale)
@@ -173,6 +180,11 @@ def load_model(spec: str, scale: int = 2) -> Upscaler:
     suffix = path.suffix.lower()
     if suffix in (".pb", ".tflite") and not path.is_file():
         raise FalsrError(f"model file not found: {spec}")
+    used = resolve_engine(engine) if suffix != ".tflite" else "tflite"
+    if suffix == ".pb" and used == "xnnpack":
+        loaded = load_keras_model(path)  # the graph imported (and checked against it), then converted
+        fn, _ = luma_function(loaded.model, "xnnpack", threads, path.stem)
+        return _same_scale(LumaUpscaler(fn, scale=loaded.arch.scale, name=path.stem), scale)
     if suffix == ".pb":
         return _same_scale(_graph_upscaler(path), scale)
     if suffix == ".tflite":
@@ -183,6 +195,9 @@ def load_model(spec: str, scale: int = 2) -> Upscaler:
         # A training run, or a checkpoint (file or TF prefix) in one: the run knows its architecture.
         arch, model = load_trained_model(path)
         name = path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
+        if used == "xnnpack":
+            fn, _ = luma_function(model, "xnnpack", threads, name)
+            return _same_scale(LumaUpscaler(fn, scale=arch.scale, name=name), scale)
         return _same_scale(keras_luma_upscaler(model, scale=arch.scale, name=name), scale)
     raise FalsrError(f"unknown model {spec!r}: give {MODEL_SPEC_HELP}")
 

@@ -15,6 +15,7 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from PIL import Image
 
 from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.engine import resolve_engine
 from falsr_cli.models.network import SRModel
 from falsr_cli.runtime.open import load_sr_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
@@ -178,6 +180,16 @@ def output_name(path: Path, scale: int, fmt: str | None) -> str:
     return f"{path.stem}_x{scale}.{ext}"
 
 
+def _finish_write(writing: tuple[Future, Path, Path], written: list[str],
+                  failed: list[tuple[str, str]]) -> None:
+    future, path, target = writing
+    try:
+        future.result()
+        written.append(str(target))
+    except FalsrError as e:
+        failed.append((str(path), str(e)))
+
+
 def upscale_files(
     inputs: Sequence[str | os.PathLike],
     model: str | os.PathLike | SRModel | None,
@@ -192,10 +204,15 @@ def upscale_files(
     quality: int = 95,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    engine: str = "auto",
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Upscale every input into `out_dir`; a bad file is reported and skipped, the others still processed.
 
-    Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, seconds}.
+    The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
+    is decoded and the previous one encoded while the network works on the current one.
+    Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, engine, seconds,
+    load_seconds (of `seconds`, opening the model: import, conversion)}.
     Setup problems (output folder is a file, scale or tile mismatch, unknown model) raise FalsrError
     before any file is touched.
     """
@@ -210,7 +227,9 @@ def upscale_files(
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
-    sr = model if isinstance(model, SRModel) else load_sr_model(model, weights)
+    used = "tf" if isinstance(model, SRModel) or model == "bicubic" else resolve_engine(engine)
+    sr = model if isinstance(model, SRModel) else load_sr_model(model, weights, engine=used, threads=threads)
+    load_seconds = time.perf_counter() - start
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
     pad = tile_pad if tile_pad is not None else (sr.receptive_field or UNKNOWN_RF_PAD)
@@ -223,38 +242,58 @@ def upscale_files(
     skipped: list[tuple[str, str]] = []
     planned: dict[str, Path] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with progress_bar(disable=not progress) as bar:
-        task = bar.add_task(f"upscale ×{scale}", total=len(files))
-        for done, path in enumerate(files):
-            target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
+    todo: list[tuple[Path, Path]] = []
+    for path in files:
+        target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
+        if target.name in planned:
+            failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
+        elif target.exists() and not overwrite:
+            skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
+        else:
+            planned[target.name] = path
+            todo.append((path, target))
+
+    def save(target: Path, result: Photo) -> None:
+        for note in write_photo(target, result, quality=quality):
+            log(f"{target.name}: {note}")
+
+    with progress_bar(disable=not progress) as bar, ThreadPoolExecutor(max_workers=2) as io:
+        task = bar.add_task(f"upscale ×{scale}", total=len(todo))
+        # Decoding and encoding (PIL releases the GIL) overlap the network: one photo read ahead, one
+        # written behind, so at most three photos are in memory.
+        reading = io.submit(read_photo, todo[0][0]) if todo else None
+        writing: tuple[Future, Path, Path] | None = None
+        for done, (path, target) in enumerate(todo):
             bar.update(task, description=path.name, completed=done)
-            if target.name in planned:
-                failed.append(
-                    (str(path), f"{path}: output {target} clashes with that of {planned[target.name]}")
-                )
-            elif target.exists() and not overwrite:
-                skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
-            else:
-                planned[target.name] = path
+            try:
+                photo = reading.result()
+            except FalsrError as e:
+                photo = None
+                failed.append((str(path), str(e)))
+            reading = io.submit(read_photo, todo[done + 1][0]) if done + 1 < len(todo) else None
+            if photo is not None:
                 try:
-                    photo = read_photo(path)
                     # The bar moves by tiles within a photo, so one huge photo shows progress too.
-                    result = upscale_photo(
-                        photo, sr, scale, tile, pad, on_tile=lambda n: bar.advance(task, 1 / n)
-                    )
-                    for note in write_photo(target, result, quality=quality):
-                        log(f"{target.name}: {note}")
-                    written.append(str(target))
+                    result = upscale_photo(photo, sr, scale, tile, pad,
+                                           on_tile=lambda n: bar.advance(task, 1 / n))
+                    del photo
+                    if writing is not None:
+                        _finish_write(writing, written, failed)
+                    writing = (io.submit(save, target, result), path, target)
                 except FalsrError as e:
                     failed.append((str(path), str(e)))
                 except MemoryError:
                     failed.append((str(path), f"{path}: out of memory (use a smaller --tile)"))
             bar.update(task, completed=done + 1)
+        if writing is not None:
+            _finish_write(writing, written, failed)
     return {
         "model": sr.name,
         "scale": scale,
         "tile": tile,
         "tile_pad": pad,
+        "engine": used,
+        "load_seconds": load_seconds,
         "written": written,
         "skipped": skipped,
         "failed": failed,

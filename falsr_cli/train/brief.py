@@ -81,12 +81,13 @@ def clear_cache() -> None:
 
 def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he",
-                       data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                       data_dir: str | os.PathLike | None = None, engine: str = "tf") -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of a tenth of the steps (at most 100) to `lr`,
     then `schedule` (cosine to 0 over the rest, or constant).
 
+    `engine` scores the validation images in TensorFlow or XNNPACK (models/engine.py).
     Returns psnr, ssim (means over `val` by the paper's protocol), loss (mean of the last tenth of the
     steps), train_seconds, eval_seconds and steps. The same arguments give the same numbers.
     Raises CandidateFailed when the loss stops being finite.
@@ -122,7 +123,8 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
     train_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    psnr, ssim, _ = validate_model(trainer.model, valset, upscaler=make_upscaler(trainer.model, arch.scale))
+    psnr, ssim, _ = validate_model(trainer.model, valset,
+                                   upscaler=make_upscaler(trainer.model, arch.scale, engine))
     eval_seconds = time.perf_counter() - t1
     if not np.isfinite(ssim):
         raise CandidateFailed("validation SSIM is not finite")

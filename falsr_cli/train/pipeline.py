@@ -258,8 +258,12 @@ def validate_model(model: Any, val: ValidationSet, keep_images: int = 0, upscale
     return float(np.mean(psnrs)), float(np.mean(ssims)), kept
 
 
-def make_upscaler(model: Any, scale: int):
-    """The evaluation path's LumaUpscaler over `model` (one trace for every image size)."""
-    from falsr_cli.models.network import keras_luma_upscaler
+def make_upscaler(model: Any, scale: int, engine: str = "tf"):
+    """The evaluation path's LumaUpscaler over `model`: TensorFlow (one trace for every image size) or
+    XNNPACK (converted once; see models/engine.py)."""
+    from falsr_cli.models.engine import luma_function
+    from falsr_cli.models.network import LumaUpscaler
 
-    return keras_luma_upscaler(model, scale=scale, name=getattr(model, "name", "model"))
+    name = getattr(model, "name", "model")
+    fn, _ = luma_function(model, engine, name=name, cache=False)
+    return LumaUpscaler(fn, scale=scale, name=name)

@@ -1,0 +1,195 @@
+"""CPU inference speed: a plain Keras baseline against `falsr upscale` and `falsr evaluate` in each engine.
+
+For each model (the authors' FALSR-A/B/C by name; fetched through FALSR_DATA_MIRROR when set) and photo
+size, in one run on quiet cores:
+- baseline, written here: the Keras luma model's `model.predict` on the whole image, as a user would;
+- each engine's untiled model-only time (TensorFlow's traced function; XNNPACK, float32 .tflite);
+- `falsr upscale` with each engine, each in a fresh subprocess: wall time and peak RSS; its output is
+  compared with the float model's untiled result (PSNR between the two and the largest pixel difference);
+- achieved GFLOP/s (2 × mult-adds / s) of every model-only time, and the ceiling: a plain 3×3, 64→64
+  convolution run by XNNPACK at 240×240 on the same threads, measured here too;
+- `falsr evaluate` on Set5 with each engine (model seconds), and one search validation (the brief
+  evaluator's scoring of BSDS200-val) with each engine.
+Ratios are printed against the baseline of the same run; JSON goes to OUT/inference_speed.json.
+
+    .venv/bin/python benchmarks/inference_speed.py [--models FALSR-A,FALSR-B,FALSR-C]
+        [--sizes 1000x750] [--big 4000x3000:FALSR-A] [--out runs/inference_speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ENGINES = ("tf", "xnnpack")
+_CHILD = """
+import resource, sys, time
+from falsr_cli.cli import main
+t = time.perf_counter()
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("CHILD", time.perf_counter() - t, rss, file=sys.stderr)
+"""
+
+
+def run_upscale(photo: Path, model: str, engine: str, out: Path) -> dict:
+    """`falsr upscale` in a fresh process: wall seconds (in the process, start-up excluded), peak RSS."""
+    report = out.with_suffix(".json")
+    cmd = [sys.executable, "-c", _CHILD, "upscale", str(photo), "--model", model, "--engine", engine,
+           "--out", str(out), "--overwrite", "--json", str(report)]
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    line = [x for x in p.stderr.splitlines() if x.startswith("CHILD ")]
+    if p.returncode != 0 or not line:
+        raise SystemExit(f"falsr upscale failed ({p.returncode}): {p.stderr[-800:]}")
+    _, seconds, rss_kb = line[-1].split()
+    done = json.loads(report.read_text())
+    report.unlink()
+    return {"seconds": float(seconds), "peak_rss_gb": int(rss_kb) / 1e6, "load_seconds": done["load_seconds"],
+            "photo_seconds": done["seconds"] - done["load_seconds"]}
+
+
+def conv_ceiling(threads: int) -> float:
+    """GFLOP/s of one 3×3, 64→64 convolution (+ bias, ReLU) at 240×240 in XNNPACK: what the runtime gives
+    the most regular layer of these networks here."""
+    from falsr_cli.cost.latency_model import Op
+    from falsr_cli.models.latency import op_runners, summarise, time_calls
+
+    op = Op("conv", 3, 64, 64, relu=True)
+    run = op_runners([op], "xnnpack", threads, (240, 240))[op.key]
+    ms = summarise(time_calls(run, 30, 5))["median_ms"]
+    return 2 * 3 * 3 * 64 * 64 * 240 * 240 / (ms / 1000) / 1e9
+
+
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    from PIL import Image
+    from upscale_memory import synthetic_photo
+
+    from falsr_cli.cost.cost_model import mult_adds
+    from falsr_cli.data import metrics
+    from falsr_cli.machine import describe
+    from falsr_cli.models.engine import XnnpackLuma, cached_tflite, default_threads
+    from falsr_cli.models.network import LumaUpscaler, falsr_inputs, keras_luma_fn
+    from falsr_cli.runtime.evaluate import evaluate_model
+    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.train.brief import validation_set
+    from falsr_cli.train.pipeline import make_upscaler, validate_model
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="FALSR-A,FALSR-B,FALSR-C")
+    ap.add_argument("--sizes", default="1000x750")
+    ap.add_argument("--big", default="4000x3000:FALSR-A", help="SIZE:MODEL,… upscaled only (no baseline)")
+    ap.add_argument("--out", default="runs/inference_speed")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = default_threads()
+    ceiling = conv_ceiling(threads)
+    print(f"{describe()['cpu']}, {threads} threads; XNNPACK 3x3 64->64 conv at 240x240: "
+          f"{ceiling:.1f} GFLOP/s", flush=True)
+    report: dict = {"machine": describe(), "threads": threads, "conv_ceiling_gflops": ceiling, "rows": []}
+    jobs = [(m, s, True) for m in args.models.split(",") for s in args.sizes.split(",")]
+    jobs += [(m, s, False) for item in filter(None, args.big.split(",")) for s, m in [item.split(":")]]
+    tmp = Path(tempfile.mkdtemp(prefix="falsr-speed-"))
+    for name, size, full in jobs:
+        w, h = (int(v) for v in size.lower().split("x"))
+        photo = tmp / f"photo_{w}x{h}.png"
+        if not photo.exists():
+            Image.fromarray(synthetic_photo(w, h)).save(photo)
+        loaded = load_keras_model(name)
+        macs = mult_adds(loaded.arch, (h, w))
+        row: dict = {"model": name, "size": [w, h], "mult_adds": macs}
+        if full:
+            rgb = np.asarray(Image.open(photo).convert("RGB"))
+            y, _ = falsr_inputs(rgb, 2)
+            row["baseline_predict_s"] = timed(functools.partial(loaded.model.predict, verbose=0), y)
+            tf_fn = keras_luma_fn(loaded.model)
+            tf_fn(y[:, :64, :64])  # trace once
+            row["tf_untiled_s"] = timed(tf_fn, y)
+            t = time.perf_counter()
+            content = cached_tflite(loaded.model)
+            row["xnnpack_convert_s"] = time.perf_counter() - t
+            xnn = XnnpackLuma(content, threads)
+            xnn(y[:, :64, :64])
+            row["xnnpack_untiled_s"] = timed(xnn, y)
+            reference = LumaUpscaler(tf_fn, 2).upscale(rgb)  # the float model's untiled result
+        for engine in ENGINES:
+            r = run_upscale(photo, name, engine, tmp / f"o-{engine}")
+            row[f"upscale_{engine}_s"], row[f"upscale_{engine}_rss_gb"] = r["seconds"], r["peak_rss_gb"]
+            row[f"upscale_{engine}_load_s"] = r["load_seconds"]
+            row[f"upscale_{engine}_photo_s"] = r["photo_seconds"]
+            if full:
+                got = np.asarray(Image.open(tmp / f"o-{engine}" / f"{photo.stem}_x2.png").convert("RGB"))
+                # PSNR of the RGB pixels (all three channels) against the float model's untiled result
+                row[f"upscale_{engine}_psnr_vs_float"] = metrics.psnr(got.astype(np.float64),
+                                                                      reference.astype(np.float64))
+                row[f"upscale_{engine}_max_diff"] = int(np.abs(got.astype(int) - reference.astype(int)).max())
+        if full:
+            for k in ("baseline_predict_s", "tf_untiled_s", "xnnpack_untiled_s"):
+                row[k.replace("_s", "_gflops")] = 2 * macs / row[k] / 1e9
+            row["xnnpack_rate_of_ceiling"] = row["xnnpack_untiled_gflops"] / ceiling
+            if name == "FALSR-B":
+                valset = validation_set("BSDS200-val", 2)
+                for engine in ENGINES:
+                    r = evaluate_model(name, "Set5", progress=False, engine=engine)
+                    row[f"evaluate_set5_{engine}_model_s"] = r["model_seconds"]
+                    # one search validation: the brief evaluator scores a fresh candidate (with conversion)
+                    t = time.perf_counter()
+                    validate_model(loaded.model, valset, upscaler=make_upscaler(loaded.model, 2, engine))
+                    row[f"search_validation_{engine}_s"] = time.perf_counter() - t
+        report["rows"].append(row)
+        print(json.dumps(row), flush=True)
+    (out / "inference_speed.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"\n{describe()['cpu']}, {threads} threads (ratios: baseline time / time)")
+    for r in report["rows"]:
+        w, h = r["size"]
+        head = f"{r['model']} {w}x{h}"
+        if "baseline_predict_s" in r:
+            b = r["baseline_predict_s"]
+            print(f"{head}: baseline predict {b:.2f} s ({r['baseline_predict_gflops']:.0f} GFLOP/s); "
+                  f"untiled tf {r['tf_untiled_s']:.2f} s ({r['tf_untiled_gflops']:.0f}), xnnpack "
+                  f"{r['xnnpack_untiled_s']:.2f} s ({r['xnnpack_untiled_gflops']:.0f}, "
+                  f"{100 * r['xnnpack_rate_of_ceiling']:.0f}% of the conv ceiling)")
+            for e in ENGINES:
+                up, photo = r[f"upscale_{e}_s"], r[f"upscale_{e}_photo_s"]
+                print(f"    upscale --engine {e}: {up:.2f} s ({b / up:.2f}x baseline; opening the model "
+                      f"{r[f'upscale_{e}_load_s']:.2f} s, the photo {photo:.2f} s = "
+                      f"{photo / r[f'{e}_untiled_s']:.2f}x the untiled model time), "
+                      f"peak RSS {r[f'upscale_{e}_rss_gb']:.2f} GB, PSNR vs float "
+                      f"{r[f'upscale_{e}_psnr_vs_float']:.2f} dB, max diff {r[f'upscale_{e}_max_diff']}")
+        else:
+            for e in ENGINES:
+                print(f"{head}: upscale --engine {e}: {r[f'upscale_{e}_s']:.1f} s, peak RSS "
+                      f"{r[f'upscale_{e}_rss_gb']:.2f} GB")
+        for e in ENGINES:
+            if f"search_validation_{e}_s" in r:
+                print(f"{head}: Set5 evaluate --engine {e}: {r[f'evaluate_set5_{e}_model_s']:.2f} s model "
+                      "time; "
+                      f"one search validation (BSDS200-val): {r[f'search_validation_{e}_s']:.2f} s")
+    print(f"wrote {out / 'inference_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Inference engines for a luma network: TensorFlow's own kernels, or XNNPACK through the TFLite interpreter.
+
+On an AVX2 CPU the TFLite interpreter's XNNPACK delegate ran falsr's networks 1.4–1.6× faster than
+TensorFlow; in float32 it gives the same scores to within float rounding (benchmarks/inference_speed.py
+measures both on this machine). `xnnpack`
+converts the Keras luma model once — cached by the content hash of its architecture and weights in
+`<data dir>/cache/tflite/` — and keeps up to four interpreters allocated for the input shapes it last saw
+(a tiled photo has at most four: full tiles, right and bottom edges, the corner); a fifth shape resizes
+the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
+library) and, on a CPU, whichever of the two ran FALSR-B faster on this machine (measured once, cached):
+the processors falsr runs on differ (oneDNN's AVX-512 kernels against XNNPACK's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from falsr_cli import atomic
+from falsr_cli.errors import FalsrError
+from falsr_cli.models.tflite import _interpreter, luma_tflite_bytes
+from falsr_cli.paths import data_dir as resolve_data_dir
+
+ENGINES = ("auto", "tf", "xnnpack")
+_MAX_INTERPRETERS = 4  # shapes kept allocated at once (a tiled photo: full tiles, edge tiles, a corner)
+
+
+def gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> str:
+    """`auto` → the faster engine on this host (TensorFlow where a GPU is visible; on a CPU, the one that ran
+    FALSR-B faster here, measured once per machine and cached); `tf` and `xnnpack` stay."""
+    if engine not in ENGINES:
+        raise FalsrError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if engine != "auto":
+        return engine
+    if gpu_visible():
+        return "tf"
+    return faster_cpu_engine(data_dir)["choice"]
+
+
+def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Which engine runs FALSR-B (240×240 LR, all cores) faster on this machine: measured once, cached under
+    the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
+    import tensorflow as tf
+
+    from falsr_cli.machine import cpu_model, machine_id
+    from falsr_cli.models.latency import measure_network, random_luma_model
+    from falsr_cli.space.architecture import PRESETS
+
+    path = resolve_data_dir(data_dir) / "cache" / f"engine-{machine_id(tf.__version__)}.json"
+    if path.is_file():
+        try:
+            known = atomic.read_json(path)
+            if isinstance(known, dict) and known.get("choice") in ("tf", "xnnpack"):
+                return known
+        except FalsrError:
+            pass
+    model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
+    ms = {e: measure_network(model, e, default_threads(), (240, 240), runs=3, warmup=1)["median_ms"]
+          for e in ("tf", "xnnpack")}
+    known = {"choice": min(ms, key=ms.get), "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
+             "cpu": cpu_model(),
+             "threads": default_threads(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
+    try:
+        atomic.write_json(path, known)
+    except OSError:
+        pass
+    return known
+
+
+def default_threads() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def model_digest(luma_model: Any) -> str:
+    """A content hash of a Keras model: its layer configuration and every weight's bytes."""
+    h = hashlib.sha256()
+    h.update(str(luma_model.to_json()).encode("utf-8"))
+    for w in luma_model.get_weights():
+        a = np.ascontiguousarray(w)
+        h.update(str((a.dtype.str, a.shape)).encode("ascii"))
+        h.update(a.tobytes())
+    return h.hexdigest()[:24]
+
+
+def cached_tflite(luma_model: Any, data_dir: str | os.PathLike | None = None) -> bytes:
+    """The float32 .tflite of a luma model, from the cache when this exact model was converted before."""
+    path = resolve_data_dir(data_dir) / "cache" / "tflite" / f"{model_digest(luma_model)}.tflite"
+    if path.is_file():
+        return path.read_bytes()
+    content = luma_tflite_bytes(luma_model)
+    try:
+        atomic.write_bytes(path, content)
+    except OSError:
+        pass  # a read-only data folder: convert again next time
+    return content
+
+
+class XnnpackLuma:
+    """(1,h,w,1) float32 LR luma → (1,sh,sw,1) HR luma through XNNPACK; one interpreter per input shape."""
+
+    def __init__(self, content: bytes, threads: int | None = None, name: str = "model") -> None:
+        self.content = content
+        self.threads = threads or default_threads()
+        self.name = name
+        self._by_shape: dict[tuple[int, ...], tuple[Any, int, int]] = {}
+
+    def _for(self, shape: tuple[int, ...]) -> tuple[Any, int, int]:
+        if shape in self._by_shape:
+            self._by_shape[shape] = self._by_shape.pop(shape)  # most recently used last
+            return self._by_shape[shape]
+        if len(self._by_shape) >= _MAX_INTERPRETERS:
+            # Resizing an interpreter costs a fifth of making one (measured: 30 vs 130 ms for FALSR-B).
+            it, inp, out = self._by_shape.pop(next(iter(self._by_shape)))
+        else:
+            it = _interpreter(self.content, self.threads)
+            inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+        it.resize_tensor_input(inp, list(shape), strict=False)
+        it.allocate_tensors()
+        self._by_shape[shape] = (it, inp, out)
+        return it, inp, out
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        y = np.ascontiguousarray(y, np.float32)
+        it, inp, out = self._for(tuple(y.shape))
+        try:
+            it.set_tensor(inp, y)
+            it.invoke()
+        except (ValueError, RuntimeError) as e:
+            why = str(e).strip().splitlines()[0]
+            raise FalsrError(f"running {self.name} with XNNPACK failed: {why}") from None
+        return np.array(it.get_tensor(out))
+
+
+def luma_function(luma_model: Any, engine: str = "auto", threads: int | None = None, name: str = "model",
+                  data_dir: str | os.PathLike | None = None, cache: bool = True
+                  ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """(numpy luma function, the engine used) for a Keras luma model; `cache` keeps its conversion (not
+    for a model used once, such as a search candidate)."""
+    used = resolve_engine(engine, data_dir)
+    if used == "xnnpack":
+        content = cached_tflite(luma_model, data_dir) if cache else luma_tflite_bytes(luma_model)
+        return XnnpackLuma(content, threads, name), used
+    from falsr_cli.models.network import keras_luma_fn
+
+    return keras_luma_fn(luma_model), used
+
+
+def cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    return resolve_data_dir(data_dir) / "cache" / "tflite"
