@@ -67,6 +67,30 @@ pretrained-%: pretrained-data
 	$(BIN)/falsr export pretrained_model/t291-FALSR-$*.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-FALSR-$*.tflite
 
+# ---- the searched network: FALSR-B's budget, the search's winner trained exactly as pretrained-B-res ----
+# `make search-cpu-B`: the CPU preset (about an hour on 2 cores, resumable: run it again after a stop) under
+# FALSR-B's mult-adds and params and FALSR-B-res's latency, measured here (XNNPACK, 2 threads, 240x240).
+# `make pretrained-NAS-B NAS_K=K`: member K of its front (the most accurate), trained with the recipe and
+# budget of pretrained-B-res, exported, carded with the search's config, journal and front as provenance.
+SEARCH_B ?= runs/cpu-search-B
+NAS_K    ?= 0
+.PHONY: search-cpu-B pretrained-NAS-B
+search-cpu-B: pretrained-data
+	mkdir -p $(dir $(SEARCH_B))
+	$(BIN)/falsr latency FALSR-B-res --runtime xnnpack --input 240x240 --runs 30 --json > $(SEARCH_B).latency.json
+	$(BIN)/falsr search --preset cpu --flops-max 74.5G --params-max 325k --latency-runtime xnnpack \
+	  --latency-input 240x240 --latency-max $$($(BIN)/python -c "import json; \
+	  print(json.load(open('$(SEARCH_B).latency.json'))['median_ms'])")ms --out $(SEARCH_B)
+
+pretrained-NAS-B: pretrained-data
+	$(BIN)/falsr train --arch '$(SEARCH_B)/pareto.json#$(NAS_K)' --data $(TRAIN_DATA) --steps $(STEPS_B-res) \
+	  --patch $(PATCH) --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/t291-NAS-B
+	$(BIN)/falsr export $(RUNS)/t291-NAS-B --format pb --out pretrained_model/t291-NAS-B.pb
+	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/t291-NAS-B pretrained_model/t291-NAS-B.pb \
+	  pretrained_model/t291-NAS-B.json --name NAS-B --search $(SEARCH_B)
+	$(BIN)/falsr export pretrained_model/t291-NAS-B.pb --format tflite --quantize fp16 \
+	  --out pretrained_model/t291-NAS-B.tflite
+
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results
 results: pretrained-data

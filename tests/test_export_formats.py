@@ -203,7 +203,7 @@ def test_model_forms(tiny, tmp_path: Path) -> None:
     Architecture(arch.cells, arch.connections, features=12).save(wider)
     for spec, weights, message in [
         (str(tmp_path / "m.tflite"), None, "cannot export from m.tflite"),
-        ("FALSR-B", None, "without weights"),
+        ("FALSR-B-res", None, "without weights"),  # a preset, not a model name (FALSR-B is the graph)
         ("no-such-model", None, "is none of"),
         (str(wider), str(tmp_path / "missing.weights.h5"), "weights file not found"),
         (str(wider), keras_file, "cannot load weights"),

@@ -59,7 +59,9 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
         return
     if per_image:
         console.print(per_image_table(result["per_image"], title=f"{result['model']} on {result['dataset']}"))
-    console.print(summary_table({result["dataset"]: result}, title=f"{result['model']}, x{scale}"))
+    engine_note = f", engine {result['engine']}" if result.get("engine") else ""
+    title = f"{result['model']}, x{scale}{engine_note}"
+    console.print(summary_table({result["dataset"]: result}, title=title))
     _evaluation_notes(result["notes"])
     console.print(f"{result['images']} images, {result['images_per_second']:.2f} images/s (model), "
                   f"total {result['total_seconds']:.1f} s")

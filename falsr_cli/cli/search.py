@@ -15,8 +15,8 @@ _SEARCH_OPTIONS = [
                       "search after any interruption."),
     click.option("--preset", type=click.Choice(list(PRESETS)),
                  help="demo: n 3, population 6, 3 generations, 100 steps on 48-px patches of the built-in "
-                      "samples, in this process (about a minute on 2 CPU cores); cpu: n 7, population 16, "
-                      "8 generations, 200 steps each on T91 + BSDS200-train (about an hour on 2 CPU cores, "
+                      "samples, in this process (about a minute on 2 CPU cores); cpu: n 7, population 8, "
+                      "4 generations, 1000 steps each on T91 + BSDS200-train (about an hour on 2 CPU cores, "
                       "resumable); paper: n 7, population 64, 160 generations, batch 16, Adam 1e-4."),
     click.option("--config", "config_file", type=click.Path(dir_okay=False),
                  help="TOML file of options (keys as the long flags, - or _; optionally under [search])."),

@@ -30,7 +30,7 @@ from falsr_cli.space.architecture import Architecture
 RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
 QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
 CALIBRATION_NETWORKS = 8
-_OPS_PER_MODEL = 48  # operations converted together into one multi-signature .tflite
+_OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
 
 
 def parse_hw(text: str) -> tuple[int, int]:
@@ -274,13 +274,20 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
     # Each timed call of a single operation also pays the call itself (Python → runtime), which a whole
     # network pays once, not per operation: it is measured on a 1-pixel add and taken off every time.
     null = Op("add", 0, 1, 1)
-    runners = op_runners([*op_list, null], runtime, threads, hw, scale, null_key=null.key)
-    overhead = summarise(time_calls(runners[null.key], 5 * runs, warmup))["median_ms"]
+    null_run = op_runners([null], runtime, threads, hw, scale, null_key=null.key)[null.key]
+    overhead = summarise(time_calls(null_run, 5 * runs, warmup))["median_ms"]
     table: dict[str, float] = {}
-    for i, op in enumerate(op_list):
-        table[op.key] = max(summarise(time_calls(runners[op.key], runs, warmup))["median_ms"] - overhead, 0.0)
-        if progress:
-            progress("operations", i + 1, len(op_list))
+    # A chunk at a time: every runner holds its input and allocated tensors (up to 240x240x480 floats each),
+    # so the whole space at once would take tens of GB.
+    for start in range(0, len(op_list), _OPS_PER_MODEL):
+        chunk = op_list[start:start + _OPS_PER_MODEL]
+        runners = op_runners(chunk, runtime, threads, hw, scale)
+        for op in chunk:
+            table[op.key] = max(summarise(time_calls(runners[op.key], runs, warmup))["median_ms"] - overhead,
+                                0.0)
+            if progress:
+                progress("operations", len(table), len(op_list))
+        del runners
     archs = list(calibration) if calibration is not None else calibration_architectures(scale=scale,
                                                                                         features=features)
     networks = []

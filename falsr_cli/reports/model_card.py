@@ -77,15 +77,34 @@ def _cost(arch: Any) -> dict[str, int]:
     return {"mult_adds": mult_adds(arch), "params": params(arch)}
 
 
+def copy_search(search: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
+    """Copy a search's small files (config.json, evaluations.jsonl, pareto.json) into `<card stem>.search/`
+    beside the card, as the searched model's provenance; what the card records about it."""
+    import shutil
+
+    src, card = Path(search), Path(out)
+    folder = card.with_name(card.stem + ".search")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "evaluations.jsonl", "pareto.json", "front_latency.json"):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, folder / name)
+    pareto = atomic.read_json(src / "pareto.json")
+    return {"folder": folder.name, "generation": pareto.get("generation"),
+            "evaluations": pareto.get("evaluations"), "constraints": pareto.get("constraints"),
+            "val": pareto.get("val")}
+
+
 def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | os.PathLike,
                      datasets: tuple[str, ...] = ("Set5", "Set14"),
-                     data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores)."""
+                     data_dir: str | os.PathLike | None = None, name: str | None = None,
+                     search: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores);
+    `name` names the architecture (default: the run's --arch), `search` the search it was found by."""
     from falsr_cli.runtime.open import load_model
 
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
-    name = str(facts["config"]["arch"])
+    name = name or str(facts["config"]["arch"])
     scores = _scores(load_model(str(pb)), datasets, data_dir)  # vetted and pruned once, for every data set
     paper = paper_figures(name)
     card = {
@@ -100,6 +119,8 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
         "protocol": "x2; Y of BT.601 studio range; border 2 cropped; PSNR peak 255; "
                     "SSIM 11x11 Gaussian, sigma 1.5",
     }
+    if search is not None:
+        card["search"] = {**copy_search(search, out), "front_member": str(facts["config"]["arch"])}
     atomic.write_json(out, card)
     return card
 
@@ -276,6 +297,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("out", nargs="?")
     p.add_argument("--dataset", action="append", default=None)
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--name", default=None, help="The architecture's name in the card [the run's --arch].")
+    p.add_argument("--search", default=None, metavar="DIR",
+                   help="The search that found the architecture: its config, journal and front are copied "
+                        "beside the card as provenance.")
     p.add_argument("--readme", default=None,
                    help="Instead: rewrite this README's results table from the cards.")
     p.add_argument("--model-dir", default="pretrained_model", help="With --readme: the model cards' folder.")
@@ -300,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not (a.run and a.pb and a.out):
         p.error("RUN, PB and OUT are required (or --readme README.md)")
-    card = write_model_card(a.run, a.pb, a.out, datasets, a.data_dir)
+    card = write_model_card(a.run, a.pb, a.out, datasets, a.data_dir, name=a.name, search=a.search)
     print(json.dumps(card["scores"]))
 
 

@@ -286,7 +286,9 @@ def _prob(cfg: SearchConfig, name: str) -> None:
     setattr(cfg, name, float(v))
 
 
-# Presets. `demo` runs the whole search on the built-in `samples` images in under three minutes on two CPU
+# Presets. `cpu` is a real search in about an hour on two CPU cores (32 candidates of 1000 steps: the proxy-
+# fidelity study found no briefer budget that ranks like 1000 steps, benchmarks/results/proxy-fidelity-K16).
+# `demo` runs the whole search on the built-in `samples` images in under three minutes on two CPU
 # cores (in this process: a worker process would start TensorFlow a second time; add --workers 2 to try
 # Dask); `paper` is the FALSR setting: n = 7 cells, population 64, about 10,000 candidates (160 generations),
 # each briefly trained with batch 16, Adam 1e-4 constant and the L1 loss, without the image-level residual.
@@ -298,7 +300,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "controller_embed": 16, "workers": 0,
     },
     "cpu": {
-        "n": 7, "pop": 16, "generations": 8, "train_steps": 200,
+        "n": 7, "pop": 8, "generations": 4, "train_steps": 1000,
     },
     "paper": {
         "n": 7, "pop": 64, "generations": 160, "train_steps": 1000, "patch": 96, "batch": 16, "lr": 1e-4,
