@@ -28,22 +28,29 @@ _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 _COUNT_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)\s*$")
 
 
-def parse_count(value: Any, name: str) -> float | None:
-    """`100G`, `5e10`, `1.5T`, `800M`, `300k` (or a number) → a float; None stays None."""
+def _parse_quantity(value: Any, name: str, pattern: re.Pattern, units: dict[str, float], what: str,
+                    examples: str) -> float | None:
+    """A positive number with an optional unit suffix (`pattern` captures the number and the suffix)."""
     if value is None:
         return None
     if isinstance(value, bool):
-        raise FalsrError(f"{name}: expected a count like 100G, 5e10 or 300k, got {value!r}")
+        raise FalsrError(f"{name}: expected a {what} like {examples}, got {value!r}")
     if isinstance(value, int | float):
         number = float(value)
     else:
-        m = _COUNT_RE.match(str(value))
+        m = pattern.match(str(value))
         if not m:
-            raise FalsrError(f"{name}: {value!r} is not a count like 100G, 5e10, 1.5T, 800M or 300k")
-        number = float(m[1]) * _SUFFIXES[m[2].upper()]
+            raise FalsrError(f"{name}: {value!r} is not a {what} like {examples}")
+        number = float(m[1]) * units[(m[2] or "").lower()]
     if not math.isfinite(number) or number <= 0:
-        raise FalsrError(f"{name}: must be a positive count, got {value!r}")
+        raise FalsrError(f"{name}: must be a positive {what}, got {value!r}")
     return number
+
+
+def parse_count(value: Any, name: str) -> float | None:
+    """`100G`, `5e10`, `1.5T`, `800M`, `300k` (or a number) → a float; None stays None."""
+    return _parse_quantity(value, name, _COUNT_RE, {k.lower(): v for k, v in _SUFFIXES.items()}, "count",
+                           "100G, 5e10, 1.5T, 800M or 300k")
 
 
 OBJECTIVE_SETS = ("psnr,mult_adds,params", "psnr,latency,params")
@@ -54,20 +61,8 @@ _HW_RE = re.compile(r"^\s*[1-9][0-9]{0,3}\s*[xX×]\s*[1-9][0-9]{0,3}\s*$")
 
 def parse_ms(value: Any, name: str) -> float | None:
     """`40ms`, `0.04s`, `1500us` or a number (ms) → milliseconds; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise FalsrError(f"{name}: expected a duration like 40ms or 0.04s, got {value!r}")
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        m = _MS_RE.match(str(value))
-        if not m:
-            raise FalsrError(f"{name}: {value!r} is not a duration like 40ms, 0.04s or 1500us")
-        number = float(m[1]) * {"s": 1000.0, "us": 1e-3, "µs": 1e-3}.get(m[2] or "ms", 1.0)
-    if not math.isfinite(number) or number <= 0:
-        raise FalsrError(f"{name}: must be a positive duration, got {value!r}")
-    return number
+    return _parse_quantity(value, name, _MS_RE, {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3},
+                           "duration", "40ms, 0.04s or 1500us")
 
 
 def format_count(value: float | None) -> str:
