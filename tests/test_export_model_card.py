@@ -95,3 +95,23 @@ def test_published_graph_rows_are_measured_now(tmp_path, reference_dir, benchmar
     table = results_table(rows, {"Set5": {"psnr": 33.6404, "ssim": 0.92922}}, ("Set5",))
     assert "| published: FALSR-B | 74.5G / 324,745 | 37.6141 / 0.95852 | 37.61 / 0.9585 | DIV2K" in table
     assert published_graphs(("Set5",), data_dir=benchmark_mirror, reference=tmp_path / "absent") == []
+
+
+def test_a_searched_model_card_carries_its_search(tmp_path):
+    # copy_search puts the search's small files beside the card and says what it was
+    import json as _json
+
+    from falsr_cli.reports.model_card import copy_search
+
+    search = tmp_path / "search"
+    search.mkdir()
+    (search / "config.json").write_text("{}")
+    (search / "evaluations.jsonl").write_text('{"hash": "a"}\n')
+    (search / "pareto.json").write_text(_json.dumps({"generation": 4, "evaluations": 32, "val": "BSDS200-val",
+                                                     "constraints": {"flops_max": 74.5e9}, "front": []}))
+    (search / "state").mkdir()  # snapshots are not provenance: not copied
+    info = copy_search(search, tmp_path / "pm" / "t291-NAS-B.json")
+    folder = tmp_path / "pm" / "t291-NAS-B.search"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "evaluations.jsonl", "pareto.json"]
+    assert info == {"folder": "t291-NAS-B.search", "generation": 4, "evaluations": 32,
+                    "constraints": {"flops_max": 74.5e9}, "val": "BSDS200-val"}

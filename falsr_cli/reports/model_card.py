@@ -189,7 +189,7 @@ def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], dataset
         paper = card.get("paper") or {}
         if card.get("published"):
             label, trained = f"published: {card['architecture_name']}", "DIV2K, by the authors (V100 GPUs)"
-            command = f"`falsr calculate --pb_path {card['model']}`"
+            command = f"`falsr calculate --pb_path {card['architecture_name']}`"  # the name fetches it
         else:
             t = card["training"]
             hours = (t.get("wall_seconds") or 0) / 3600
