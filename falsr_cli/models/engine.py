@@ -23,11 +23,10 @@ import numpy as np
 
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.tflite import _interpreter, luma_tflite_bytes
+from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import data_dir as resolve_data_dir
 
 ENGINES = ("auto", "tf", "xnnpack")
-_MAX_INTERPRETERS = 4  # shapes kept allocated at once (a tiled photo: full tiles, edge tiles, a corner)
 
 
 def gpu_visible() -> bool:
@@ -110,40 +109,12 @@ def cached_tflite(luma_model: Any, data_dir: str | os.PathLike | None = None) ->
     return content
 
 
-class XnnpackLuma:
-    """(1,h,w,1) float32 LR luma → (1,sh,sw,1) HR luma through XNNPACK; one interpreter per input shape."""
+class XnnpackLuma(TFLiteModel):
+    """(1,h,w,1) float32 LR luma → (1,sh,sw,1) HR luma through XNNPACK: a luma `.tflite` in memory, with
+    TFLiteModel's interpreters kept per input shape."""
 
     def __init__(self, content: bytes, threads: int | None = None, name: str = "model") -> None:
-        self.content = content
-        self.threads = threads or default_threads()
-        self.name = name
-        self._by_shape: dict[tuple[int, ...], tuple[Any, int, int]] = {}
-
-    def _for(self, shape: tuple[int, ...]) -> tuple[Any, int, int]:
-        if shape in self._by_shape:
-            self._by_shape[shape] = self._by_shape.pop(shape)  # most recently used last
-            return self._by_shape[shape]
-        if len(self._by_shape) >= _MAX_INTERPRETERS:
-            # Resizing an interpreter costs a fifth of making one (measured: 30 vs 130 ms for FALSR-B).
-            it, inp, out = self._by_shape.pop(next(iter(self._by_shape)))
-        else:
-            it = _interpreter(self.content, self.threads)
-            inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-        it.resize_tensor_input(inp, list(shape), strict=False)
-        it.allocate_tensors()
-        self._by_shape[shape] = (it, inp, out)
-        return it, inp, out
-
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        y = np.ascontiguousarray(y, np.float32)
-        it, inp, out = self._for(tuple(y.shape))
-        try:
-            it.set_tensor(inp, y)
-            it.invoke()
-        except (ValueError, RuntimeError) as e:
-            why = str(e).strip().splitlines()[0]
-            raise FalsrError(f"running {self.name} with XNNPACK failed: {why}") from None
-        return np.array(it.get_tensor(out))
+        super().__init__(content, threads or default_threads(), name)
 
 
 def luma_function(luma_model: Any, engine: str = "auto", threads: int | None = None, name: str = "model",

@@ -99,12 +99,6 @@ def time_calls(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
 # ---- whole networks ----------------------------------------------------------------------------------
 
 
-def _interpreter(content: bytes, threads: int) -> Any:
-    from falsr_cli.models.tflite import _interpreter as make
-
-    return make(content, threads)
-
-
 def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int]) -> Callable[[], Any]:
     """A no-argument call running the luma network once on an LR image of `hw` in `runtime`."""
     check_runtime(runtime)
@@ -115,9 +109,9 @@ def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, i
         fn = tf.function(lambda y: luma_model(y, training=False), reduce_retracing=True)
         xt = tf.constant(x)
         return lambda: fn(xt).numpy()
-    from falsr_cli.models.tflite import luma_tflite_bytes
+    from falsr_cli.models.tflite import luma_tflite_bytes, make_interpreter
 
-    it = _interpreter(luma_tflite_bytes(luma_model, QUANTIZE[runtime]), threads)
+    it = make_interpreter(luma_tflite_bytes(luma_model, QUANTIZE[runtime]), threads)
     index = it.get_input_details()[0]["index"]
     it.resize_tensor_input(index, x.shape, strict=False)
     it.allocate_tensors()
@@ -215,7 +209,7 @@ def op_runners(op_list: Sequence[Op], runtime: str, threads: int, hw: tuple[int,
             x = tf.constant(rng.random(shape, dtype=np.float32))
             runners[op.key] = (lambda f, xx: lambda: f(xx)["out"].numpy())(fn, x)
         return runners
-    from falsr_cli.models.tflite import tflite_bytes
+    from falsr_cli.models.tflite import make_interpreter, tflite_bytes
 
     for start in range(0, len(op_list), _OPS_PER_MODEL):
         chunk = list(op_list[start:start + _OPS_PER_MODEL])
@@ -227,7 +221,7 @@ def op_runners(op_list: Sequence[Op], runtime: str, threads: int, hw: tuple[int,
             functions.append(tf.function(body, input_signature=[tf.TensorSpec(shape, tf.float32, name="x")])
                              .get_concrete_function())
             inputs[f"op{i}"] = rng.random(shape, dtype=np.float32)
-        it = _interpreter(tflite_bytes(functions, QUANTIZE[runtime]), threads)
+        it = make_interpreter(tflite_bytes(functions, QUANTIZE[runtime]), threads)
         keys = list(it.get_signature_list())
         for i, op in enumerate(chunk):
             # One function converts to the single signature "serving_default", several keep their names.

@@ -65,7 +65,7 @@ def space_max_costs(n: int, scale: int, features: int) -> tuple[float, float]:
     return best
 
 
-def reference_point(config: SearchConfig) -> dict[str, float]:
+def reference_point(config: SearchConfig) -> dict[str, Any]:
     """The hypervolume's reference point: (PSNR, mult-adds or latency, params) a front must beat to count."""
     m_max, q_max = space_max_costs(config.n, config.scale, config.features)
     ref = {
