@@ -32,17 +32,18 @@ clean:
 
 # ---- pretrained models: train on T91 + BSDS200-train, export with the FALSR interface, write a model card ----
 # `falsr train`'s default recipe (benchmarks/convergence.py): batch 16, patch 64, Adam 1e-3 peak, warm-up
-# 100, cosine decay; the best checkpoint by PSNR on BSDS200-val (held out of training). STEPS_<X> steps.
+# 100, cosine decay, precision auto (bfloat16 on CPUs with native BF16, else float32); the best checkpoint
+# by PSNR on BSDS200-val (held out of training). STEPS_<X> steps.
 # `make pretrained-B-res` trains FALSR-B with the image-level bicubic residual. Our models are named
 # t291-<architecture> (trained on the 291 images T91 + BSDS200): FALSR-A/B/C by name are the authors' graphs. With a GPU, raise the steps
 # (e.g. `make pretrained-A STEPS_A=300000 PATCH=96`) or train on DIV2K (`TRAIN_DATA=DIV2K`).
 FALSR_SHARED ?= ../shared
 TRAIN_DATA   ?= T91,BSDS200-train
 PATCH        ?= 64
-STEPS_A      ?= 8000
+STEPS_A      ?= 10000
 STEPS_B      ?= 12000
 STEPS_C      ?= 12000
-STEPS_A-res  ?= 8000
+STEPS_A-res  ?= 10000
 STEPS_B-res  ?= 12000
 STEPS_C-res  ?= 12000
 RUNS         ?= runs/pretrained
@@ -52,7 +53,8 @@ MIRROR_BENCH := $(wildcard $(FALSR_SHARED)/datasets/benchmark)
 # (pretrained-A/B/C are pattern targets: make skips implicit rules for .PHONY ones)
 .PHONY: pretrained pretrained-data
 
-pretrained: pretrained-B-res pretrained-C-res pretrained-A-res
+# The shipped models: the published architectures and the residual variants of A and B.
+pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res
 
 pretrained-data: install
 	for d in T91 BSDS200; do $(BIN)/falsr dataset download $$d $(if $(MIRROR_TRAIN),--mirror $(MIRROR_TRAIN)); done

@@ -15,7 +15,8 @@ Recipes, written here:
 - falsr:      `falsr train`'s defaults (TrainConfig()), the same architecture;
 - falsr-res:  the defaults with the image-level bicubic residual (`<arch>-res`);
 - ablations, by --recipes: falsr-res-normal-init (the paper's N(0, 0.02) weights), falsr-res-constant
-  (no cosine decay), falsr-res-bf16 (bfloat16 compute: its own, shorter step time buys more steps).
+  (no cosine decay), falsr-res-bf16 / falsr-res-float32 (the precision fixed; the defaults' `auto` picks
+  bfloat16 on CPUs with native BF16: its shorter step time buys more steps).
 All at the same patch size (`--patch`, default TrainConfig's). Each recipe's schedule spans its own budget.
 
 Results stream to OUT/convergence.jsonl (a killed run resumes from its checkpoints in OUT/ckpt); at the
@@ -50,14 +51,16 @@ def recipes(arch: str, patch: int | None) -> dict:
     p = patch or base.patch
     return {
         "paper": dict(arch=arch, lr=1e-4, schedule="constant", warmup=0, beta1=0.9, beta2=0.999, batch=16,
-                      init="normal", patch=p),
+                      init="normal", patch=p, precision="float32"),
         "falsr": dict(arch=arch, patch=p),
         "falsr-res": dict(arch=f"{arch}-res", patch=p),
         # Ablations (--recipes): one lever of the defaults taken back at a time.
         "falsr-res-normal-init": dict(arch=f"{arch}-res", patch=p, init="normal"),
         "falsr-res-constant": dict(arch=f"{arch}-res", patch=p, schedule="constant"),
-        # Precision: bfloat16 compute (float32 weights) where the CPU has native bf16 (avx512_bf16, AMX).
+        # Precision: the defaults' `auto` is bfloat16 where the CPU computes it natively (avx512_bf16, AMX),
+        # else float32; these two fix it either way.
         "falsr-res-bf16": dict(arch=f"{arch}-res", patch=p, precision="bfloat16"),
+        "falsr-res-float32": dict(arch=f"{arch}-res", patch=p, precision="float32"),
     }
 
 

@@ -103,3 +103,37 @@ def test_a_search_says_its_whole_cost_after_its_first_trained_candidates(tmp_pat
     early = [m for m in said if m.startswith("estimate after 3 trained candidates: about ")]
     assert len(early) == 1 and "for all 5 generations on this machine" in early[0]
     assert said.index(early[0]) < next(i for i, m in enumerate(said) if m.startswith("estimate: "))
+
+
+def test_auto_precision_is_resolved_once_for_the_search_and_kept_on_resume(tmp_path, monkeypatch):
+    import json
+
+    from falsr_cli import machine
+
+    seen = []
+
+    def stand_in(arch, **kwargs):
+        seen.append(kwargs["precision"])
+        return proxy_evaluate(arch, seed=kwargs["seed"])
+
+    opts = {"evaluator": "brief", "workers": 0, "n": 3, "pop": 4, "out": str(tmp_path / "run")}
+    monkeypatch.setattr(machine, "cpu_flags", lambda: ["avx2", "avx512_bf16"])
+    run_search(resolve_config({**opts, "generations": 1}), train_fn=stand_in, quiet=True)
+    assert set(seen) == {"bfloat16"}
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == "bfloat16"
+    # Continued where auto would mean float32: every candidate still trains as the first ones did.
+    monkeypatch.setattr(machine, "cpu_flags", lambda: ["avx2"])
+    seen.clear()
+    run_search(resolve_config({**opts, "generations": 2}), train_fn=stand_in, quiet=True)
+    assert seen and set(seen) == {"bfloat16"}
+
+
+def test_searches_saved_before_the_precision_option_resume_in_float32(tmp_path):
+    import json
+
+    from falsr_cli.search.journal import Journal
+
+    cfg = resolve_config({"evaluator": "proxy", "out": str(tmp_path)}).to_dict()
+    del cfg["precision"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert Journal(tmp_path).read_config().precision == "float32"

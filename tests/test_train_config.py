@@ -80,3 +80,23 @@ def test_dict_round_trip_and_unknown_keys():
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(FalsrError, match="learning_rate: not a training option"):
         TrainConfig.from_dict({"learning_rate": 1})
+
+
+@pytest.mark.parametrize(
+    ("flags", "gpus", "expected"),
+    [
+        (["avx2", "avx512_bf16", "avx512f", "fma"], [], "bfloat16"),  # Zen 4/5, Cooper Lake and later
+        (["amx_bf16", "amx_tile", "avx2"], [], "bfloat16"),  # Sapphire Rapids
+        (["avx2", "avx512f", "fma"], [], "float32"),  # AVX-512 without BF16: emulated, slower
+        (["avx2", "fma"], [], "float32"),
+        ([], [], "float32"),  # flags unknown
+        (["avx512_bf16"], [(8, 0)], "mixed_float16"),  # the GPU decides, not the host
+        (["avx512_bf16"], [(8, 6), (7, 0)], "mixed_float16"),
+        (["avx2"], [(8, 0), (6, 1)], "float32"),  # one GPU without tensor cores: float32 for all
+    ],
+)
+def test_auto_precision_follows_the_hardware(flags, gpus, expected):
+    from falsr_cli.train.config import auto_precision
+
+    assert auto_precision(flags, gpus) == expected
+    assert TrainConfig(precision="auto").validate().precision == "auto"  # resolved when the run starts

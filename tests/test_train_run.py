@@ -267,3 +267,21 @@ def test_run_seconds_add_up_every_process_from_the_metrics():
                {"step": 30, "steps_per_s": 2.0}]
     assert run_seconds(records) == pytest.approx(2.0 + 1.0 + 1.5 + 5.0)
     assert run_seconds([]) == 0.0
+
+
+def test_auto_precision_is_resolved_and_recorded_and_kept_on_resume(tmp_path, data_dir, monkeypatch):
+    from falsr_cli import machine
+    from falsr_cli.train import train
+
+    out = tmp_path / "auto"
+    # This process's machine is whatever CI has: pretend it has no BF16, so auto is float32 here.
+    monkeypatch.setattr(machine, "cpu_flags", lambda: ["avx2", "fma"])
+    summary = train(_config(out, data_dir, steps=4, val=None, precision="auto", log_every=2, ckpt_every=2))
+    assert summary["precision"] == "float32"
+    assert json.loads((out / "config.json").read_text())["precision"] == "float32"
+    # Resumed on a machine where auto would mean bfloat16: the run keeps the precision it started with.
+    monkeypatch.setattr(machine, "cpu_flags", lambda: ["avx2", "avx512_bf16"])
+    summary = train(_config(out, data_dir, steps=6, val=None, precision="auto", log_every=2, ckpt_every=2))
+    assert summary["resumed_from"] == 4 and summary["precision"] == "float32"
+    fresh = train(_config(tmp_path / "new", data_dir, steps=2, val=None, precision="auto", log_every=1))
+    assert fresh["precision"] == "bfloat16"

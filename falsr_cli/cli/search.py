@@ -78,6 +78,9 @@ _SEARCH_OPTIONS = [
     click.option("--schedule", type=click.Choice(["constant", "cosine"]),
                  help="Incomplete training: learning-rate schedule after a short warm-up "
                       f"[{_SEARCH.schedule}]."),
+    click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "bfloat16"]),
+                 help="Incomplete training: compute precision, as falsr train's [auto: bfloat16 on CPUs "
+                      "with native BF16, mixed_float16 on tensor-core GPUs, else float32]."),
     click.option("--residual/--no-residual", default=None,
                  help="Give every candidate the image-level bicubic residual [on; off in the paper preset]."),
     click.option("--data", metavar="SETS|FOLDER", help=f"Training images [{_SEARCH.data}]."),

@@ -53,8 +53,11 @@ _TRAIN = TrainConfig()
               help="Checkpoints kept: the last N, plus the best by validation PSNR.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Write a metrics.jsonl record every N steps.")
-@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "bfloat16"]), default="float32",
-              show_default=True, help="Compute precision (mixed_float16 adds dynamic loss scaling).")
+@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "bfloat16"]),
+              default="auto", show_default=True,
+              help="Compute precision. auto: bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), "
+                   "mixed_float16 on GPUs with tensor cores, else float32 (mixed_float16 adds dynamic loss "
+                   "scaling).")
 @click.option("--jit", is_flag=True, help="Compile the training step with XLA.")
 @click.option("--devices", default="auto", show_default=True, metavar="auto|DEV,DEV",
               help="'auto': all visible GPUs (mirrored), else one device; or a list such as /gpu:0,/gpu:1.")

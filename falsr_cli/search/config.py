@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.units import parse_count, parse_ms
 
 OBJECTIVES = ("psnr", "mse")
 CROWDINGS = ("chu-yu", "pymoo")
@@ -24,55 +25,11 @@ RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "sc
                                "progress", "evaluator_options"})
 
 _SCHEDULER_RE = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://)?(?:\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}$")
-_SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_COUNT_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)\s*$")
-
-
-def _parse_quantity(value: Any, name: str, pattern: re.Pattern, units: dict[str, float], what: str,
-                    examples: str) -> float | None:
-    """A positive number with an optional unit suffix (`pattern` captures the number and the suffix)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise FalsrError(f"{name}: expected a {what} like {examples}, got {value!r}")
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        m = pattern.match(str(value))
-        if not m:
-            raise FalsrError(f"{name}: {value!r} is not a {what} like {examples}")
-        number = float(m[1]) * units[(m[2] or "").lower()]
-    if not math.isfinite(number) or number <= 0:
-        raise FalsrError(f"{name}: must be a positive {what}, got {value!r}")
-    return number
-
-
-def parse_count(value: Any, name: str) -> float | None:
-    """`100G`, `5e10`, `1.5T`, `800M`, `300k` (or a number) → a float; None stays None."""
-    return _parse_quantity(value, name, _COUNT_RE, {k.lower(): v for k, v in _SUFFIXES.items()}, "count",
-                           "100G, 5e10, 1.5T, 800M or 300k")
 
 
 OBJECTIVE_SETS = ("psnr,mult_adds,params", "psnr,latency,params")
 LATENCY_RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
-_MS_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|s|us|µs)?\s*$")
 _HW_RE = re.compile(r"^\s*[1-9][0-9]{0,3}\s*[xX×]\s*[1-9][0-9]{0,3}\s*$")
-
-
-def parse_ms(value: Any, name: str) -> float | None:
-    """`40ms`, `0.04s`, `1500us` or a number (ms) → milliseconds; None stays None."""
-    return _parse_quantity(value, name, _MS_RE, {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3},
-                           "duration", "40ms, 0.04s or 1500us")
-
-
-def format_count(value: float | None) -> str:
-    """1.0e11 → '100G' (three significant digits)."""
-    if value is None:
-        return "-"
-    for suffix, unit in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= unit:
-            return f"{value / unit:.3g}{suffix}"
-    return f"{value:.3g}"
 
 
 @dataclass
@@ -133,6 +90,7 @@ class SearchConfig:
     patch: int = 64
     lr: float = 1e-3  # peak; warm-up of a tenth of the steps (at most 100), then `schedule`
     schedule: str = "cosine"
+    precision: str = "auto"  # as falsr train's; auto is resolved once, when the search starts
     data: str = "T91,BSDS200-train"
     val: str = "BSDS200-val"  # held out of the training data; never a benchmark
     data_dir: str | None = None
@@ -195,6 +153,9 @@ class SearchConfig:
             raise FalsrError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if not isinstance(self.residual, bool):
             raise FalsrError(f"residual: expected true or false, got {self.residual!r}")
+        if self.precision not in ("auto", "float32", "mixed_float16", "bfloat16"):
+            raise FalsrError("precision: must be auto, float32, mixed_float16 or bfloat16, "
+                             f"got {self.precision!r}")
         if self.schedule not in ("constant", "cosine"):
             raise FalsrError(f"schedule: must be constant or cosine, got {self.schedule!r}")
         if self.crowding not in CROWDINGS:

@@ -44,12 +44,13 @@ def evaluation_seed(search_seed: int, arch_hash: str) -> int:
 
 
 def brief_evaluate(arch: Architecture, *, seed: int, steps: int, data: str, val: str, batch: int, patch: int,
-                   lr: float, schedule: str = "constant", data_dir: str | None = None, **_: Any) -> dict:
+                   lr: float, schedule: str = "constant", data_dir: str | None = None,
+                   precision: str = "float32", **_: Any) -> dict:
     """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR)."""
     from falsr_cli.train.brief import train_and_validate
 
     return train_and_validate(arch, data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch,
-                              lr=lr, schedule=schedule, data_dir=data_dir)
+                              lr=lr, schedule=schedule, data_dir=data_dir, precision=precision)
 
 
 class ProxyFailed(RuntimeError):
@@ -183,7 +184,7 @@ class Evaluator:
         self.settings = {
             "evaluator": cfg.evaluator, "steps": cfg.train_steps, "data": cfg.data, "val": cfg.val,
             "batch": cfg.batch, "patch": cfg.patch, "lr": cfg.lr, "schedule": cfg.schedule,
-            "data_dir": cfg.data_dir,
+            "precision": cfg.precision, "data_dir": cfg.data_dir,
             "options": dict(cfg.evaluator_options),
         }
 

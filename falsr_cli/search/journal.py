@@ -51,6 +51,8 @@ class Journal:
             data = json.loads(self.config_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise FalsrError(f"{self.config_path}: not a search config ({e})") from None
+        if isinstance(data, dict):
+            data.setdefault("precision", "float32")  # searches from before the option trained in float32
         return SearchConfig.from_dict(data, where=str(self.config_path))
 
     def write_config(self, config: SearchConfig) -> None:

@@ -191,6 +191,11 @@ def _open(config: SearchConfig, train_fn: TrainFn | None) -> _Search:
         _check_data(config)  # local workers share this file system (a remote cluster may not)
     journal = Journal(out)
     saved = journal.read_config()
+    if config.precision == "auto" and config.evaluator == "brief":
+        from falsr_cli.train.trainer import resolve_precision
+
+        # Resolved here, once, so every candidate trains alike whichever worker (or machine) runs it.
+        config.precision = saved.precision if saved is not None else resolve_precision("auto")
     if saved is not None:
         check_compatible(saved, config)
     journal.write_config(config)

@@ -81,12 +81,14 @@ def clear_cache() -> None:
 
 def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he",
-                       data_dir: str | os.PathLike | None = None, engine: str = "tf") -> dict[str, Any]:
+                       data_dir: str | os.PathLike | None = None, engine: str = "tf",
+                       precision: str = "auto") -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of a tenth of the steps (at most 100) to `lr`,
     then `schedule` (cosine to 0 over the rest, or constant).
 
+    `precision` is `falsr train`'s (auto: the fastest this machine trains as well in, see auto_precision).
     `engine` scores the validation images in TensorFlow or XNNPACK (models/engine.py).
     Returns psnr, ssim (means over `val` by the paper's protocol), loss (mean of the last tenth of the
     steps), train_seconds, eval_seconds and steps. The same arguments give the same numbers.
@@ -110,7 +112,7 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
                        scale=arch.scale,
                        patch=int(patch)).validate()
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
-                      seed=int(seed), init=init)
+                      seed=int(seed), init=init, precision=precision)
 
     t0 = time.perf_counter()
     losses: list[float] = []

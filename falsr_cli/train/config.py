@@ -13,6 +13,7 @@ BSDS200-val, 10 BSDS200 images held out of training. Set5, Set14, B100 and Urban
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -20,6 +21,8 @@ from falsr_cli.errors import FalsrError
 
 SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "bfloat16")
+# Flags of CPUs with bfloat16 arithmetic in hardware (AVX-512 BF16, AMX); elsewhere it is emulated and slower.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 INITS = ("normal", "he")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
 
 # Fields that may differ when a run is resumed: they change where or how often things are written, or
@@ -28,6 +31,18 @@ RESUMABLE_CHANGES = frozenset(
     {"out", "resume", "steps", "val_every", "ckpt_every", "keep", "log_every", "val_images", "data_dir",
      "progress", "devices"}
 )
+
+
+def auto_precision(cpu_flags: Sequence[str], gpu_capabilities: Sequence[tuple[int, int]] = ()) -> str:
+    """The fastest precision that trains as well as float32 on this hardware.
+
+    GPUs (their CUDA compute capabilities): mixed_float16 where every one has tensor cores (7.0 and up),
+    else float32. CPUs: bfloat16 where the processor computes it natively (FALSR-B steps 1.49× faster
+    on an AVX-512 BF16 EPYC at the same PSNR per step, benchmarks/convergence.py), else float32.
+    """
+    if gpu_capabilities:
+        return "mixed_float16" if all(tuple(c) >= (7, 0) for c in gpu_capabilities) else "float32"
+    return "bfloat16" if NATIVE_BF16_FLAGS & set(cpu_flags) else "float32"
 
 
 @dataclass
@@ -58,7 +73,7 @@ class TrainConfig:
     keep: int = 3
     log_every: int = 10
     val_images: int = 3  # validation images written to TensorBoard
-    precision: str = "float32"
+    precision: str = "auto"  # resolved when the run starts (auto_precision) and recorded resolved
     jit: bool = False
     devices: str = "auto"  # all GPUs (MirroredStrategy if several), else one device; or e.g. "/cpu:0,/cpu:1"
     deterministic: bool = True
@@ -90,8 +105,8 @@ class TrainConfig:
             raise FalsrError(f"schedule: {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
         if self.init not in INITS:
             raise FalsrError(f"init: {self.init!r} is not one of {', '.join(INITS)}")
-        if self.precision not in PRECISIONS:
-            raise FalsrError(f"precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.precision not in (*PRECISIONS, "auto"):
+            raise FalsrError(f"precision: {self.precision!r} is not one of auto, {', '.join(PRECISIONS)}")
         if self.patch % self.scale:
             raise FalsrError(f"patch: {self.patch} is not a multiple of the scale {self.scale}")
         if not str(self.data).strip():

@@ -95,6 +95,19 @@ def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | 
     return extras
 
 
+def _auto_precision_of(out: Path, devices: str) -> str:
+    """`--precision auto`: a run's recorded precision (so a resume matches it on any machine), else the
+    one this machine trains fastest in."""
+    if (out / CONFIG).exists():
+        try:
+            return read_run_config(out)[0].precision
+        except FalsrError:
+            pass  # check_resume reports the unreadable config
+    from falsr_cli.train.trainer import resolve_precision
+
+    return resolve_precision("auto", devices)
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
     try:
@@ -165,6 +178,8 @@ class _Run:
         from falsr_cli.space.architecture import load_architecture
 
         self.config = config.validate()
+        if config.precision == "auto":
+            config.precision = _auto_precision_of(Path(config.out), config.devices)
         arch = load_architecture(config.arch)
         self.arch = arch if arch.scale == config.scale else arch.with_scale(config.scale)
         self.out = Path(config.out)

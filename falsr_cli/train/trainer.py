@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture
-from falsr_cli.train.config import TrainConfig
+from falsr_cli.train.config import TrainConfig, auto_precision
 
 KERAS_POLICY = {"float32": "float32", "mixed_float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -54,6 +54,20 @@ def make_strategy(devices: str = "auto") -> tf.distribute.Strategy:
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy([g.name for g in gpus])
     return tf.distribute.get_strategy()
+
+
+def resolve_precision(precision: str, devices: str = "auto") -> str:
+    """`auto` → the precision `auto_precision` picks for the devices the run trains on; others unchanged."""
+    if precision != "auto":
+        return precision
+    from falsr_cli.machine import cpu_flags
+
+    on_gpu = devices in ("", "auto") or "gpu" in devices.lower()
+    gpus = tf.config.list_physical_devices("GPU") if on_gpu else []
+    # (0, 0) where the runtime does not say (e.g. ROCm): counted as no tensor cores.
+    caps = [tuple(tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0))
+            for g in gpus]
+    return auto_precision(cpu_flags(), caps)
 
 
 @keras.saving.register_keras_serializable(package="falsr")
@@ -142,7 +156,7 @@ class Trainer:
         self.batch = int(batch)
         self.patch = int(patch)
         self.lr_patch = self.patch // arch.scale
-        self.precision = precision
+        self.precision = precision = resolve_precision(precision)
         self.jit = bool(jit)
         with self.strategy.scope():
             self.model = build_model(arch, precision, seed, init)
