@@ -164,3 +164,47 @@ def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     res = runner.invoke(main, ["upscale", "p.png", "--out", "o3"])
     assert res.exit_code == 1 and "no pretrained model at pretrained_model/absent.pb" in res.output
     assert "--model" in res.output and not (tmp_path / "o3").exists()
+
+
+def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
+    """No --tile: the tile is the largest whose network memory fits --memory; the pixels do not change."""
+    from falsr_cli.runtime.tiling import tile_for_memory
+
+    Image.fromarray(_rgb(60, 70)).save(tmp_path / "p.png")
+    floats, pad = tiny_sr.activation_floats, tiny_sr.receptive_field
+    assert floats and pad
+    small = 4 * 0.8 * floats * (2 * pad + 16.5) ** 2  # room for a 16-pixel core, not 24
+    runs = {}
+    for name, memory in (("small", small), ("large", 1e9)):
+        runs[name] = upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / name, memory=memory,
+                                   progress=False)
+    assert runs["small"]["tile"] == tile_for_memory(small, floats, pad) == 16
+    assert runs["large"]["tile"] > 70  # one tile holds the whole photo
+    a, b = (np.asarray(Image.open(tmp_path / n / "p_x2.png")).astype(int) for n in ("small", "large"))
+    assert np.abs(a - b).max() <= 1
+    with pytest.raises(FalsrError, match="--memory must be positive"):
+        upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / "o", memory=0, progress=False)
+
+
+def test_cli_memory_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from falsr_cli.cli import main
+
+    Image.fromarray(_rgb()).save(tmp_path / "p.png")
+    monkeypatch.chdir(tmp_path)
+    args = ["upscale", "p.png", "--model", "bicubic", "--out", "o", "--memory"]
+    res = CliRunner().invoke(main, [*args, "lots"])
+    assert res.exit_code == 2 and "'lots' is not a memory size like 512M" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+    res = CliRunner().invoke(main, [*args, "256MiB"])
+    assert res.exit_code == 0, res.output
+
+
+def test_memory_sizes_parse() -> None:
+    from falsr_cli.units import parse_bytes
+
+    assert parse_bytes("512M", "m") == 512e6 and parse_bytes("1.5G", "m") == 1.5e9
+    assert parse_bytes("2GB", "m") == 2e9 and parse_bytes("800MiB", "m") == 800 * 2**20
+    assert parse_bytes(1024, "m") == 1024.0 and parse_bytes(None, "m") is None
+    for bad in ("-1G", "0", "1X", "G"):
+        with pytest.raises(FalsrError, match="m: "):
+            parse_bytes(bad, "m")

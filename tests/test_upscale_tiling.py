@@ -18,11 +18,30 @@ def tiny_sr():
 @pytest.mark.parametrize("h,w,tile,pad", [(37, 50, 16, 5), (16, 16, 16, 3), (5, 70, 8, 0), (9, 9, 0, 4)])
 def test_tiles_cover_every_pixel_once(h: int, w: int, tile: int, pad: int) -> None:
     count = np.zeros((h, w), int)
-    for t in plan_tiles(h, w, tile, pad):
+    tiles = plan_tiles(h, w, tile, pad)
+    for t in tiles:
         count[t.y0 : t.y1, t.x0 : t.x1] += 1
-        assert (t.cy0, t.cx0) == (max(t.y0 - pad, 0), max(t.x0 - pad, 0))
-        assert (t.cy1, t.cx1) == (min(t.y1 + pad, h), min(t.x1 + pad, w))
+        # The context holds the core and `pad` pixels around it, as far as the image goes.
+        assert t.cy0 <= max(t.y0 - pad, 0) and t.cx0 <= max(t.x0 - pad, 0)
+        assert t.cy1 >= min(t.y1 + pad, h) and t.cx1 >= min(t.x1 + pad, w)
+        assert 0 <= t.cy0 and t.cy1 <= h and 0 <= t.cx0 and t.cx1 <= w
+        assert t.y1 - t.y0 <= (tile or h) and t.x1 - t.x0 <= (tile or w)
     assert (count == 1).all()
+    # One context shape for every tile (one set of kernels); cores differ by at most a pixel per side.
+    assert len({(t.cy1 - t.cy0, t.cx1 - t.cx0) for t in tiles}) == 1
+    assert max(t.y1 - t.y0 for t in tiles) - min(t.y1 - t.y0 for t in tiles) <= max(1, -(-h // (tile or h)))
+
+
+def test_tiles_split_evenly_and_fit_a_memory_budget() -> None:
+    from falsr_cli.runtime.tiling import LIVE_SHARE, tile_for_memory
+
+    # 1000 px at tile 400: three cores of 334/334/332, not 400/400/200.
+    assert [t.x1 - t.x0 for t in plan_tiles(10, 1000, 400, 20)][:3] == [334, 334, 332]
+    core = tile_for_memory(2**30, 1689, 23)  # FALSR-A, 1 GiB
+    assert core % 8 == 0
+    need = lambda c: 4 * LIVE_SHARE * 1689 * (c + 46) ** 2  # noqa: E731
+    assert need(core) <= 2**30 < need(core + 8)
+    assert tile_for_memory(1.0, 1689, 23) == 8  # a budget too small still gives a working tile
 
 
 def test_tiled_equals_untiled_exactly_from_the_receptive_field(tiny_sr) -> None:

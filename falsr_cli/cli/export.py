@@ -82,8 +82,11 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
 @click.option("--out", "-o", required=True, type=click.Path(), help="Output folder.")
 @click.option("--scale", type=click.IntRange(2, 4), default=2, show_default=True,
               help="Upscaling factor (must be the model's).")
-@click.option("--tile", type=click.IntRange(min=0), default=256, show_default=True,
-              help="Tile size in input pixels (0: whole image at once).")
+@click.option("--tile", type=click.IntRange(min=0), default=None,
+              help="Tile size in input pixels (0: whole image at once) [from --memory].")
+@click.option("--memory", "memory", default="1G", show_default=True, metavar="SIZE",
+              help="Working memory the network may use per tile (e.g. 512M, 2G); sets the tile size. "
+                   "The process adds TensorFlow (about 0.6 GB) and the photo.")
 @click.option("--tile-pad", type=click.IntRange(min=0), default=None,
               help="Overlap of tiles in input pixels [default: the model's receptive field].")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default=None,
@@ -97,8 +100,8 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
               help="Run the network in TensorFlow or XNNPACK; auto: the faster on this machine (GPU: tf).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="XNNPACK threads [all cores].")
 def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None, out: str, scale: int,
-                tile: int, tile_pad: int | None, fmt: str | None, overwrite: bool, quality: int,
-                json_path: str | None, engine: str, threads: int | None) -> None:
+                tile: int | None, memory: str, tile_pad: int | None, fmt: str | None, overwrite: bool,
+                quality: int, json_path: str | None, engine: str, threads: int | None) -> None:
     """Upscale photos: luma through the network, chroma and alpha bicubic, tile by tile.
 
     INPUT: files, folders or globs. Output: OUT/<stem>_x2.<ext>. Grayscale, RGBA and 16-bit photos keep
@@ -109,14 +112,21 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
     Examples:
       falsr upscale photo.jpg --out upscaled/
       falsr upscale 'holiday/*.png' scans/ --model runs/demo --out big/ --format png
-      falsr upscale huge.tif --model FALSR-B.pb --tile 128 --out big/
+      falsr upscale huge.tif --model FALSR-B.pb --memory 256M --out big/
     """
     from falsr_cli.console import console
+    from falsr_cli.errors import FalsrError
     from falsr_cli.runtime.upscale import upscale_files
+    from falsr_cli.units import parse_bytes
+
+    try:
+        budget = parse_bytes(memory, "--memory")
+    except FalsrError as e:
+        raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--memory") from None
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err,
-                           engine=engine, threads=threads)
+                           engine=engine, threads=threads, memory=budget)
     if json_path:
         from falsr_cli.atomic import write_json
         from falsr_cli.runtime.evaluate import jsonable

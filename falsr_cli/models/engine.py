@@ -5,8 +5,8 @@ TensorFlow; in float32 it gives the same scores to within float rounding (benchm
 measures both on this machine). `xnnpack`
 converts the Keras luma model once — cached by the content hash of its architecture and weights in
 `<data dir>/cache/tflite/` — and keeps up to four interpreters allocated for the input shapes it last saw
-(a tiled photo has at most four: full tiles, right and bottom edges, the corner); a fifth shape resizes
-the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
+(the tiles of a photo share one shape, runtime.tiling; Set5's five images need five); a fifth shape
+resizes the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
 library) and, on a CPU, whichever of the two ran FALSR-B faster on this machine (measured once, cached):
 the processors falsr runs on differ (oneDNN's AVX-512 kernels against XNNPACK's).
 """

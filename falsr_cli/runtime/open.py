@@ -35,7 +35,6 @@ from falsr_cli.models.network import (
     keras_luma_upscaler,
     keras_sr_model,
     probe_scale,
-    receptive_field_of,
 )
 from falsr_cli.models.pb_import import graph_architecture, model_from_graph_def, sidecar_architecture
 from falsr_cli.models.probe import check_imported_graph
@@ -123,17 +122,17 @@ def _graph_model(path: Path) -> SRModel:
     interface: Callable | None = graph if is_interface else None
     luma = None if is_interface else graph
     scale = arch.scale if arch is not None else probe_scale(graph, interface is not None, path.name)
-    return SRModel(path.stem, scale, receptive_field_of(arch), luma=luma, interface=interface)
+    return SRModel.of_architecture(path.stem, scale, arch, luma=luma, interface=interface)
 
 
 def _tflite_model(path: Path) -> SRModel:
     from falsr_cli.models.tflite import TFLiteModel
 
     model = TFLiteModel(path)
-    rf = receptive_field_of(sidecar_architecture(path))
+    arch = sidecar_architecture(path)
     if model.interface == "y":
-        return SRModel(model.name, model.scale, rf, luma=model)
-    return SRModel(model.name, model.scale, rf, interface=model)
+        return SRModel.of_architecture(model.name, model.scale, arch, luma=model)
+    return SRModel.of_architecture(model.name, model.scale, arch, interface=model)
 
 
 def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None,

@@ -42,32 +42,48 @@ class Tile:
         return slice(self.y0 * scale, self.y1 * scale), slice(self.x0 * scale, self.x1 * scale)
 
 
+def _split(n: int, tile: int, pad: int) -> list[tuple[int, int, int, int]]:
+    """Cores [a, b) of near-equal size ≤ `tile` covering [0, n), each with a context [c0, c1).
+
+    Every context is core + `pad` on both sides, moved inward at the image border where there is room:
+    all tiles then have one context size (one set of kernels, one interpreter), and a core near the border
+    sees the real border (zero padding) exactly as untiled.
+    """
+    parts = -(-n // tile)
+    size = -(-n // parts)
+    width = min(n, size + 2 * pad)
+    out = []
+    for a in range(0, n, size):
+        b = min(a + size, n)
+        c0 = min(max(a - pad, 0), n - width)
+        c1 = max(min(b + pad, n), c0 + width)
+        out.append((a, b, c0, c1))
+    return out
+
+
 def plan_tiles(height: int, width: int, tile: int, pad: int) -> list[Tile]:
-    """Tiles covering an LR image of `height`×`width`; `tile` 0 (or ≥ the image) means one tile."""
+    """Tiles covering an LR image of `height`×`width`, cores at most `tile` a side (0: one tile)."""
     if height < 1 or width < 1:
         raise FalsrError(f"cannot tile an empty image ({width}x{height})")
     if tile < 0 or pad < 0:
         raise FalsrError(f"tile ({tile}) and tile pad ({pad}) must not be negative")
-    th = height if tile == 0 else min(tile, height)
-    tw = width if tile == 0 else min(tile, width)
-    tiles = []
-    for y0 in range(0, height, th):
-        y1 = min(y0 + th, height)
-        for x0 in range(0, width, tw):
-            x1 = min(x0 + tw, width)
-            tiles.append(
-                Tile(
-                    y0,
-                    y1,
-                    x0,
-                    x1,
-                    max(y0 - pad, 0),
-                    min(y1 + pad, height),
-                    max(x0 - pad, 0),
-                    min(x1 + pad, width),
-                )
-            )
-    return tiles
+    rows = _split(height, tile or height, pad)
+    cols = _split(width, tile or width, pad)
+    return [Tile(y0, y1, x0, x1, cy0, cy1, cx0, cx1)
+            for y0, y1, cy0, cy1 in rows for x0, x1, cx0, cx1 in cols]
+
+
+# Measured live memory of a tile in TensorFlow, per float of the architecture's conv outputs (0.38 FALSR-B,
+# 0.77 FALSR-A: dense connections keep many outputs alive): the upper one, so a budget is not exceeded.
+LIVE_SHARE = 0.8
+
+
+def tile_for_memory(budget_bytes: float, activation_floats: int, pad: int, multiple: int = 8) -> int:
+    """The largest core size (a multiple of `multiple`) whose tile, context included, needs at most
+    `budget_bytes` of network working memory; at least `multiple`."""
+    per_pixel = 4.0 * LIVE_SHARE * activation_floats
+    side = int((budget_bytes / per_pixel) ** 0.5) - 2 * pad
+    return max(multiple, side - side % multiple)
 
 
 def check_tiling(tile: int, pad: int, receptive_field: int | None) -> None:

@@ -28,11 +28,14 @@ from falsr_cli.models.engine import resolve_engine
 from falsr_cli.models.network import SRModel
 from falsr_cli.runtime.open import load_sr_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
-from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled
+from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
-DEFAULT_TILE = 256
+# Network working memory a tile may take by default (`--memory 1G`); the tile size follows from it
+# (runtime.tiling): FALSR-A's cores are then 384 LR pixels a side, the context 1.27× the core.
+DEFAULT_MEMORY = 1e9
+DEFAULT_TILE = 256  # where the architecture (so the activation size) is unknown
 UNKNOWN_RF_PAD = 16
 _GLOB_CHARS = set("*?[")
 
@@ -87,6 +90,15 @@ def _sr_crop(crop: np.ndarray, model: SRModel, scale: int) -> np.ndarray:
     if crop.ndim == 2:  # a grey photo through an RGB-only model: back to grey
         out = color.rgb_to_ypbpr(np.clip(out, 0.0, 1.0))[..., 0]
     return _from01(out, crop.dtype)
+
+
+def tile_size(model: SRModel, pad: int, memory: float = DEFAULT_MEMORY) -> int:
+    """The tile (core, LR pixels a side) whose network working memory fits `memory` bytes."""
+    if model.bicubic:
+        return 0  # no network: the interpolation's memory is that of the image
+    if model.activation_floats is None:
+        return DEFAULT_TILE
+    return tile_for_memory(memory, model.activation_floats, pad)
 
 
 def upscale_photo(
@@ -195,11 +207,12 @@ def upscale_files(
     model: str | os.PathLike | SRModel | None,
     out_dir: str | os.PathLike,
     scale: int = 2,
-    tile: int = DEFAULT_TILE,
+    tile: int | None = None,
     tile_pad: int | None = None,
     fmt: str | None = None,
     overwrite: bool = False,
     *,
+    memory: float = DEFAULT_MEMORY,
     weights: str | None = None,
     quality: int = 95,
     progress: bool = True,
@@ -209,6 +222,7 @@ def upscale_files(
 ) -> dict[str, Any]:
     """Upscale every input into `out_dir`; a bad file is reported and skipped, the others still processed.
 
+    `tile` None sizes the tiles so that the network's working memory stays within `memory` bytes.
     The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
     is decoded and the previous one encoded while the network works on the current one.
     Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, engine, seconds,
@@ -233,6 +247,10 @@ def upscale_files(
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
     pad = tile_pad if tile_pad is not None else (sr.receptive_field or UNKNOWN_RF_PAD)
+    if memory <= 0:
+        raise FalsrError(f"--memory must be positive, got {memory:g} bytes")
+    if tile is None:
+        tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
