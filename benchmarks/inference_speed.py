@@ -6,6 +6,9 @@ size, in one run on quiet cores:
 - each engine's untiled model-only time (TensorFlow's traced function; XNNPACK, float32 .tflite);
 - `falsr upscale` with each engine, each in a fresh subprocess: wall time and peak RSS; its output is
   compared with the float model's untiled result (PSNR between the two and the largest pixel difference);
+  and as it was before tiles were sized by --memory (`--tile 256`), and on the big photos with a small
+  budget (`--memory 250M`);
+- untiled model-only times are steady state: the faster of two calls after a first at the same size;
 - achieved GFLOP/s (2 × mult-adds / s) of every model-only time, and the ceiling: a plain 3×3, 64→64
   convolution run by XNNPACK at 240×240 on the same threads, measured here too;
 - `falsr evaluate` on Set5 with each engine (model seconds), and one search validation (the brief
@@ -49,11 +52,11 @@ finally:
 """
 
 
-def run_upscale(photo: Path, model: str, engine: str, out: Path) -> dict:
+def run_upscale(photo: Path, model: str, engine: str, out: Path, extra: tuple[str, ...] = ()) -> dict:
     """`falsr upscale` in a fresh process: wall seconds (in the process, start-up excluded), peak RSS."""
     report = out.with_suffix(".json")
     cmd = [sys.executable, "-c", _CHILD, "upscale", str(photo), "--model", model, "--engine", engine,
-           "--out", str(out), "--overwrite", "--json", str(report)]
+           "--out", str(out), "--overwrite", "--json", str(report), *extra]
     p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     line = [x for x in p.stderr.splitlines() if x.startswith("CHILD ")]
     if p.returncode != 0 or not line:
@@ -62,7 +65,7 @@ def run_upscale(photo: Path, model: str, engine: str, out: Path) -> dict:
     done = json.loads(report.read_text())
     report.unlink()
     return {"seconds": float(seconds), "peak_rss_gb": int(rss_kb) / 1e6, "load_seconds": done["load_seconds"],
-            "photo_seconds": done["seconds"] - done["load_seconds"]}
+            "photo_seconds": done["seconds"] - done["load_seconds"], "tile": done["tile"]}
 
 
 def conv_ceiling(threads: int) -> float:
@@ -77,10 +80,19 @@ def conv_ceiling(threads: int) -> float:
     return 2 * 3 * 3 * 64 * 64 * 240 * 240 / (ms / 1000) / 1e9
 
 
-def timed(fn, *args) -> float:
+def timed(fn, *args, warm: bool = False) -> float:
+    """Seconds of one call; `warm`: after a first call at the same shape (kernels, buffers, packed weights
+    made), the faster of two more: the engine's steady-state model time."""
+    if warm:
+        fn(*args)
+        return min(timed(fn, *args) for _ in range(2))
     t = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t
+
+
+# `falsr upscale` as it was before tiles were sized by memory (256 a side), and with a small budget.
+VARIANTS = {"tile256": ("tf", ("--tile", "256")), "memory250M": ("tf", ("--memory", "250M"))}
 
 
 def main() -> None:
@@ -127,25 +139,31 @@ def main() -> None:
             row["baseline_predict_s"] = timed(functools.partial(loaded.model.predict, verbose=0), y)
             tf_fn = keras_luma_fn(loaded.model)
             tf_fn(y[:, :64, :64])  # trace once
-            row["tf_untiled_s"] = timed(tf_fn, y)
+            row["tf_untiled_s"] = timed(tf_fn, y, warm=True)
             t = time.perf_counter()
             content = cached_tflite(loaded.model)
             row["xnnpack_convert_s"] = time.perf_counter() - t
             xnn = XnnpackLuma(content, threads)
             xnn(y[:, :64, :64])
-            row["xnnpack_untiled_s"] = timed(xnn, y)
+            row["xnnpack_untiled_s"] = timed(xnn, y, warm=True)
             reference = LumaUpscaler(tf_fn, 2).upscale(rgb)  # the float model's untiled result
         for engine in ENGINES:
             r = run_upscale(photo, name, engine, tmp / f"o-{engine}")
             row[f"upscale_{engine}_s"], row[f"upscale_{engine}_rss_gb"] = r["seconds"], r["peak_rss_gb"]
             row[f"upscale_{engine}_load_s"] = r["load_seconds"]
             row[f"upscale_{engine}_photo_s"] = r["photo_seconds"]
+            row[f"upscale_{engine}_tile"] = r["tile"]
             if full:
                 got = np.asarray(Image.open(tmp / f"o-{engine}" / f"{photo.stem}_x2.png").convert("RGB"))
                 # PSNR of the RGB pixels (all three channels) against the float model's untiled result
                 row[f"upscale_{engine}_psnr_vs_float"] = metrics.psnr(got.astype(np.float64),
                                                                       reference.astype(np.float64))
                 row[f"upscale_{engine}_max_diff"] = int(np.abs(got.astype(int) - reference.astype(int)).max())
+        for label, (engine, extra) in VARIANTS.items():
+            if (label == "tile256") == full:  # the old tiles on the 1000x750 rows, the budget on the big ones
+                r = run_upscale(photo, name, engine, tmp / f"o-{label}", extra)
+                row[f"upscale_{label}_s"], row[f"upscale_{label}_rss_gb"] = r["seconds"], r["peak_rss_gb"]
+                row[f"upscale_{label}_photo_s"], row[f"upscale_{label}_tile"] = r["photo_seconds"], r["tile"]
         if full:
             for k in ("baseline_predict_s", "tf_untiled_s", "xnnpack_untiled_s"):
                 row[k.replace("_s", "_gflops")] = 2 * macs / row[k] / 1e9
@@ -157,8 +175,23 @@ def main() -> None:
                     row[f"evaluate_set5_{engine}_model_s"] = r["model_seconds"]
                     # one search validation: the brief evaluator scores a fresh candidate (with conversion)
                     t = time.perf_counter()
-                    validate_model(loaded.model, valset, upscaler=make_upscaler(loaded.model, 2, engine))
+                    psnr, _, _ = validate_model(loaded.model, valset,
+                                                upscaler=make_upscaler(loaded.model, 2, engine))
                     row[f"search_validation_{engine}_s"] = time.perf_counter() - t
+                    row[f"search_validation_{engine}_psnr"] = psnr
+                # A candidate trained in bfloat16 (precision auto on a CPU with native BF16) is scored as it
+                # was trained: the same weights in a mixed_bfloat16 model.
+                from falsr_cli.machine import cpu_flags
+                from falsr_cli.train.config import auto_precision
+                from falsr_cli.train.trainer import build_model
+
+                if auto_precision(cpu_flags()) == "bfloat16":
+                    bf16 = build_model(loaded.arch, "bfloat16")
+                    bf16.set_weights(loaded.model.get_weights())
+                    t = time.perf_counter()
+                    psnr, _, _ = validate_model(bf16, valset, upscaler=make_upscaler(bf16, 2, "tf"))
+                    row["search_validation_bf16_s"] = time.perf_counter() - t
+                    row["search_validation_bf16_psnr"] = psnr
         report["rows"].append(row)
         print(json.dumps(row), flush=True)
     (out / "inference_speed.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -175,20 +208,35 @@ def main() -> None:
                   f"{100 * r['xnnpack_rate_of_ceiling']:.0f}% of the conv ceiling)")
             for e in ENGINES:
                 up, photo = r[f"upscale_{e}_s"], r[f"upscale_{e}_photo_s"]
-                print(f"    upscale --engine {e}: {up:.2f} s ({b / up:.2f}x baseline; opening the model "
+                print(f"    upscale --engine {e} (tile {r[f'upscale_{e}_tile']}): {up:.2f} s "
+                      f"({b / up:.2f}x baseline; opening the model "
                       f"{r[f'upscale_{e}_load_s']:.2f} s, the photo {photo:.2f} s = "
                       f"{photo / r[f'{e}_untiled_s']:.2f}x the untiled model time), "
                       f"peak RSS {r[f'upscale_{e}_rss_gb']:.2f} GB, PSNR vs float "
                       f"{r[f'upscale_{e}_psnr_vs_float']:.2f} dB, max diff {r[f'upscale_{e}_max_diff']}")
+            if "upscale_tile256_s" in r:
+                old = r["upscale_tile256_s"]
+                print(f"    upscale --engine tf --tile 256 (before): {old:.2f} s, the photo "
+                      f"{r['upscale_tile256_photo_s']:.2f} s, peak RSS {r['upscale_tile256_rss_gb']:.2f} GB; "
+                      f"now {old / r['upscale_tf_s']:.2f}x faster")
         else:
             for e in ENGINES:
-                print(f"{head}: upscale --engine {e}: {r[f'upscale_{e}_s']:.1f} s, peak RSS "
-                      f"{r[f'upscale_{e}_rss_gb']:.2f} GB")
+                print(f"{head}: upscale --engine {e} (tile {r[f'upscale_{e}_tile']}): "
+                      f"{r[f'upscale_{e}_s']:.1f} s, peak RSS {r[f'upscale_{e}_rss_gb']:.2f} GB")
+            if "upscale_memory250M_s" in r:
+                print(f"{head}: upscale --engine tf --memory 250M (tile {r['upscale_memory250M_tile']}): "
+                      f"{r['upscale_memory250M_s']:.1f} s, peak RSS {r['upscale_memory250M_rss_gb']:.2f} GB")
         for e in ENGINES:
             if f"search_validation_{e}_s" in r:
                 print(f"{head}: Set5 evaluate --engine {e}: {r[f'evaluate_set5_{e}_model_s']:.2f} s model "
                       "time; "
-                      f"one search validation (BSDS200-val): {r[f'search_validation_{e}_s']:.2f} s")
+                      f"one search validation (BSDS200-val): {r[f'search_validation_{e}_s']:.2f} s, "
+                      f"{r[f'search_validation_{e}_psnr']:.4f} dB")
+        if "search_validation_bf16_s" in r:
+            print(f"{head}: one search validation of a bfloat16-trained candidate: "
+                  f"{r['search_validation_bf16_s']:.2f} s "
+                  f"({r['search_validation_tf_s'] / r['search_validation_bf16_s']:.2f}x the float32 one), "
+                  f"{r['search_validation_bf16_psnr']:.4f} dB")
     print(f"wrote {out / 'inference_speed.json'}")
 
 
