@@ -225,8 +225,8 @@ def upscale_files(
     `tile` None sizes the tiles so that the network's working memory stays within `memory` bytes.
     The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
     is decoded and the previous one encoded while the network works on the current one.
-    Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, engine, seconds,
-    load_seconds (of `seconds`, opening the model: import, conversion)}.
+    Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, memory, engine,
+    seconds, load_seconds (of `seconds`, opening the model: import, conversion)}.
     Setup problems (output folder is a file, scale or tile mismatch, unknown model) raise FalsrError
     before any file is touched.
     """
@@ -310,6 +310,7 @@ def upscale_files(
         "scale": scale,
         "tile": tile,
         "tile_pad": pad,
+        "memory": memory,
         "engine": used,
         "load_seconds": load_seconds,
         "written": written,
