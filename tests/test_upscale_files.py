@@ -178,7 +178,8 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     for name, memory in (("small", small), ("large", 1e9)):
         runs[name] = upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / name, memory=memory,
                                    progress=False)
-    assert runs["small"]["tile"] == tile_for_memory(small, floats, pad) == 16 and runs["small"]["memory"] == small
+    assert runs["small"]["tile"] == tile_for_memory(small, floats, pad) == 16
+    assert runs["small"]["memory"] == small
     assert runs["large"]["tile"] > 70  # one tile holds the whole photo
     a, b = (np.asarray(Image.open(tmp_path / n / "p_x2.png")).astype(int) for n in ("small", "large"))
     assert np.abs(a - b).max() <= 1
