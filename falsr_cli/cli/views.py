@@ -9,9 +9,9 @@ from typing import Any
 
 from rich.table import Table
 
-from falsr_cli.search.config import format_count
 from falsr_cli.search.runner import clock
 from falsr_cli.train.runs import METRICS, TENSORBOARD
+from falsr_cli.units import format_count
 
 
 def _fmt(value: float | None, digits: int) -> str:

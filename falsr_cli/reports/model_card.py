@@ -179,7 +179,7 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
 def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], datasets: tuple[str, ...],
                   model_dir: str = "pretrained_model") -> str:
     """Markdown rows for the model cards (and published graphs) plus bicubic, each with its command."""
-    from falsr_cli.search.config import format_count
+    from falsr_cli.units import format_count
 
     head = ["model", "mult-adds / params", *[f"{d} PSNR / SSIM" for d in datasets],
             *[f"paper {d}" for d in datasets], "training", "command"]

@@ -22,10 +22,11 @@ import numpy as np
 
 from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
-from falsr_cli.search.config import SearchConfig, format_count
+from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
 from falsr_cli.space.architecture import Architecture, num_bits
 from falsr_cli.space.cells import CELL_SPACE
+from falsr_cli.units import format_count
 
 PARETO_FORMAT = "falsr-pareto"
 

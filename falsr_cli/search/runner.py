@@ -28,7 +28,7 @@ from falsr_cli.atomic import read_json, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.latency import measure_network, parse_hw, random_luma_model
 from falsr_cli.outputs import folder_lock
-from falsr_cli.search.config import SearchConfig, check_compatible, format_count
+from falsr_cli.search.config import SearchConfig, check_compatible
 from falsr_cli.search.evaluator import Evaluator, TrainFn
 from falsr_cli.search.journal import Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
@@ -39,6 +39,7 @@ from falsr_cli.search.report import (
     reference_point,
     update_front,
 )
+from falsr_cli.units import format_count
 
 
 @dataclass
