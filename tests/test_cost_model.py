@@ -6,6 +6,7 @@ default suite, the issue's 200 with FALSR_SPACE_FULL=1.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -127,3 +128,19 @@ def test_receptive_field_matches_a_perturbed_input(cells, sources, scale):
 def test_receptive_field_of_presets():
     # FALSR-A: FE 1 + CB1 4 + CB2 0 + CB3 4 + CB4 4 + CB5 4 + CB6 0 + CB7 4 + up_conv 1 + HR conv 1.
     assert receptive_field(PRESETS["FALSR-A"]) == 23
+
+
+def test_live_and_working_floats_by_hand():
+    from falsr_cli.cost.cost_model import activation_floats, live_floats, working_floats
+
+    cells = [Cell.from_text("conv_f16_k3_b2_skip"), Cell.from_text("conv_f16_k3_b1_noskip")]
+    arch = Architecture.from_sources(cells, [[0], [0, 1], [0, 1, 2]], scale=2, features=32)
+    # Every output is read by the upsampler, so all stay alive: FE 32 + cell 1's 16 + cell 2's 16 held,
+    # their concat (64), then up_conv's 32, depth-to-space 2·8·4 and the HR output 4.
+    assert live_floats(arch) == 64 + 64 + 32 + 64 + 4 == 228
+    # Every conv output (FE 32, 16 + 16, 16, up_conv 32, HR conv 4) plus input 1, shuffle 32, output 4.
+    assert activation_floats(arch, (1, 1)) == 153
+    assert working_floats(arch) == math.ceil(min(1.75 * 228, 0.8 * 153)) == 123
+    # The published networks, against TensorFlow's measured peaks (1300, 635, 640 floats): never below.
+    for name, measured in (("FALSR-A", 1300), ("FALSR-B", 635), ("FALSR-C", 640)):
+        assert measured <= working_floats(PRESETS[name]) <= 1.25 * measured

@@ -171,9 +171,9 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     from falsr_cli.runtime.tiling import tile_for_memory
 
     Image.fromarray(_rgb(60, 70)).save(tmp_path / "p.png")
-    floats, pad = tiny_sr.activation_floats, tiny_sr.receptive_field
+    floats, pad = tiny_sr.working_floats, tiny_sr.receptive_field
     assert floats and pad
-    small = 4 * 0.8 * floats * (2 * pad + 16.5) ** 2  # room for a 16-pixel core, not 24
+    small = 4 * floats * (2 * pad + 16.5) ** 2  # room for a 16-pixel core, not 24
     runs = {}
     for name, memory in (("small", small), ("large", 1e9)):
         runs[name] = upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / name, memory=memory,

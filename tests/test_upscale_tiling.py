@@ -33,15 +33,15 @@ def test_tiles_cover_every_pixel_once(h: int, w: int, tile: int, pad: int) -> No
 
 
 def test_tiles_split_evenly_and_fit_a_memory_budget() -> None:
-    from falsr_cli.runtime.tiling import LIVE_SHARE, tile_for_memory
+    from falsr_cli.runtime.tiling import tile_for_memory
 
     # 1000 px at tile 400: three cores of 334/334/332, not 400/400/200.
     assert [t.x1 - t.x0 for t in plan_tiles(10, 1000, 400, 20)][:3] == [334, 334, 332]
-    core = tile_for_memory(2**30, 1689, 23)  # FALSR-A, 1 GiB
-    assert core % 8 == 0
-    need = lambda c: 4 * LIVE_SHARE * 1689 * (c + 46) ** 2  # noqa: E731
-    assert need(core) <= 2**30 < need(core + 8)
-    assert tile_for_memory(1.0, 1689, 23) == 8  # a budget too small still gives a working tile
+    core = tile_for_memory(1e9, 1352, 23)  # FALSR-A, 1 GB
+    assert core == 384  # (384 + 2·23)² · 1352 · 4 B = 0.9998 GB
+    need = lambda c: 4 * 1352 * (c + 46) ** 2  # noqa: E731
+    assert need(core) <= 1e9 < need(core + 8)
+    assert tile_for_memory(1.0, 1352, 23) == 8  # a budget too small still gives a working tile
 
 
 def test_tiled_equals_untiled_exactly_from_the_receptive_field(tiny_sr) -> None:

@@ -11,6 +11,7 @@ bicubic's 4 taps per phase, centred): its mult-adds count, it has no trainable p
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -124,6 +125,49 @@ def activation_floats(arch: Architecture, lr_hw: tuple[int, int]) -> int:
     per_pixel = sum(c.cout * (arch.scale**2 if c.hr else 1) for c in conv_specs(arch))
     # The input, the shuffled features and the output at HR size are small next to the convs: counted once.
     return lr * (per_pixel + 1 + arch.hr_channels * arch.scale**2 + arch.scale**2)
+
+
+def _cell_peak(cell: Cell) -> int:
+    """Channels a cell holds at once besides its input: a conv's input and output, plus what its skip
+    add still needs."""
+    f = cell.filters
+    skip = f if cell.skip else 0
+    if cell.type == "invbot":
+        # supple 1×1 (→ f), then per block expand (f → 2f), depthwise (2f → 2f), project (2f → f).
+        return max(3 * f + skip, 4 * f + skip)
+    return 2 * f + skip
+
+
+def live_floats(arch: Architecture) -> int:
+    """Peak floats per LR pixel alive at once in one forward pass, executed in build order: the outputs
+    still needed by later nodes, the concatenated input of the running node and the tensors inside it
+    (HR-size tensors count s² per LR pixel). A runtime that frees each tensor after its last use needs
+    about this much working memory (TensorFlow takes more: working_floats)."""
+    n = arch.n
+    last = {s: max(t for t in range(1, n + 2) if s in arch.sources(t)) for s in range(n + 1)}
+    peak = 0
+    for t in range(1, n + 2):
+        held = sum(arch.channels(s) for s in range(t) if last[s] >= t)
+        cin = arch.in_channels(t)
+        if t <= n:
+            inside = _cell_peak(arch.cells[t - 1])
+        else:  # upsampler: conv to features, (expand,) depth-to-space, the HR conv to one channel
+            inside = arch.features + 2 * arch.hr_channels * arch.scale**2 + arch.scale**2
+        peak = max(peak, held + cin + inside)
+    return peak
+
+
+# TensorFlow's peak working memory per LR pixel (VmHWM growth over a 310×310 tile of the exported graphs,
+# AMD EPYC Zen 5, tensorflow-cpu 2.21), in floats: FALSR-A 1300, B 635, C 640. That is 1.26 / 1.73 / 1.52×
+# live_floats and 0.77 / 0.39 / 0.38× activation_floats: the smaller of the two bounds below covers all three.
+TF_LIVE_FACTOR = 1.75
+TF_ACTIVATION_SHARE = 0.8
+
+
+def working_floats(arch: Architecture) -> int:
+    """Floats per LR pixel TensorFlow needs to run the network on a tile (an upper estimate, see above)."""
+    live, every = live_floats(arch), activation_floats(arch, (1, 1))
+    return math.ceil(min(TF_LIVE_FACTOR * live, TF_ACTIVATION_SHARE * every))
 
 
 def training_bytes(arch: Architecture, batch: int, lr_patch: int) -> int:

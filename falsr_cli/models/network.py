@@ -176,18 +176,18 @@ class SRModel:
     receptive_field: int | None  # LR pixels; None when unknown
     luma: Callable[[np.ndarray], np.ndarray] | None = None  # (1,h,w,1) f32 → (1,sh,sw,1)
     interface: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # y, pbpr → RGB [0,1]
-    # Floats of all conv outputs per LR pixel (cost_model.activation_floats): sizes tiles to a memory budget.
-    activation_floats: int | None = None
+    # Working memory per LR pixel, in floats (cost_model.working_floats): sizes tiles to a memory budget.
+    working_floats: int | None = None
 
     @classmethod
     def of_architecture(cls, name: str, scale: int | None, arch: Any, **run: Any) -> SRModel:
-        """An SRModel whose receptive field and activation size come from `arch` (None: unknown)."""
+        """An SRModel whose receptive field and working memory come from `arch` (None: unknown)."""
         floats = None
         if arch is not None:
-            from falsr_cli.cost.cost_model import activation_floats
+            from falsr_cli.cost.cost_model import working_floats
 
-            floats = activation_floats(arch, (1, 1))
-        return cls(name, scale, receptive_field_of(arch), activation_floats=floats, **run)
+            floats = working_floats(arch)
+        return cls(name, scale, receptive_field_of(arch), working_floats=floats, **run)
 
     @property
     def bicubic(self) -> bool:

@@ -73,16 +73,11 @@ def plan_tiles(height: int, width: int, tile: int, pad: int) -> list[Tile]:
             for y0, y1, cy0, cy1 in rows for x0, x1, cx0, cx1 in cols]
 
 
-# Measured live memory of a tile in TensorFlow, per float of the architecture's conv outputs (0.38 FALSR-B,
-# 0.77 FALSR-A: dense connections keep many outputs alive): the upper one, so a budget is not exceeded.
-LIVE_SHARE = 0.8
-
-
-def tile_for_memory(budget_bytes: float, activation_floats: int, pad: int, multiple: int = 8) -> int:
+def tile_for_memory(budget_bytes: float, working_floats: int, pad: int, multiple: int = 8) -> int:
     """The largest core size (a multiple of `multiple`) whose tile, context included, needs at most
-    `budget_bytes` of network working memory; at least `multiple`."""
-    per_pixel = 4.0 * LIVE_SHARE * activation_floats
-    side = int((budget_bytes / per_pixel) ** 0.5) - 2 * pad
+    `budget_bytes` of network working memory at `working_floats` float32 values per LR pixel
+    (cost_model.working_floats); at least `multiple`."""
+    side = int((budget_bytes / (4.0 * working_floats)) ** 0.5) - 2 * pad
     return max(multiple, side - side % multiple)
 
 

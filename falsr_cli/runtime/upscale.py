@@ -33,7 +33,7 @@ from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
 # Network working memory a tile may take by default (`--memory 1G`); the tile size follows from it
-# (runtime.tiling): FALSR-A's cores are then 384 LR pixels a side, the context 1.27× the core.
+# (runtime.tiling): cores of 384 LR pixels a side for FALSR-A, 568 for B, 544 for C.
 DEFAULT_MEMORY = 1e9
 DEFAULT_TILE = 256  # where the architecture (so the activation size) is unknown
 UNKNOWN_RF_PAD = 16
@@ -96,9 +96,9 @@ def tile_size(model: SRModel, pad: int, memory: float = DEFAULT_MEMORY) -> int:
     """The tile (core, LR pixels a side) whose network working memory fits `memory` bytes."""
     if model.bicubic:
         return 0  # no network: the interpolation's memory is that of the image
-    if model.activation_floats is None:
+    if model.working_floats is None:
         return DEFAULT_TILE
-    return tile_for_memory(memory, model.activation_floats, pad)
+    return tile_for_memory(memory, model.working_floats, pad)
 
 
 def upscale_photo(
