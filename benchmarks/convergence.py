@@ -14,7 +14,8 @@ Recipes, written here:
 - paper:      Adam 1e-4 constant (β 0.9/0.999), L1, weights N(0, 0.02), biases 0, batch 16 (the baseline);
 - falsr:      `falsr train`'s defaults (TrainConfig()), the same architecture;
 - falsr-res:  the defaults with the image-level bicubic residual (`<arch>-res`);
-- ablations, by --recipes: falsr-res-normal-init (the paper's N(0, 0.02) weights), falsr-res-constant
+- ablations, by --recipes: falsr-res-normal-init (the paper's N(0, 0.02) weights), falsr-res-he (the
+  output conv near zero instead of at zero), falsr-res-constant
   (no cosine decay), falsr-res-bf16 / falsr-res-float32 (the precision fixed; the defaults' `auto` picks
   bfloat16 on CPUs with native BF16: its shorter step time buys more steps).
 All at the same patch size (`--patch`, default TrainConfig's). Each recipe's schedule spans its own budget.
@@ -56,6 +57,7 @@ def recipes(arch: str, patch: int | None) -> dict:
         "falsr-res": dict(arch=f"{arch}-res", patch=p),
         # Ablations (--recipes): one lever of the defaults taken back at a time.
         "falsr-res-normal-init": dict(arch=f"{arch}-res", patch=p, init="normal"),
+        "falsr-res-he": dict(arch=f"{arch}-res", patch=p, init="he"),  # output conv near zero, not at zero
         "falsr-res-constant": dict(arch=f"{arch}-res", patch=p, schedule="constant"),
         # Precision: the defaults' `auto` is bfloat16 where the CPU computes it natively (avx512_bf16, AMX),
         # else float32; these two fix it either way.

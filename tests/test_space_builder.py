@@ -44,6 +44,31 @@ def test_initialisation_and_seed(tiny):
     )
 
 
+def test_he_zero_differs_from_he_only_in_the_output_conv_of_a_residual_network():
+    """A residual network starts exactly at its bicubic path; every other weight is He's draw."""
+    from falsr_cli.models.builder import build_luma_model
+
+    arch = PRESETS["FALSR-B"].with_residual(True)
+    he, zero = build_luma_model(arch, seed=3, init="he"), build_luma_model(arch, seed=3, init="he-zero")
+    for a, b in zip(he.layers, zero.layers, strict=True):
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+            if a.name == "up_out" and wa.ndim == 4:
+                assert wa.std() > 0 and not wb.any()
+            else:
+                np.testing.assert_array_equal(wa, wb)
+    x = np.random.default_rng(0).random((1, 12, 10, 1)).astype(np.float32)
+    from falsr_cli.data.imresize import imresize
+
+    np.testing.assert_allclose(zero(x).numpy()[0, ..., 0], imresize(x[0, ..., 0].astype(np.float64), 2),
+                               atol=1e-5)
+    assert np.abs(he(x).numpy() - zero(x).numpy()).max() > 1e-4
+    # Without the residual path (where zero measured slower) he-zero is he.
+    plain = PRESETS["FALSR-B"]
+    for wa, wb in zip(build_luma_model(plain, seed=3, init="he").get_weights(),
+                      build_luma_model(plain, seed=3, init="he-zero").get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
 def test_group_conv_equals_dense_conv_with_block_diagonal_kernel():
     """GroupConv2D must compute a grouped conv (group j: input slice j → output slice j)."""
     import tensorflow as tf

@@ -13,7 +13,7 @@ from falsr_cli.train.config import TrainConfig, learning_rate
 def test_defaults_are_the_cpu_recipe_on_held_out_validation():
     c = TrainConfig().validate()
     assert (c.batch, c.patch, c.lr, c.beta1, c.beta2, c.scale) == (16, 64, 1e-3, 0.9, 0.999, 2)
-    assert (c.schedule, c.warmup_steps, c.lr_patch) == ("cosine", 100, 32)
+    assert (c.schedule, c.warmup_steps, c.lr_patch, c.init) == ("cosine", 100, 32, "he-zero")
     # Selection never touches a benchmark: validation is held out of the training data.
     assert (c.data, c.val) == ("T91,BSDS200-train", "BSDS200-val")
 

@@ -39,8 +39,10 @@ _TRAIN = TrainConfig()
               help="step schedule: multiply the rate by --decay-gamma every this many steps (0: steps/2).")
 @click.option("--decay-gamma", type=float, default=0.5, show_default=True, help="step schedule factor.")
 @click.option("--min-lr", type=float, default=0.0, show_default=True, help="cosine schedule: final rate.")
-@click.option("--init", type=click.Choice(["he", "normal"]), default=_TRAIN.init, show_default=True,
-              help="Initial weights: he (He-normal, output conv near zero) or normal (paper: N(0, 0.02)).")
+@click.option("--init", type=click.Choice(["he-zero", "he", "normal"]), default=_TRAIN.init,
+              show_default=True,
+              help="Initial weights: he-zero (He-normal, output conv near zero, at zero in a -res network: "
+                   "it starts at bicubic), he (output conv near zero) or normal (paper: N(0, 0.02)).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random flips and 90° rotations.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,

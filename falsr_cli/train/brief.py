@@ -80,7 +80,7 @@ def clear_cache() -> None:
 
 
 def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
-                       patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he",
+                       patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he-zero",
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto") -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.

@@ -2,7 +2,8 @@
 
 Defaults are a recipe that converges fast on a CPU (measured by `benchmarks/convergence.py`): batch 16,
 HR patch 64, Adam (β1 0.9, β2 0.999) at a peak learning rate of 1e-3 with a 100-step linear warm-up and
-cosine decay over the run, L1 loss, He-normal weights with the output conv near zero, biases 0.
+cosine decay over the run, L1 loss, He-normal weights with the output conv near zero (at zero in a
+network with the image-level residual, which then starts at bicubic), biases 0.
 The paper's recipe is Adam 1e-4 constant at patch 96 with weights N(0, 0.02)
 (`--lr 1e-4 --schedule constant --warmup 0 --patch 96 --init normal`).
 
@@ -23,7 +24,7 @@ SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "bfloat16")
 # Flags of CPUs with bfloat16 arithmetic in hardware (AVX-512 BF16, AMX); elsewhere it is emulated and slower.
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-INITS = ("normal", "he")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
+INITS = ("normal", "he", "he-zero")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
 
 # Fields that may differ when a run is resumed: they change where or how often things are written, or
 # how long the run goes on, never what a step computes.
@@ -65,7 +66,8 @@ class TrainConfig:
     min_lr: float = 0.0  # cosine schedule floor
     beta1: float = 0.9
     beta2: float = 0.999
-    init: str = "he"  # "normal": the paper's N(0, 0.02); "he": He-normal, output conv near zero
+    # "normal": the paper's N(0, 0.02); "he": He-normal, output conv near zero; "he-zero": at 0 in -res nets
+    init: str = "he-zero"
     augment: bool = True
     seed: int = 0
     val_every: int = 1000
