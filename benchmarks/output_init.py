@@ -2,10 +2,10 @@
 
 Both variants train the same architecture from the same He-normal weights — `near-zero` as `--init he`,
 `zero` with the output conv's kernel set to zero (what `he-zero`, the default, does in a network with the
-image-level residual; the plain networks keep `near-zero`, measured better there) — on falsr's data order (T91 + BSDS200-train, keyed by seed and step), batch 16,
-patch 64, `falsr train`'s learning-rate recipe for `--steps`, in `--precision`; BSDS200-val PSNR (the
-selection split) at each of `--points`. Quality at a step count does not depend on machine load.
-Rows stream to OUT (JSONL).
+image-level residual; the plain networks keep `near-zero`, measured better there) — on falsr's data order
+(T91 + BSDS200-train, keyed by seed and step), batch 16, patch 64, `falsr train`'s learning-rate recipe
+for `--steps`, in `--precision`; BSDS200-val PSNR (the selection split) at each of `--points`. Quality at
+a step count does not depend on machine load. Rows stream to OUT (JSONL).
 
     .venv/bin/python benchmarks/output_init.py --arch FALSR-B-res --steps 1000 --points 50,100,200,400,1000
 """
