@@ -43,7 +43,8 @@ def test_results_table_from_cards_and_readme_update(tmp_path):
     )
 
     card = {"model": "FALSR-B.pb", "architecture_name": "FALSR-B", "architecture": "FALSR-B",
-            "training": {"config": {"data": "T91,BSDS200"}, "steps_done": 2500, "wall_seconds": 3600},
+            "training": {"config": {"data": "T91,BSDS200", "precision": "bfloat16"}, "steps_done": 2500,
+                         "wall_seconds": 3600},
             "machine": {"cpu_count": 2}, "scores": {"samples": {"psnr": 33.123456, "ssim": 0.9123456}},
             "paper": None}
     (tmp_path / "FALSR-B.json").write_text(json.dumps(card))
@@ -54,7 +55,7 @@ def test_results_table_from_cards_and_readme_update(tmp_path):
     table = results_table(cards, bicubic, ("samples",))
     rows = table.splitlines()
     assert len(rows) == 4  # header, rule, ours, bicubic
-    assert "33.1235 / 0.91235" in rows[2] and "2500 steps, 1.00 h on 2 CPU cores" in rows[2]
+    assert "33.1235 / 0.91235" in rows[2] and "2500 steps, bfloat16, 1.00 h on 2 CPU cores" in rows[2]
     assert "74.5G / 324,745" in rows[2]
     assert rows[3].startswith("| bicubic | – | 32.5399 / 0.91955")  # the built-in samples, MATLAB bicubic
     readme = tmp_path / "README.md"

@@ -194,7 +194,8 @@ def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], dataset
             t = card["training"]
             hours = (t.get("wall_seconds") or 0) / 3600
             label = f"ours: {Path(card['model']).stem}"
-            trained = (f"{t['config']['data']}, {t['steps_done']} steps, {hours:.2f} h on "
+            precision = t["config"].get("precision", "float32")
+            trained = (f"{t['config']['data']}, {t['steps_done']} steps, {precision}, {hours:.2f} h on "
                        f"{card['machine']['cpu_count']} CPU cores")
             command = f"`falsr calculate --pb_path {model_dir}/{card['model']}`"
         rows.append([
