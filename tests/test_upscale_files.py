@@ -185,6 +185,12 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     assert np.abs(a - b).max() <= 1
     with pytest.raises(FalsrError, match="--memory must be positive"):
         upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / "o", memory=0, progress=False)
+    import dataclasses
+
+    wide = dataclasses.replace(tiny_sr, receptive_field=20)  # a receptive field wider than the least tile
+    with pytest.raises(FalsrError, match=r"--memory 0M is too small for .*: its smallest seamless tile"):
+        upscale_files([tmp_path / "p.png"], wide, tmp_path / "o", memory=1e3, progress=False)
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_memory_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ so the result equals the untiled one while memory stays bounded by the tile size
 from __future__ import annotations
 
 import glob
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -251,6 +252,12 @@ def upscale_files(
         raise FalsrError(f"--memory must be positive, got {memory:g} bytes")
     if tile is None:
         tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
+        rf = sr.receptive_field or 0
+        if sr.working_floats and tile < rf:
+            need = 4 * sr.working_floats * (rf + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
+            raise FalsrError(f"--memory {memory / 1e6:.0f}M is too small for {sr.name}: its smallest "
+                             f"seamless tile ({rf} pixels and the overlap) needs {need / 1e6:.0f}M; give "
+                             f"--memory {math.ceil(need / 1e6)}M or more")
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
