@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,12 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
         upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / "o", memory=0, progress=False)
     import dataclasses
 
+    from falsr_cli.runtime.upscale import TFLITE_MEMORY_FACTOR, tile_size
+
+    # XNNPACK holds more per pixel than TensorFlow: the same budget gives it smaller tiles.
+    lite = dataclasses.replace(tiny_sr, runtime="tflite")
+    assert tile_size(lite, pad, 1e7) == tile_for_memory(1e7, math.ceil(TFLITE_MEMORY_FACTOR * floats), pad)
+    assert tile_size(lite, pad, 1e7) < tile_size(tiny_sr, pad, 1e7)
     wide = dataclasses.replace(tiny_sr, receptive_field=20)  # a receptive field wider than the least tile
     with pytest.raises(FalsrError, match=r"--memory 0M is too small for .*: its smallest seamless tile"):
         upscale_files([tmp_path / "p.png"], wide, tmp_path / "o", memory=1e3, progress=False)

@@ -178,6 +178,7 @@ class SRModel:
     interface: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # y, pbpr → RGB [0,1]
     # Working memory per LR pixel, in floats (cost_model.working_floats): sizes tiles to a memory budget.
     working_floats: int | None = None
+    runtime: str = "tf"  # what runs it: tf, or tflite (XNNPACK: an exported .tflite or --engine xnnpack)
 
     @classmethod
     def of_architecture(cls, name: str, scale: int | None, arch: Any, **run: Any) -> SRModel:

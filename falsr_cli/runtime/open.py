@@ -131,8 +131,8 @@ def _tflite_model(path: Path) -> SRModel:
     model = TFLiteModel(path)
     arch = sidecar_architecture(path)
     if model.interface == "y":
-        return SRModel.of_architecture(model.name, model.scale, arch, luma=model)
-    return SRModel.of_architecture(model.name, model.scale, arch, interface=model)
+        return SRModel.of_architecture(model.name, model.scale, arch, luma=model, runtime="tflite")
+    return SRModel.of_architecture(model.name, model.scale, arch, interface=model, runtime="tflite")
 
 
 def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = None,
@@ -160,6 +160,7 @@ def load_sr_model(spec: str | os.PathLike | None = None, weights: str | None = N
     sr = keras_sr_model(loaded.model, loaded.arch, name=path.stem or spec)
     if used == "xnnpack":
         sr.luma, _ = luma_function(loaded.model, "xnnpack", threads, sr.name)
+        sr.runtime = "tflite"
     return sr
 
 

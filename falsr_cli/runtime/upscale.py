@@ -37,6 +37,9 @@ BICUBIC_CONTEXT = 3
 # (runtime.tiling): cores of 384 LR pixels a side for FALSR-A, 568 for B, 544 for C.
 DEFAULT_MEMORY = 1e9
 DEFAULT_TILE = 256  # where the architecture (so the activation size) is unknown
+# TFLite/XNNPACK's working memory against TensorFlow's estimate (cost_model.working_floats): 1.28 / 1.69 /
+# 1.10× for FALSR-A/B/C (VmHWM growth over a 310×310 tile after a warm-up call, Zen 5).
+TFLITE_MEMORY_FACTOR = 1.7
 UNKNOWN_RF_PAD = 16
 _GLOB_CHARS = set("*?[")
 
@@ -99,7 +102,13 @@ def tile_size(model: SRModel, pad: int, memory: float = DEFAULT_MEMORY) -> int:
         return 0  # no network: the interpolation's memory is that of the image
     if model.working_floats is None:
         return DEFAULT_TILE
-    return tile_for_memory(memory, model.working_floats, pad)
+    return tile_for_memory(memory, _working_floats(model), pad)
+
+
+def _working_floats(model: SRModel) -> int:
+    """Floats per LR pixel of a tile in the runtime that runs `model`."""
+    factor = TFLITE_MEMORY_FACTOR if model.runtime == "tflite" else 1.0
+    return math.ceil(factor * (model.working_floats or 0))
 
 
 def upscale_photo(
@@ -254,7 +263,7 @@ def upscale_files(
         tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
         rf = sr.receptive_field or 0
         if sr.working_floats and tile < rf:
-            need = 4 * sr.working_floats * (rf + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
+            need = 4 * _working_floats(sr) * (rf + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
             raise FalsrError(f"--memory {memory / 1e6:.0f}M is too small for {sr.name}: its smallest "
                              f"seamless tile ({rf} pixels and the overlap) needs {need / 1e6:.0f}M; give "
                              f"--memory {math.ceil(need / 1e6)}M or more")
