@@ -53,8 +53,8 @@ MIRROR_BENCH := $(wildcard $(FALSR_SHARED)/datasets/benchmark)
 # (pretrained-A/B/C are pattern targets: make skips implicit rules for .PHONY ones)
 .PHONY: pretrained pretrained-data
 
-# The shipped models: the published architectures and the residual variants of A and B.
-pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res
+# The shipped models: the published architectures and their residual variants.
+pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res pretrained-C-res
 
 pretrained-data: install
 	for d in T91 BSDS200; do $(BIN)/falsr dataset download $$d $(if $(MIRROR_TRAIN),--mirror $(MIRROR_TRAIN)); done
