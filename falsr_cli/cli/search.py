@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from falsr_cli.search.config import PRESETS, SearchConfig
+from falsr_cli.train.config import PRECISION_CHOICES
 
 # Every search option defaults to None here so that --preset and --config can fill it; flags win. The help
 # shows SearchConfig's defaults.
@@ -78,7 +79,7 @@ _SEARCH_OPTIONS = [
     click.option("--schedule", type=click.Choice(["constant", "cosine"]),
                  help="Incomplete training: learning-rate schedule after a short warm-up "
                       f"[{_SEARCH.schedule}]."),
-    click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "bfloat16"]),
+    click.option("--precision", type=click.Choice(PRECISION_CHOICES),
                  help="Incomplete training: compute precision, as falsr train's [auto: bfloat16 on CPUs "
                       "with native BF16, mixed_float16 on tensor-core GPUs, else float32]."),
     click.option("--residual/--no-residual", default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from falsr_cli.train.config import TrainConfig
+from falsr_cli.train.config import PRECISION_CHOICES, TrainConfig
 
 _TRAIN = TrainConfig()
 
@@ -55,7 +55,7 @@ _TRAIN = TrainConfig()
               help="Checkpoints kept: the last N, plus the best by validation PSNR.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Write a metrics.jsonl record every N steps.")
-@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "bfloat16"]),
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES),
               default="auto", show_default=True,
               help="Compute precision. auto: bfloat16 on CPUs that compute it natively (AVX-512 BF16, AMX), "
                    "mixed_float16 on GPUs with tensor cores, else float32 (mixed_float16 adds dynamic loss "

@@ -7,8 +7,9 @@ converts the Keras luma model once — cached by the content hash of its archite
 `<data dir>/cache/tflite/` — and keeps up to four interpreters allocated for the input shapes it last saw
 (the tiles of a photo share one shape, runtime.tiling; Set5's five images need five); a fifth shape
 resizes the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
-library) and, on a CPU, whichever of the two ran FALSR-B faster on this machine (measured once, cached):
-the processors falsr runs on differ (oneDNN's AVX-512 kernels against XNNPACK's).
+library) and, on a CPU, XNNPACK only where it ran FALSR-B in under XNNPACK_MARGIN of TensorFlow's time on
+this machine (measured once, cached): the processors falsr runs on differ (oneDNN's AVX-512 kernels
+against XNNPACK's).
 """
 
 from __future__ import annotations

@@ -104,9 +104,9 @@ class TFLiteModel:
                 raise FalsrError(f"{where}: input {d['name']} is not NHWC (shape {sig})")
         self._output = self._it.get_output_details()[0]
         self._model, self._threads = model, num_threads
-        # Interpreters allocated for the input shapes last seen, least recently used first: a tiled photo
-        # has at most four shapes (full tiles, right and bottom edges, the corner), so none is resized per
-        # tile; a new shape beyond the cache resizes the oldest (30 ms against 130 ms to make one, FALSR-B).
+        # Interpreters allocated for the input shapes last seen, least recently used first: the tiles of a
+        # photo share one shape (runtime.tiling), a few images of a benchmark a few more, so none is resized
+        # per call; a new shape beyond the cache resizes the oldest (30 ms against 130 ms to make one).
         self._by_shape: dict[tuple, Any] = {}
         self._spare: Any = self._it
         self.scale = probe_scale(self, self.interface == "falsr", self.name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.train.config import PRECISION_CHOICES
 from falsr_cli.units import parse_count, parse_ms
 
 OBJECTIVES = ("psnr", "mse")
@@ -153,8 +154,8 @@ class SearchConfig:
             raise FalsrError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if not isinstance(self.residual, bool):
             raise FalsrError(f"residual: expected true or false, got {self.residual!r}")
-        if self.precision not in ("auto", "float32", "mixed_float16", "bfloat16"):
-            raise FalsrError("precision: must be auto, float32, mixed_float16 or bfloat16, "
+        if self.precision not in PRECISION_CHOICES:
+            raise FalsrError(f"precision: must be one of {', '.join(PRECISION_CHOICES)}, "
                              f"got {self.precision!r}")
         if self.schedule not in ("constant", "cosine"):
             raise FalsrError(f"schedule: must be constant or cosine, got {self.schedule!r}")

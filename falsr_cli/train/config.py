@@ -22,6 +22,7 @@ from falsr_cli.errors import FalsrError
 
 SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "bfloat16")
+PRECISION_CHOICES = ("auto", *PRECISIONS)  # what --precision takes (train and search)
 # Flags of CPUs with bfloat16 arithmetic in hardware (AVX-512 BF16, AMX); elsewhere it is emulated and slower.
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 INITS = ("normal", "he", "he-zero")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
@@ -107,8 +108,8 @@ class TrainConfig:
             raise FalsrError(f"schedule: {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
         if self.init not in INITS:
             raise FalsrError(f"init: {self.init!r} is not one of {', '.join(INITS)}")
-        if self.precision not in (*PRECISIONS, "auto"):
-            raise FalsrError(f"precision: {self.precision!r} is not one of auto, {', '.join(PRECISIONS)}")
+        if self.precision not in PRECISION_CHOICES:
+            raise FalsrError(f"precision: {self.precision!r} is not one of {', '.join(PRECISION_CHOICES)}")
         if self.patch % self.scale:
             raise FalsrError(f"patch: {self.patch} is not a multiple of the scale {self.scale}")
         if not str(self.data).strip():
