@@ -6,6 +6,8 @@ import json
 
 import click
 
+from falsr_cli.space.cells import DEFAULT_SPACE, SPACES
+
 _RUNTIMES = ["tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8"]
 
 
@@ -100,7 +102,8 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     result.update({"model": model, "architecture": arch.to_text(), "mult_adds": macs,
                    "gmacs_per_second": macs / (result["median_ms"] / 1000) / 1e9, "machine": describe()})
     try:
-        profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir, build=False)
+        profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir, build=False,
+                                     space=arch.space)
         result["predicted_ms"] = predict_ms(arch, profile)
         result["profile"] = str(path)
     except FalsrError:
@@ -119,10 +122,12 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
 @_threads
 @_input
 @click.option("--rebuild", is_flag=True, help="Measure again even when this machine's profile is cached.")
+@click.option("--space", type=click.Choice(list(SPACES)), default=DEFAULT_SPACE, show_default=True,
+              help="The search space whose operations are measured (wide: also bsconv, pa, esa).")
 @_data_dir
 @click.option("--json", "as_json", is_flag=True, help="Print the profile's summary as JSON.")
-def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: bool, data_dir: str | None,
-                    as_json: bool) -> None:
+def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: bool, space: str,
+                    data_dir: str | None, as_json: bool) -> None:
     """Measure every operation of the search space once on this machine (cached; a few minutes).
 
     The latency model (`--latency-max` in `falsr search`, the prediction in `falsr latency`) sums these
@@ -149,7 +154,7 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
             bar.update(tasks[stage], completed=done)
 
         profile, path = load_profile(runtime, threads, hw, data_dir=data_dir, rebuild=rebuild,
-                                     progress=report)
+                                     progress=report, space=space)
     nets = profile["calibration"]["networks"]
     errors = [abs(profile["calibration"]["a"] * n["raw_ms"] + profile["calibration"]["b"] - n["measured_ms"])
               / n["measured_ms"] for n in nets]

@@ -82,6 +82,8 @@ _SEARCH_OPTIONS = [
     click.option("--precision", type=click.Choice(PRECISION_CHOICES),
                  help="Incomplete training: compute precision, as falsr train's [auto: bfloat16 on CPUs "
                       "with native BF16, mixed_float16 on tensor-core GPUs, else float32]."),
+    click.option("--space", type=click.Choice(["falsr", "wide"]),
+                 help="Cells to search: falsr (the paper's 192) or wide (also bsconv, pa, esa) [falsr]."),
     click.option("--residual/--no-residual", default=None,
                  help="Give every candidate the image-level bicubic residual [on; off in the paper preset]."),
     click.option("--data", metavar="SETS|FOLDER", help=f"Training images [{_SEARCH.data}]."),
@@ -119,6 +121,7 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
     Examples:
       falsr search --preset demo --out runs/demo
       falsr search --flops-max 100G --psnr-min 37.0 --out runs/s1
+      falsr search --space wide --flops-max 74.5G --params-max 325k --out runs/w1
       falsr search --preset paper --flops-max 100G --workers 4 --out runs/s1
       falsr search --config search.toml --scheduler tcp://10.0.0.1:8786 --out runs/s2
       falsr search --resume --out runs/s1 --generations 200

@@ -3,8 +3,9 @@
 Pure arithmetic over the layers that `falsr_cli.models.builder` builds (no TensorFlow), so the search can
 call it for every candidate. Conventions (the paper's): mult-adds are counted for an LR input of H×W;
 every conv runs at LR size except the last one, at HR size (sH×sW); grouped convs count k²·(Cin/g)·Cout
-per pixel and depthwise convs k²·C; bias adds, ReLUs, element-wise adds and concatenations are not
-counted. Parameters are the weights and biases of the SR network (not the fixed colour conversion).
+per pixel and depthwise convs k²·C; a gate's element-wise product (wide space: `pa`, `esa`) counts one
+per element; bias adds, ReLUs, sigmoids, element-wise adds and concatenations are not counted.
+Parameters are the weights and biases of the SR network (not the fixed colour conversion).
 The image-level residual (`arch.residual`) is a fixed 5×5 conv from 1 to s² channels at LR size (MATLAB
 bicubic's 4 taps per phase, centred): its mult-adds count, it has no trainable parameters.
 """
@@ -16,7 +17,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from falsr_cli.space.architecture import Architecture
-from falsr_cli.space.cells import Cell
+from falsr_cli.space.cells import ESA_DILATION, ESA_KERNEL, ESA_REDUCTION, Cell
 
 # Side of the residual's fixed bicubic phase kernel (builder.bicubic_phase_kernel) for ×2, ×3 and ×4.
 BICUBIC_KERNEL = 5
@@ -41,8 +42,25 @@ class ConvSpec(NamedTuple):
         return self.weights + self.cout
 
 
+def _gate_convs(cell: Cell, p: str) -> list[ConvSpec]:
+    f = cell.filters
+    if cell.type == "pa":
+        return [ConvSpec(f"{p}_pa", 1, f, f)]
+    if cell.type == "esa":
+        r = f // ESA_REDUCTION
+        return [ConvSpec(f"{p}_esa_reduce", 1, f, r), ConvSpec(f"{p}_esa_dw", ESA_KERNEL, r, r, groups=r),
+                ConvSpec(f"{p}_esa_expand", 1, r, f)]
+    return []
+
+
 def _cell_convs(cell: Cell, cin: int, t: int) -> list[ConvSpec]:
     f, k, p = cell.filters, cell.kernel, f"cell{t}"
+    if cell.type == "bsconv":
+        convs = []
+        for j in range(1, cell.blocks + 1):
+            convs += [ConvSpec(f"{p}_pw{j}", 1, cin if j == 1 else f, f),
+                      ConvSpec(f"{p}_dw{j}", k, f, f, groups=f)]
+        return convs
     if cell.type == "invbot":
         convs = [ConvSpec(f"{p}_supple", 1, cin, f)]
         for j in range(1, cell.blocks + 1):
@@ -55,7 +73,7 @@ def _cell_convs(cell: Cell, cin: int, t: int) -> list[ConvSpec]:
     g = cell.groups
     return [ConvSpec(f"{p}_conv1", k, cin, f, g)] + [
         ConvSpec(f"{p}_conv{j}", k, f, f, g) for j in range(2, cell.blocks + 1)
-    ]
+    ] + _gate_convs(cell, p)
 
 
 def conv_specs(arch: Architecture) -> list[ConvSpec]:
@@ -70,12 +88,18 @@ def conv_specs(arch: Architecture) -> list[ConvSpec]:
     return convs
 
 
+def gate_products(arch: Architecture) -> int:
+    """Element-wise products per LR pixel of the gated cells (`pa`, `esa`): the output times its gate."""
+    return sum(c.filters for c in arch.cells if c.gated)
+
+
 @lru_cache(maxsize=1 << 16)
 def _totals(arch: Architecture) -> tuple[int, int, int]:
-    """(weights of LR-size convs, weights of HR-size convs, params), cached: the search asks repeatedly."""
+    """(weights of LR-size convs and gate products, weights of HR-size convs, params), cached: the search
+    asks repeatedly."""
     specs = conv_specs(arch)
     return (
-        sum(c.weights for c in specs if not c.hr),
+        sum(c.weights for c in specs if not c.hr) + gate_products(arch),
         sum(c.weights for c in specs if c.hr),
         sum(c.params for c in specs),
     )
@@ -100,8 +124,10 @@ def _cell_radius(cell: Cell) -> int:
     if cell.type == "invbot":
         # Per block: k×k expand, 3×3 depthwise, k×k project; the supple 1×1 adds nothing.
         return cell.blocks * (2 * r + 1)
+    # `esa`'s gate reads a dilated depthwise window around each pixel; `pa`'s gate is 1×1.
+    gate = (ESA_KERNEL - 1) // 2 * ESA_DILATION if cell.type == "esa" else 0
     # The skip add only joins a shorter path, so the last conv's reach is the cell's.
-    return cell.blocks * r
+    return cell.blocks * r + gate
 
 
 def receptive_field(arch: Architecture) -> int:
@@ -135,6 +161,10 @@ def _cell_peak(cell: Cell) -> int:
     if cell.type == "invbot":
         # supple 1×1 (→ f), then per block expand (f → 2f), depthwise (2f → 2f), project (2f → f).
         return max(3 * f + skip, 4 * f + skip)
+    if cell.type == "pa":  # the output, its gate and their product
+        return 3 * f + skip
+    if cell.type == "esa":  # the output, the reduced map and its context, the gate and the product
+        return 3 * f + 2 * (f // ESA_REDUCTION) + skip
     return 2 * f + skip
 
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture
-from falsr_cli.space.cells import BLOCKS, CELL_TYPES, FILTERS, KERNELS, Cell
+from falsr_cli.space.cells import DEFAULT_SPACE, ESA_DILATION, ESA_KERNEL, ESA_REDUCTION, Cell, space_cells
 
 PROFILE_FORMAT = "falsr-latency-profile"
 # Input widths at which the variable-width operations are measured (the widest input in the space is
@@ -32,9 +32,10 @@ CIN_GRID: tuple[int, ...] = (16, 32, 64, 128, 192, 320, 480)
 
 
 class Op(NamedTuple):
-    """One timed operation. kind: conv (with its ReLU if any), dwconv (3×3 depthwise + ReLU), add, concat
-    (into `cin` channels), shuffle (depth-to-space of `cin` channels) or bicubic (the image-level path);
-    `hr`: it runs at HR size; `wired`: its input width is set by the wiring (measured on CIN_GRID)."""
+    """One timed operation. kind: conv (with its ReLU, or its sigmoid, if any), dwconv (k×k depthwise +
+    ReLU, dilated by `dilation`), add, mul (a gate's element-wise product), concat (into `cin` channels),
+    shuffle (depth-to-space of `cin` channels) or bicubic (the image-level path); `hr`: it runs at HR size;
+    `wired`: its input width is set by the wiring (measured on CIN_GRID)."""
 
     kind: str
     kernel: int = 0
@@ -44,19 +45,38 @@ class Op(NamedTuple):
     relu: bool = False
     hr: bool = False
     wired: bool = False
+    dilation: int = 1
+    sigmoid: bool = False
 
     @property
     def key(self) -> str:
-        """The operation's name in a profile."""
+        """The operation's name in a profile (the wide space's fields only where set: older keys stay)."""
         return (f"{self.kind}:k{self.kernel}:i{self.cin}:o{self.cout}:g{self.groups}:r{int(self.relu)}"
-                f":h{int(self.hr)}:w{int(self.wired)}")
+                f":h{int(self.hr)}:w{int(self.wired)}" + (f":d{self.dilation}" if self.dilation != 1 else "")
+                + (":sig" if self.sigmoid else ""))
 
     def with_cin(self, cin: int) -> Op:
         return self._replace(cin=cin)
 
 
+def _gate_ops(cell: Cell) -> list[Op]:
+    f = cell.filters
+    if cell.type == "pa":
+        return [Op("conv", 1, f, f, sigmoid=True), Op("mul", 0, f, f)]
+    r = f // ESA_REDUCTION
+    return [Op("conv", 1, f, r), Op("dwconv", ESA_KERNEL, r, r, r, relu=True, dilation=ESA_DILATION),
+            Op("add", 0, r, r), Op("conv", 1, r, f, sigmoid=True), Op("mul", 0, f, f)]
+
+
 def _cell_ops(cell: Cell, cin: int) -> list[Op]:
     f, k = cell.filters, cell.kernel
+    if cell.type == "bsconv":
+        out = [Op("conv", 1, cin, f, wired=True), Op("dwconv", k, f, f, f, relu=True)]
+        for _ in range(cell.blocks - 1):
+            out += [Op("conv", 1, f, f), Op("dwconv", k, f, f, f, relu=True)]
+        if cell.skip and cell.blocks > 1:
+            out.append(Op("add", 0, f, f))
+        return out
     if cell.type == "invbot":
         out = [Op("conv", 1, cin, f, wired=True)]  # supple, no ReLU
         for _ in range(cell.blocks):
@@ -68,6 +88,8 @@ def _cell_ops(cell: Cell, cin: int) -> list[Op]:
     g = cell.groups
     out = [Op("conv", k, cin, f, g, relu=True, wired=True)]
     out += [Op("conv", k, f, f, g, relu=True) for _ in range(cell.blocks - 1)]
+    if cell.gated:
+        out += _gate_ops(cell)
     if cell.skip and cell.blocks > 1:
         out.append(Op("add", 0, f, f))
     return out
@@ -97,7 +119,7 @@ def ops(arch: Architecture) -> list[Op]:
     return out
 
 
-def profile_ops(scale: int = 2, features: int = 32) -> list[Op]:
+def profile_ops(scale: int = 2, features: int = 32, space: str = DEFAULT_SPACE) -> list[Op]:
     """The operations a profile measures so that every architecture of the space (at this scale and
     feature count, with or without the residual) can be predicted: wired ones at every CIN_GRID width."""
     seen: dict[str, Op] = {}
@@ -106,9 +128,7 @@ def profile_ops(scale: int = 2, features: int = 32) -> list[Op]:
         for o in ([op.with_cin(c) for c in CIN_GRID] if op.wired else [op]):
             seen.setdefault(o.key, o)
 
-    cells = [Cell(kind, f, k, b, True)
-             for kind in CELL_TYPES for f in FILTERS for k in KERNELS for b in BLOCKS]
-    for cell in cells:
+    for cell in space_cells(space):
         for op in _cell_ops(cell, CIN_GRID[0]):
             add(op)
     # The fixed head and tail (and concatenations, wired), from a small densely wired network.

@@ -8,6 +8,9 @@ The network, as the published FALSR graphs:
   with skip and B > 1 the output is last + first conv output. `invbot`: a 1×1 linear "supple" conv to F,
   then B blocks of k×k conv F→2F + ReLU, 3×3 depthwise + ReLU, k×k conv 2F→F linear, plus the block input;
   with skip and B > 1 the output is last block + supple. Every conv has a bias; SAME padding, stride 1.
+- The wide space's cells (space/cells.py): `bsconv` B × (1×1 linear conv to F, k×k depthwise + ReLU);
+  `pa` and `esa` the conv cell's convs, then a sigmoid gate (`cellT_pa`, or `cellT_esa_reduce` → `_esa_dw`
+  (7×7, dilation 3, ReLU) + reduce → `_esa_expand`) multiplied in (`cellT_pa_mul`/`_esa_mul`), then the skip.
 - Upsampler: concatenation of its sources → 3×3 conv to `features` + ReLU → + FE (global residual).
   ×2 (exactly FALSR's): depth-to-space ×2 (TF channel order) → 3×3 conv features/4 → 1, linear.
   ×3, ×4 (our extension; the paper is ×2 only): after the residual a 3×3 linear conv features →
@@ -34,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from falsr_cli.space.architecture import Architecture
-from falsr_cli.space.cells import Cell
+from falsr_cli.space.cells import ESA_DILATION, ESA_KERNEL, ESA_REDUCTION, Cell
 
 # ---- custom layers (registered so that saved models load back) ----------------------------------
 
@@ -204,6 +207,28 @@ def _concat(xs: list, name: str):
     return xs[0] if len(xs) == 1 else keras.layers.Concatenate(axis=-1, name=name)(xs)
 
 
+def _depthwise(init: _Init, kernel: int, channels: int, name: str, dilation: int = 1):
+    return keras.layers.DepthwiseConv2D(kernel, padding="same", dilation_rate=dilation, activation="relu",
+                                        depthwise_initializer=init(depthwise=channels),
+                                        bias_initializer="zeros", name=name)
+
+
+def _gate(h, cell: Cell, p: str, init: _Init):
+    """`pa` and `esa`: h times a sigmoid gate computed from h. The gate's last conv starts at (or near)
+    zero, so every gate starts at 0.5 everywhere instead of saturated by a random draw."""
+    f = cell.filters
+    if cell.type == "pa":
+        g = keras.layers.Conv2D(f, 1, activation="sigmoid", kernel_initializer=init(output=True),
+                                bias_initializer="zeros", name=f"{p}_pa")(h)
+    else:
+        r = _conv(init, f // ESA_REDUCTION, 1, f"{p}_esa_reduce", relu=False)(h)
+        c = _depthwise(init, ESA_KERNEL, f // ESA_REDUCTION, f"{p}_esa_dw", ESA_DILATION)(r)
+        c = keras.layers.Add(name=f"{p}_esa_add")([c, r])
+        g = keras.layers.Conv2D(f, 1, activation="sigmoid", kernel_initializer=init(output=True),
+                                bias_initializer="zeros", name=f"{p}_esa_expand")(c)
+    return keras.layers.Multiply(name=f"{p}_{cell.type}_mul")([h, g])
+
+
 def _cell(x, cell: Cell, t: int, init: _Init):
     p = f"cell{t}"
     f, k = cell.filters, cell.kernel
@@ -212,22 +237,24 @@ def _cell(x, cell: Cell, t: int, init: _Init):
         h = supple
         for j in range(1, cell.blocks + 1):
             y = _conv(init, 2 * f, k, f"{p}_b{j}_expand")(h)
-            y = keras.layers.DepthwiseConv2D(
-                3,
-                padding="same",
-                activation="relu",
-                depthwise_initializer=init(depthwise=2 * f),
-                bias_initializer="zeros",
-                name=f"{p}_b{j}_dw",
-            )(y)
+            y = _depthwise(init, 3, 2 * f, f"{p}_b{j}_dw")(y)
             y = _conv(init, f, k, f"{p}_b{j}_project", relu=False)(y)
             h = keras.layers.Add(name=f"{p}_b{j}_add")([y, h])
         if cell.skip and cell.blocks > 1:
             h = keras.layers.Add(name=f"{p}_skip")([supple, h])
         return h
-    first = h = _conv(init, f, k, f"{p}_conv1", groups=cell.groups)(x)
-    for j in range(2, cell.blocks + 1):
-        h = _conv(init, f, k, f"{p}_conv{j}", groups=cell.groups)(h)
+    if cell.type == "bsconv":
+        h, first = x, None
+        for j in range(1, cell.blocks + 1):
+            h = _conv(init, f, 1, f"{p}_pw{j}", relu=False)(h)
+            h = _depthwise(init, k, f, f"{p}_dw{j}")(h)
+            first = h if first is None else first
+    else:
+        first = h = _conv(init, f, k, f"{p}_conv1", groups=cell.groups)(x)
+        for j in range(2, cell.blocks + 1):
+            h = _conv(init, f, k, f"{p}_conv{j}", groups=cell.groups)(h)
+    if cell.gated:
+        h = _gate(h, cell, p, init)
     if cell.skip and cell.blocks > 1:
         h = keras.layers.Add(name=f"{p}_skip")([first, h])
     return h

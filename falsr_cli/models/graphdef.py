@@ -40,6 +40,9 @@ ALLOWED_OPS: frozenset[str] = frozenset(
         # shapes and layout
         "ConcatV2", "Split", "SplitV", "DepthToSpace", "SpaceToDepth", "Reshape", "Shape", "StridedSlice",
         "Slice", "Pack", "Unpack", "Pad", "MirrorPad", "Squeeze", "ExpandDims", "Fill", "Cast", "Transpose",
+        # a dilated depthwise conv (the wide space's `esa` gate): TensorFlow runs it between these two,
+        # with paddings computed from the input's shape
+        "SpaceToBatchND", "BatchToSpaceND", "FloorMod",
     }
 )  # fmt: skip
 

@@ -26,6 +26,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.machine import describe, machine_id
 from falsr_cli.paths import data_dir as resolve_data_dir
 from falsr_cli.space.architecture import Architecture
+from falsr_cli.space.cells import DEFAULT_SPACE
 
 RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
 QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
@@ -157,16 +158,20 @@ def _op_function(op: Op, scale: int, rng: np.random.Generator) -> Callable[[Any]
                 xs, ks = tf.split(x, g, axis=-1), tf.split(kernel, g, axis=-1)
                 y = tf.concat([tf.nn.conv2d(a, k, 1, "SAME") for a, k in zip(xs, ks, strict=True)], axis=-1)
             y = tf.nn.bias_add(y, bias)
-            return {"out": tf.nn.relu(y) if op.relu else y}
+            return {"out": tf.nn.relu(y) if op.relu else tf.sigmoid(y) if op.sigmoid else y}
     elif op.kind == "dwconv":
-        kernel, bias = const(3, 3, op.cin, 1), const(op.cin)
+        kernel, bias = const(op.kernel, op.kernel, op.cin, 1), const(op.cin)
+        rate = [op.dilation, op.dilation]
 
         def fn(x):
-            return {"out": tf.nn.relu(tf.nn.bias_add(tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME"),
-                                                     bias))}
+            y = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=rate)
+            return {"out": tf.nn.relu(tf.nn.bias_add(y, bias))}
     elif op.kind == "add":
         def fn(x):
             return {"out": x + x}
+    elif op.kind == "mul":
+        def fn(x):
+            return {"out": x * x}
     elif op.kind == "concat":
         def fn(x):  # two sources of half the width each, as a typical wiring has
             return {"out": tf.concat([x, x], axis=-1)}
@@ -240,30 +245,33 @@ def _tf_version() -> str:
 
 
 def profile_path(runtime: str, threads: int, hw: tuple[int, int], scale: int = 2, features: int = 32,
-                 data_dir: str | os.PathLike | None = None) -> Path:
-    """Where the profile of this machine, runtime, threads and input lives."""
-    name = f"{machine_id(_tf_version())}-{runtime}-t{threads}-{hw[0]}x{hw[1]}-x{scale}f{features}.json"
+                 data_dir: str | os.PathLike | None = None, space: str = DEFAULT_SPACE) -> Path:
+    """Where the profile of this machine, runtime, threads, input and space lives."""
+    tail = "" if space == DEFAULT_SPACE else f"-{space}"
+    name = f"{machine_id(_tf_version())}-{runtime}-t{threads}-{hw[0]}x{hw[1]}-x{scale}f{features}{tail}.json"
     return resolve_data_dir(data_dir) / "latency" / name
 
 
 def calibration_architectures(count: int = CALIBRATION_NETWORKS, seed: int = 12345, n: int = 7,
-                              scale: int = 2, features: int = 32) -> list[Architecture]:
+                              scale: int = 2, features: int = 32,
+                              space: str = DEFAULT_SPACE) -> list[Architecture]:
     """Random networks (a seed of their own, apart from any validation set) spread over the space."""
     rng = np.random.default_rng(seed)
-    return [Architecture.random(rng, n=n, scale=scale, features=features, residual=bool(i % 2))
+    return [Architecture.random(rng, n=n, scale=scale, features=features, residual=bool(i % 2), space=space)
             for i in range(count)]
 
 
 def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
                   features: int = 32, runs: int = 10, warmup: int = 2,
                   calibration: Sequence[Architecture] | None = None,
-                  progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                  progress: Callable[[str, int, int], None] | None = None,
+                  space: str = DEFAULT_SPACE) -> dict[str, Any]:
     """Time every operation of the space and a few whole networks; the profile as a dict."""
     check_runtime(runtime)
     threads = default_threads(threads)
     if runtime == "tf":
         threads = set_tf_threads(threads)
-    op_list = profile_ops(scale, features)
+    op_list = profile_ops(scale, features, space)
     started = time.time()
     # Each timed call of a single operation also pays the call itself (Python → runtime), which a whole
     # network pays once, not per operation: it is measured on a 1-pixel add and taken off every time.
@@ -282,8 +290,8 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
             if progress:
                 progress("operations", len(table), len(op_list))
         del runners
-    archs = list(calibration) if calibration is not None else calibration_architectures(scale=scale,
-                                                                                        features=features)
+    archs = list(calibration) if calibration is not None else calibration_architectures(
+        scale=scale, features=features, space=space)
     networks = []
     for i, arch in enumerate(archs):
         measured = measure_network(random_luma_model(arch), runtime, threads, hw, runs=max(3, runs // 2),
@@ -294,18 +302,19 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
     cal = fit_calibration([n["raw_ms"] for n in networks], [n["measured_ms"] for n in networks])
     return {"format": PROFILE_FORMAT, "machine": {**describe(), "id": machine_id(_tf_version())},
             "tensorflow": _tf_version(), "runtime": runtime, "threads": threads, "input": list(hw),
-            "scale": scale, "features": features, "runs": runs, "warmup": warmup,
+            "scale": scale, "features": features, "space": space, "runs": runs, "warmup": warmup,
             "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "call_overhead_ms": overhead, "ops": table, "calibration": {**cal, "networks": networks}}
 
 
 def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
                  features: int = 32, data_dir: str | os.PathLike | None = None, build: bool = True,
-                 rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None
-                 ) -> tuple[dict[str, Any], Path]:
-    """This machine's profile for the runtime, threads and input: from the cache, else built and cached."""
+                 rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None,
+                 space: str = DEFAULT_SPACE) -> tuple[dict[str, Any], Path]:
+    """This machine's profile for the runtime, threads, input and space: from the cache, else built and
+    cached."""
     threads = default_threads(threads)
-    path = profile_path(runtime, threads, hw, scale, features, data_dir)
+    path = profile_path(runtime, threads, hw, scale, features, data_dir, space)
     if path.is_file() and not rebuild:
         profile = atomic.read_json(path)
         if isinstance(profile, dict) and profile.get("format") == PROFILE_FORMAT:
@@ -314,7 +323,8 @@ def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] =
         raise FalsrError(f"no latency profile for {runtime}, {threads} threads, {hw[0]}x{hw[1]} on this "
                          f"machine; "
                          f"run `falsr latency profile --runtime {runtime} --threads {threads} "
-                         f"--input {hw[0]}x{hw[1]}`")
-    profile = build_profile(runtime, threads, hw, scale, features, progress=progress)
+                         f"--input {hw[0]}x{hw[1]}" + ("" if space == DEFAULT_SPACE else f" --space {space}")
+                         + "`")
+    profile = build_profile(runtime, threads, hw, scale, features, progress=progress, space=space)
     atomic.write_json(path, profile)
     return profile, path

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
 from falsr_cli.train.config import PRECISION_CHOICES
 from falsr_cli.units import parse_count, parse_ms
 
@@ -43,6 +44,7 @@ class SearchConfig:
     scale: int = 2
     features: int = 32
     residual: bool = True  # every candidate gets the image-level bicubic residual (Architecture.residual)
+    space: str = DEFAULT_SPACE  # the cells: "falsr" (the paper's S) or "wide" (space/cells.py)
     # -- objectives and constraints: first objective −PSNR (or MSE), then mult-adds at 480×480, params
     objective: str = "psnr"
     psnr_min: float | None = None
@@ -115,6 +117,7 @@ class SearchConfig:
         self.flops_max = parse_count(self.flops_max, "flops_max")
         self.params_max = parse_count(self.params_max, "params_max")
         self.latency_max = parse_ms(self.latency_max, "latency_max")
+        space_cells(self.space)  # FalsrError naming the known spaces
         if self.latency_runtime not in LATENCY_RUNTIMES:
             raise FalsrError(f"latency_runtime: {self.latency_runtime!r} is not one of "
                              f"{', '.join(LATENCY_RUNTIMES)}")

@@ -23,9 +23,7 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.space.architecture import num_bits
-from falsr_cli.space.cells import CELL_SPACE
-
-N_CELLS = len(CELL_SPACE)
+from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
 
 
 class Controller:
@@ -36,11 +34,12 @@ class Controller:
     """
 
     def __init__(self, n: int, *, hidden: int = 64, embed: int = 32, lr: float = 0.02,
-                 baseline_decay: float = 0.9, seed: int = 0):
+                 baseline_decay: float = 0.9, seed: int = 0, space: str = DEFAULT_SPACE):
         import tensorflow as tf
 
         self.tf = tf
         self.n = n
+        self.n_cells = n_cells = len(space_cells(space))
         self.n_bits = num_bits(n)
         self.hidden = hidden
         self.embed = embed
@@ -54,11 +53,11 @@ class Controller:
             return tf.Variable(init.astype(np.float32), name=name)
 
         self.variables = [
-            var("embedding", (N_CELLS + 1, embed)),  # row N_CELLS is the start token
+            var("embedding", (n_cells + 1, embed)),  # row n_cells is the start token
             var("lstm_kernel", (embed + hidden, 4 * hidden)),  # gates i, f, g, o
             var("lstm_bias", (4 * hidden,), 0),
-            var("cell_kernel", (hidden, N_CELLS)),
-            var("cell_bias", (N_CELLS,), 0),
+            var("cell_kernel", (hidden, n_cells)),
+            var("cell_bias", (n_cells,), 0),
             var("fc_kernel", (n * embed, hidden)),
             var("fc_bias", (hidden,), 0),
             var("bit_kernel", (hidden, self.n_bits)),
@@ -96,7 +95,7 @@ class Controller:
 
     def _start(self, batch: int):
         tf = self.tf
-        x = self._embed(tf.fill([batch], N_CELLS))
+        x = self._embed(tf.fill([batch], self.n_cells))
         return x, tf.zeros([batch, self.hidden]), tf.zeros([batch, self.hidden])
 
     def _log_prob(self, genomes: np.ndarray):

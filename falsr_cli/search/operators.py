@@ -30,9 +30,8 @@ from pymoo.core.sampling import Sampling
 
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
-from falsr_cli.space.cells import CELL_SPACE
+from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
 
-N_CELLS = len(CELL_SPACE)
 EXPLORATION_KINDS = ("random", "rws_flops", "rws_params")
 
 
@@ -42,12 +41,13 @@ def row_slice(n: int, j: int) -> slice:
     return slice(start, start + n - j)
 
 
-def cell_costs(scale: int = 2, features: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(mult-adds, params) of the one-cell network made of each cell of S, in CELL_SPACE order."""
+def cell_costs(scale: int = 2, features: int = 32,
+               space: str = DEFAULT_SPACE) -> tuple[np.ndarray, np.ndarray]:
+    """(mult-adds, params) of the one-cell network made of each cell of the space, in genome order."""
     from falsr_cli.cost.cost_model import mult_adds, params
 
     flops, prms = [], []
-    for cell in CELL_SPACE:
+    for cell in space_cells(space):
         arch = Architecture((cell,), (0,), scale=scale, features=features)
         flops.append(mult_adds(arch, lr_hw=(480, 480)))
         prms.append(params(arch))
@@ -71,9 +71,10 @@ class InitialSampling(Sampling):
     def _do(self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator, **kwargs: Any):
         n, bits = self.config.n, num_bits(self.config.n)
         rng = random_state
-        cells = rng.permutation(N_CELLS)[: min(n_samples, N_CELLS)]
-        if n_samples > N_CELLS:
-            cells = np.concatenate([cells, rng.integers(0, N_CELLS, size=n_samples - N_CELLS)])
+        n_cells = len(space_cells(self.config.space))
+        cells = rng.permutation(n_cells)[: min(n_samples, n_cells)]
+        if n_samples > n_cells:
+            cells = np.concatenate([cells, rng.integers(0, n_cells, size=n_samples - n_cells)])
         p_r, p_den = self.config.p_random_conn, self.config.p_dense_conn
         X = np.zeros((n_samples, n + bits), dtype=int)
         for k in range(n_samples):
@@ -121,7 +122,7 @@ class HybridMutation(Mutation):
 
     def rws(self) -> dict[str, np.ndarray]:
         if self._rws is None:
-            flops, prms = cell_costs(self.config.scale, self.config.features)
+            flops, prms = cell_costs(self.config.scale, self.config.features, self.config.space)
             self._rws = {"rws_flops": rws_probabilities(flops), "rws_params": rws_probabilities(prms)}
         return self._rws
 
@@ -141,16 +142,18 @@ class HybridMutation(Mutation):
         rl_rows = [k for k, kind in enumerate(kinds) if kind == "rl"]
         if rl_rows:
             Y[rl_rows] = self.controller.sample(rng, len(rl_rows))
+        n_cells = len(space_cells(self.config.space))
         for k, kind in enumerate(kinds):
             if kind == "random":
-                Y[k] = random_mutation(Y[k], n, rng)
+                Y[k] = random_mutation(Y[k], n, rng, n_cells)
             elif kind in ("rws_flops", "rws_params"):
-                Y[k, :n] = rng.choice(N_CELLS, size=n, p=self.rws()[kind])
+                Y[k, :n] = rng.choice(n_cells, size=n, p=self.rws()[kind])
             self.made_by[tuple(int(v) for v in Y[k])] = kind
         return Y
 
 
-def random_mutation(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def random_mutation(x: np.ndarray, n: int, rng: np.random.Generator,
+                    n_cells: int = len(space_cells(DEFAULT_SPACE))) -> np.ndarray:
     """Change each gene with probability 1/len(x), at least one: a cell to another cell, a bit flipped."""
     y = np.array(x, copy=True)
     mask = rng.random(len(y)) < 1.0 / len(y)
@@ -158,7 +161,7 @@ def random_mutation(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
         mask[rng.integers(0, len(y))] = True
     for i in np.flatnonzero(mask):
         if i < n:
-            y[i] = (y[i] + rng.integers(1, N_CELLS)) % N_CELLS
+            y[i] = (y[i] + rng.integers(1, n_cells)) % n_cells
         else:
             y[i] = 1 - y[i]
     return y

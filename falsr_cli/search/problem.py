@@ -1,6 +1,7 @@
 """The FALSR search as a pymoo Problem: the genome, the three objectives and the constraints.
 
-Genome: n indices into CELL_SPACE (0..191), then the n(n+1)/2 connection bits (see space/architecture.py).
+Genome: n indices into the space's cells (0..191 in the paper's S), then the n(n+1)/2 connection bits
+(see space/architecture.py).
 Objectives, all minimised: −PSNR of the briefly trained candidate (or its MSE, 10^(−PSNR/10) for images in
 [0, 1]), mult-adds at 480×480 LR, and parameters. Constraints, pymoo style (g ≤ 0 is satisfied):
 
@@ -28,7 +29,7 @@ from falsr_cli.cost.latency_model import predict_ms
 from falsr_cli.models.latency import load_profile, measure_network, parse_hw, random_luma_model
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
-from falsr_cli.space.cells import CELL_SPACE
+from falsr_cli.space.cells import space_cells
 
 # Evaluation statuses in the journal.
 OK, SKIPPED, FAILED = "ok", "skipped_cost", "failed"
@@ -51,7 +52,7 @@ class FalsrProblem(Problem):
                                      ("params_max", config.params_max), ("latency_max", config.latency_max))
             if value is not None
         ] + ["failed"]
-        xu = np.array([len(CELL_SPACE) - 1] * config.n + [1] * num_bits(config.n))
+        xu = np.array([len(space_cells(config.space)) - 1] * config.n + [1] * num_bits(config.n))
         super().__init__(n_var=n_var, n_obj=3, n_ieq_constr=len(self.constraint_names),
                          xl=np.zeros(n_var, dtype=int), xu=xu, vtype=int)
         self._evaluate_fn = evaluate
@@ -64,7 +65,7 @@ class FalsrProblem(Problem):
     def architecture(self, x: Sequence[int] | np.ndarray) -> Architecture:
         return Architecture.from_genome([int(v) for v in x], self.n, scale=self.config.scale,
                                         residual=self.config.residual,
-                                        features=self.config.features)
+                                        features=self.config.features, space=self.config.space)
 
     def costs(self, x: Sequence[int] | np.ndarray) -> tuple[int, int]:
         """(mult-adds at 480×480 LR, params) from the cost model; cached per genome."""
@@ -81,7 +82,7 @@ class FalsrProblem(Problem):
         c = self.config
         self.latency_profile, path = load_profile(c.latency_runtime, c.latency_threads,
                                                   parse_hw(c.latency_input), c.scale, c.features,
-                                                  c.data_dir, progress=progress)
+                                                  c.data_dir, progress=progress, space=c.space)
         return path
 
     def latency(self, x: Sequence[int] | np.ndarray) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
 from falsr_cli.space.architecture import Architecture, num_bits
-from falsr_cli.space.cells import CELL_SPACE
+from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
 from falsr_cli.units import format_count
 
 PARETO_FORMAT = "falsr-pareto"
@@ -53,12 +53,12 @@ def update_front(front: list[dict], new: list[dict], problem: FalsrProblem) -> l
 
 
 @lru_cache(maxsize=16)
-def space_max_costs(n: int, scale: int, features: int) -> tuple[float, float]:
+def space_max_costs(n: int, scale: int, features: int, space: str = DEFAULT_SPACE) -> tuple[float, float]:
     """(mult-adds, params) of the space's heaviest network: the costliest cell everywhere, all bits on."""
     from falsr_cli.cost.cost_model import mult_adds, params
 
     best = (0.0, 0.0)
-    for cell in CELL_SPACE:
+    for cell in space_cells(space):
         if cell.blocks != 4 or cell.filters != 64 or cell.kernel != 3:
             continue  # the costliest cells are among the widest, deepest 3×3 ones
         arch = Architecture((cell,) * n, (1,) * num_bits(n), scale=scale, features=features)
@@ -68,7 +68,7 @@ def space_max_costs(n: int, scale: int, features: int) -> tuple[float, float]:
 
 def reference_point(config: SearchConfig) -> dict[str, Any]:
     """The hypervolume's reference point: (PSNR, mult-adds or latency, params) a front must beat to count."""
-    m_max, q_max = space_max_costs(config.n, config.scale, config.features)
+    m_max, q_max = space_max_costs(config.n, config.scale, config.features, config.space)
     ref = {
         "psnr": config.psnr_min if config.psnr_min is not None else config.hv_psnr_ref,
         "mult_adds": config.flops_max or m_max,
@@ -108,7 +108,7 @@ def best_psnr_within_budget(records: list[dict], config: SearchConfig) -> float 
 
 def member(record: dict, config: SearchConfig) -> dict[str, Any]:
     arch = Architecture.from_genome(record["genome"], config.n, scale=config.scale, features=config.features,
-                                    residual=config.residual)
+                                    residual=config.residual, space=config.space)
     return {
         "architecture": arch.to_dict(),
         "text": arch.to_text(),

@@ -143,7 +143,8 @@ def build_controller(config: SearchConfig):
     from falsr_cli.search.controller import Controller
 
     return Controller(config.n, hidden=config.controller_hidden, embed=config.controller_embed,
-                      lr=config.controller_lr, baseline_decay=config.baseline_decay, seed=config.seed)
+                      lr=config.controller_lr, baseline_decay=config.baseline_decay, seed=config.seed,
+                      space=config.space)
 
 
 def clock(seconds: float) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 
 from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
-from falsr_cli.space.cells import CELL_SPACE, Cell, cell_index
+from falsr_cli.space.cells import CELL_TYPES, DEFAULT_SPACE, Cell, cell_index, space_cells
 
 SCALES: tuple[int, ...] = (2, 3, 4)
 FORMAT = "falsr-architecture"
@@ -228,32 +228,33 @@ class Architecture:
         """A stable 12-hex-digit identifier of the architecture (sha1 of `to_text`)."""
         return hashlib.sha1(self.to_text().encode("ascii")).hexdigest()[:12]
 
-    def genome(self) -> list[int]:
-        """n indices into CELL_SPACE, then the n(n+1)/2 connection bits."""
-        return [cell_index(c) for c in self.cells] + list(self.connections)
+    def genome(self, space: str = DEFAULT_SPACE) -> list[int]:
+        """n indices into the space's cells (CELL_SPACE for the paper's), then the n(n+1)/2 bits."""
+        return [cell_index(c, space) for c in self.cells] + list(self.connections)
 
     @classmethod
     def from_genome(cls, genome: Any, n: int, scale: int = 2, features: int = 32,
-                    residual: bool = False) -> Architecture:
+                    residual: bool = False, space: str = DEFAULT_SPACE) -> Architecture:
+        cells = space_cells(space)
         g = [int(x) for x in genome]
         if len(g) != n + num_bits(n):
             raise FalsrError(
                 f"genome: length {len(g)}, expected n + n(n+1)/2 = {n + num_bits(n)} for n = {n}"
             )
         for i, idx in enumerate(g[:n]):
-            if not 0 <= idx < len(CELL_SPACE):
-                raise FalsrError(f"genome[{i}]: cell index {idx} outside 0..{len(CELL_SPACE) - 1}")
-        return cls(tuple(CELL_SPACE[i] for i in g[:n]), tuple(g[n:]), scale=scale, features=features,
+            if not 0 <= idx < len(cells):
+                raise FalsrError(f"genome[{i}]: cell index {idx} outside 0..{len(cells) - 1}")
+        return cls(tuple(cells[i] for i in g[:n]), tuple(g[n:]), scale=scale, features=features,
                    residual=residual)
 
     @classmethod
     def random(cls, rng: np.random.Generator, n: int = 7, scale: int = 2, features: int = 32,
-               residual: bool = False) -> Architecture:
-        """A uniform sample of the space (cells uniform over S, each bit a fair coin)."""
-        cells = rng.integers(0, len(CELL_SPACE), size=n)
+               residual: bool = False, space: str = DEFAULT_SPACE) -> Architecture:
+        """A uniform sample of the space (cells uniform over its cells, each bit a fair coin)."""
+        cells = rng.integers(0, len(space_cells(space)), size=n)
         bits = rng.integers(0, 2, size=num_bits(n))
         return cls.from_genome([*cells.tolist(), *bits.tolist()], n, scale=scale, features=features,
-                               residual=residual)
+                               residual=residual, space=space)
 
     @classmethod
     def from_sources(
@@ -271,6 +272,11 @@ class Architecture:
                     raise FalsrError(f"sources[{t - 1}]: {s} cannot feed node {t}")
         bits = tuple(int(s in sources[t - 1]) for s, t in bit_pairs(n))
         return cls(cs, bits, scale=scale, features=features, residual=residual)
+
+    @property
+    def space(self) -> str:
+        """The smallest named space holding every cell: "falsr" (the paper's S) or "wide"."""
+        return DEFAULT_SPACE if all(c.type in CELL_TYPES for c in self.cells) else "wide"
 
     def with_scale(self, scale: int) -> Architecture:
         return dataclasses.replace(self, scale=scale)

@@ -1,9 +1,19 @@
-"""The micro search space: one FALSR cell, its compact text form, and the 192-cell space S.
+"""The micro search spaces: one cell, its compact text form, the paper's 192-cell space S and a wider one.
 
-A cell is a type (`conv`, `group2`, `group4`, `invbot`), a filter count F, a kernel size k, a number of
-blocks B and an in-cell skip flag. The text form `conv_f64_k3_b4_skip` mirrors the node names of the
-published graphs (`conv_f64_k3_b4_isskip`, `groupConG2_…`, `invertBotConE2_…`), which `Cell.from_text`
-also reads.
+A cell is a type, a filter count F, a kernel size k, a number of blocks B and an in-cell skip flag. The
+paper's types are `conv`, `group2`, `group4` and `invbot` (kernels 1 and 3). The text form
+`conv_f64_k3_b4_skip` mirrors the node names of the published graphs (`conv_f64_k3_b4_isskip`,
+`groupConG2_…`, `invertBotConE2_…`), which `Cell.from_text` also reads.
+
+The wide space (`SPACES["wide"]`, chosen by name: `falsr search --space wide`) adds the parts of efficient
+SR networks published since (all stride 1, so a network stays translation-equivariant and tiles exactly):
+- `bsconv`: B blueprint-separable convs (BSRN): a 1×1 conv to F, then a k×k depthwise conv + ReLU, k 3/5/7;
+- `pa`: B k×k convs + ReLU, then pixel attention (PAN): the output times sigmoid(1×1 conv F→F of itself);
+- `esa`: B k×k convs + ReLU, then an enhanced-spatial-attention gate (RLFN/BSRN) at stride 1: 1×1 reduce to
+  F/4, a 7×7 depthwise conv dilated 3 (a 19-pixel context, where ESA pools with strides — strides would
+  make the output depend on where a tile starts) + ReLU, added to the reduced map, 1×1 back to F, sigmoid,
+  times the output.
+Skip (B > 1): the cell's output plus its first conv's (for `bsconv`, its first block's).
 """
 
 from __future__ import annotations
@@ -16,10 +26,19 @@ from typing import Any
 from falsr_cli.errors import FalsrError
 
 CELL_TYPES: tuple[str, ...] = ("conv", "group2", "group4", "invbot")
+WIDE_TYPES: tuple[str, ...] = ("bsconv", "pa", "esa")
+ALL_TYPES: tuple[str, ...] = CELL_TYPES + WIDE_TYPES
 FILTERS: tuple[int, ...] = (16, 32, 48, 64)
 KERNELS: tuple[int, ...] = (1, 3)
 BLOCKS: tuple[int, ...] = (1, 2, 4)
 SKIPS: tuple[bool, ...] = (False, True)
+# Kernel sizes of each type: the depthwise kernels of `bsconv` are cheap enough to be large.
+TYPE_KERNELS: dict[str, tuple[int, ...]] = {**{t: KERNELS for t in CELL_TYPES}, "bsconv": (3, 5, 7),
+                                            "pa": KERNELS, "esa": KERNELS}
+# The `esa` gate: channels reduced by this factor, a depthwise kernel of this size and dilation.
+ESA_REDUCTION = 4
+ESA_KERNEL = 7
+ESA_DILATION = 3
 
 # Published graph names of the cell types, as written by the FALSR authors' code.
 GRAPH_TYPE_NAMES: dict[str, str] = {
@@ -30,7 +49,7 @@ GRAPH_TYPE_NAMES: dict[str, str] = {
 }
 _TYPE_FROM_NAME: dict[str, str] = {
     **{v: k for k, v in GRAPH_TYPE_NAMES.items()},
-    **{t: t for t in CELL_TYPES},
+    **{t: t for t in ALL_TYPES},
 }
 
 _TEXT_RE = re.compile(
@@ -49,13 +68,13 @@ class Cell:
     skip: bool
 
     def __post_init__(self) -> None:
-        if self.type not in CELL_TYPES:
+        if self.type not in ALL_TYPES:
             raise FalsrError(
-                f"type: unknown cell type {self.type!r} (expected one of {', '.join(CELL_TYPES)})"
+                f"type: unknown cell type {self.type!r} (expected one of {', '.join(ALL_TYPES)})"
             )
         for field, value, allowed in (
             ("filters", self.filters, FILTERS),
-            ("kernel", self.kernel, KERNELS),
+            ("kernel", self.kernel, TYPE_KERNELS[self.type]),
             ("blocks", self.blocks, BLOCKS),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
@@ -69,6 +88,11 @@ class Cell:
         return {"group2": 2, "group4": 4}.get(self.type, 1)
 
     @property
+    def gated(self) -> bool:
+        """Its output is multiplied by a sigmoid gate (`pa`, `esa`)."""
+        return self.type in ("pa", "esa")
+
+    @property
     def text(self) -> str:
         return (
             f"{self.type}_f{self.filters}_k{self.kernel}_b{self.blocks}_{'skip' if self.skip else 'noskip'}"
@@ -78,7 +102,8 @@ class Cell:
     def graph_name(self) -> str:
         """The name the published graphs give this cell, e.g. `invertBotConE2_f16_k3_b1_isskip`."""
         skip = "isskip" if self.skip else "noskip"
-        return f"{GRAPH_TYPE_NAMES[self.type]}_f{self.filters}_k{self.kernel}_b{self.blocks}_{skip}"
+        name = GRAPH_TYPE_NAMES.get(self.type, self.type)
+        return f"{name}_f{self.filters}_k{self.kernel}_b{self.blocks}_{skip}"
 
     @classmethod
     def from_text(cls, text: str) -> Cell:
@@ -89,7 +114,7 @@ class Cell:
         name = m["type"]
         if name not in _TYPE_FROM_NAME:
             raise FalsrError(
-                f"type: unknown cell type {name!r} in {text!r} (expected one of {', '.join(CELL_TYPES)})"
+                f"type: unknown cell type {name!r} in {text!r} (expected one of {', '.join(ALL_TYPES)})"
             )
         return cls(_TYPE_FROM_NAME[name], int(m["f"]), int(m["k"]), int(m["b"]), m["skip"] != "noskip")
 
@@ -118,13 +143,31 @@ class Cell:
         return self.text
 
 
+def _cells(types: tuple[str, ...]) -> tuple[Cell, ...]:
+    return tuple(Cell(t, f, k, b, s) for t in types
+                 for f, k, b, s in itertools.product(FILTERS, TYPE_KERNELS[t], BLOCKS, SKIPS))
+
+
 # The fixed order of S: type, then filters, kernel, blocks, skip (the genome stores indices into it).
-CELL_SPACE: tuple[Cell, ...] = tuple(
-    Cell(t, f, k, b, s) for t, f, k, b, s in itertools.product(CELL_TYPES, FILTERS, KERNELS, BLOCKS, SKIPS)
-)
-_INDEX: dict[Cell, int] = {c: i for i, c in enumerate(CELL_SPACE)}
+CELL_SPACE: tuple[Cell, ...] = _cells(CELL_TYPES)
+# Named spaces; "wide" keeps S's order first, so a genome of S means the same network in both.
+SPACES: dict[str, tuple[Cell, ...]] = {"falsr": CELL_SPACE, "wide": CELL_SPACE + _cells(WIDE_TYPES)}
+DEFAULT_SPACE = "falsr"
+_INDEX: dict[str, dict[Cell, int]] = {name: {c: i for i, c in enumerate(cells)}
+                                      for name, cells in SPACES.items()}
 
 
-def cell_index(cell: Cell) -> int:
-    """The position of `cell` in CELL_SPACE (0..191)."""
-    return _INDEX[cell]
+def space_cells(space: str = DEFAULT_SPACE) -> tuple[Cell, ...]:
+    """The cells of a named space, in genome order; FalsrError naming the known spaces otherwise."""
+    if space not in SPACES:
+        raise FalsrError(f"space: {space!r} is not one of {', '.join(SPACES)}")
+    return SPACES[space]
+
+
+def cell_index(cell: Cell, space: str = DEFAULT_SPACE) -> int:
+    """The position of `cell` in the space's cells (0..191 in S); FalsrError if the space lacks it."""
+    space_cells(space)  # a clear error for an unknown name
+    index = _INDEX[space]
+    if cell not in index:
+        raise FalsrError(f"cell {cell.text} is not in the {space!r} space (give --space wide)")
+    return index[cell]
