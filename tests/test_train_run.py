@@ -256,6 +256,11 @@ def test_brief_training_is_deterministic_and_reports_nan(data_dir):
     assert set(a) >= {"psnr", "ssim", "loss", "train_seconds", "eval_seconds"}
     assert (a["psnr"], a["ssim"], a["loss"]) == (b["psnr"], b["ssim"], b["loss"])
     assert 5 < a["psnr"] < 40 and 0 < a["ssim"] < 1
+    # Validations along the way and the loss history change nothing the run computes.
+    c = train_and_validate(TINY, **kw, val_at=(3, 5, 99), keep_losses=True)
+    assert (c["psnr"], c["ssim"], c["loss"], c["loss_sum"]) == (a["psnr"], a["ssim"], a["loss"], a["loss_sum"])
+    assert [s for s, _ in c["curve"]] == [3, 5, 8] and c["curve"][-1][1] == a["psnr"]
+    assert len(c["losses"]) == 8 and sum(c["losses"]) == pytest.approx(a["loss_sum"])
     with pytest.raises(CandidateFailed, match="loss became (nan|inf)"):
         # (with the output conv near zero rather than at zero, a step of 1e30 overflows at once)
         train_and_validate(TINY, **{**kw, "lr": 1e30, "init": "he"})

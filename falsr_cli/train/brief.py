@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,8 @@ def clear_cache() -> None:
 def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he-zero",
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
-                       precision: str = "auto") -> dict[str, Any]:
+                       precision: str = "auto", val_at: Sequence[int] = (),
+                       keep_losses: bool = False) -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of a tenth of the steps (at most 100) to `lr`,
@@ -91,7 +93,9 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
     `precision` is `falsr train`'s (auto: the fastest this machine trains as well in, see auto_precision).
     `engine` scores the validation images in TensorFlow or XNNPACK (models/engine.py).
     Returns psnr, ssim (means over `val` by the paper's protocol), loss (mean of the last tenth of the
-    steps), train_seconds, eval_seconds and steps. The same arguments give the same numbers.
+    steps), loss_sum (of every step's loss), train_seconds, eval_seconds and steps; with `val_at` (steps
+    before the last) also `curve`, the (step, psnr) of a validation after each of those steps as well as
+    the last; with `keep_losses`, `losses`, every step's loss. The same arguments give the same numbers.
     Raises CandidateFailed when the loss stops being finite.
     """
     from falsr_cli.space.architecture import Architecture, load_architecture
@@ -114,25 +118,40 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
                       seed=int(seed), init=init, precision=precision)
 
-    t0 = time.perf_counter()
+    upscaler = make_upscaler(trainer.model, arch.scale, engine)
+    checkpoints = sorted({int(s) for s in val_at if 0 < int(s) < steps})
+    curve: list[tuple[int, float]] = []
     losses: list[float] = []
     pending: list[Any] = []
+    train_seconds = eval_seconds = 0.0
+    t0 = time.perf_counter()
     for lr_batch, hr_batch in ds:
         pending.append(trainer.train_step(lr_batch, hr_batch))
-        if len(pending) >= _CHECK_EVERY:
+        done = len(losses) + len(pending)
+        if len(pending) >= _CHECK_EVERY or done in checkpoints:
             _collect(pending, losses)
+        if done in checkpoints:  # validation time is not training time
+            train_seconds += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            curve.append((done, validate_model(trainer.model, valset, upscaler=upscaler)[0]))
+            eval_seconds += time.perf_counter() - t1
+            t0 = time.perf_counter()
     _collect(pending, losses)
-    train_seconds = time.perf_counter() - t0
+    train_seconds += time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    psnr, ssim, _ = validate_model(trainer.model, valset,
-                                   upscaler=make_upscaler(trainer.model, arch.scale, engine))
-    eval_seconds = time.perf_counter() - t1
+    psnr, ssim, _ = validate_model(trainer.model, valset, upscaler=upscaler)
+    eval_seconds += time.perf_counter() - t1
     if not np.isfinite(ssim):
         raise CandidateFailed("validation SSIM is not finite")
     tail = losses[-max(1, len(losses) // 10):]
-    return {"psnr": psnr, "ssim": ssim, "loss": float(np.mean(tail)), "train_seconds": train_seconds,
-            "eval_seconds": eval_seconds, "steps": int(steps)}
+    out = {"psnr": psnr, "ssim": ssim, "loss": float(np.mean(tail)), "loss_sum": float(np.sum(losses)),
+           "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": int(steps)}
+    if checkpoints:
+        out["curve"] = [*curve, (int(steps), psnr)]
+    if keep_losses:
+        out["losses"] = losses
+    return out
 
 
 def _collect(pending: list[Any], losses: list[float]) -> None:
