@@ -1,4 +1,4 @@
-"""Which of the wide space's cells pay at equal mult-adds? Uniform networks of one cell type each, trained alike.
+"""Which wide-space cells pay at equal mult-adds? Uniform networks of one cell type each, trained alike.
 
 Each network is a chain of cells of one type (the upsampler reads the last), with the image-level residual,
 sized to about 70G mult-adds at 480×480 (FALSR-B has 74.5G): the paper's plain conv, `esa`, `pa`, and
@@ -67,7 +67,8 @@ def main() -> None:
     print(f"\n{args.steps} steps, BSDS200-val, {cpu_model()}")
     for r in rows:
         delta = "" if base is None else f"  {r['psnr'] - base:+.3f} vs FALSR-B-res"
-        print(f"{r['name']:18s} {r['mult_adds'] / 1e9:5.1f}G {r['params'] / 1e3:6.1f}k  {r['psnr']:.4f}{delta}")
+        print(f"{r['name']:18s} {r['mult_adds'] / 1e9:5.1f}G {r['params'] / 1e3:6.1f}k  "
+              f"{r['psnr']:.4f}{delta}")
 
 
 if __name__ == "__main__":

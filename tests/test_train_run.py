@@ -258,7 +258,8 @@ def test_brief_training_is_deterministic_and_reports_nan(data_dir):
     assert 5 < a["psnr"] < 40 and 0 < a["ssim"] < 1
     # Validations along the way and the loss history change nothing the run computes.
     c = train_and_validate(TINY, **kw, val_at=(3, 5, 99), keep_losses=True)
-    assert (c["psnr"], c["ssim"], c["loss"], c["loss_sum"]) == (a["psnr"], a["ssim"], a["loss"], a["loss_sum"])
+    keys = ("psnr", "ssim", "loss", "loss_sum")
+    assert [c[k] for k in keys] == [a[k] for k in keys]
     assert [s for s, _ in c["curve"]] == [3, 5, 8] and c["curve"][-1][1] == a["psnr"]
     assert len(c["losses"]) == 8 and sum(c["losses"]) == pytest.approx(a["loss_sum"])
     with pytest.raises(CandidateFailed, match="loss became (nan|inf)"):
