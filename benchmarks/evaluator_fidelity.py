@@ -126,6 +126,150 @@ def reference(out: Path, plan: list[dict], runs: Path, only: str | None) -> None
               f"Set14 {scores['Set14']['psnr']:.4f} in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+# Brief budgets (steps, each a run of its own with a cosine over it); the longest also validates on the way.
+BRIEF = (300, 1000, 3000)
+CURVE_AT = (300, 1000, 1500, 2000)
+
+
+def brief(out: Path, plan: list[dict]) -> None:
+    """The search's brief recipe (`train_and_validate`, as `falsr search` calls it) at each budget."""
+    from falsr_cli.search.config import SearchConfig
+    from falsr_cli.search.evaluator import evaluation_seed
+    from falsr_cli.train.brief import train_and_validate
+
+    cfg = SearchConfig()
+    journal = out / "brief.jsonl"
+    done = {(r["hash"], r["steps"]) for r in read_jsonl(journal)}
+    for steps in BRIEF:  # cheap budgets first: a partial study already answers for them
+        for row in plan:
+            if row["seed"] != 0 or (row["hash"], steps) in done:
+                continue
+            t0 = time.process_time()
+            r = train_and_validate(row["text"], data=cfg.data, val=cfg.val, steps=steps,
+                                   seed=evaluation_seed(cfg.seed, row["hash"]), batch=cfg.batch,
+                                   patch=cfg.patch, lr=cfg.lr, schedule=cfg.schedule,
+                                   val_at=CURVE_AT if steps == max(BRIEF) else ())
+            append_jsonl(journal, {
+                "name": row["name"], "hash": row["hash"], "steps": steps, "psnr": r["psnr"],
+                "ssim": r["ssim"], "loss": r["loss"], "loss_sum": r["loss_sum"], "curve": r.get("curve"),
+                "cpu_seconds": time.process_time() - t0,
+                "wall_seconds": r["train_seconds"] + r["eval_seconds"], "cpu": cpu_name()})
+            print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {row['name']:12s} {r['psnr']:.4f} dB",
+                  flush=True)
+
+
+def extrapolate(curve: list[list[float]], target: int) -> float:
+    """PSNR at `target` steps from a power law p(t) = a − b·t^(−c) fitted to a run's validation points."""
+    import numpy as np
+
+    t = np.array([c[0] for c in curve], float)
+    p = np.array([c[1] for c in curve], float)
+    best = (np.inf, p[-1])
+    for c in np.linspace(0.05, 2.0, 40):  # for a fixed c the fit is linear in (a, b)
+        x = t ** -c
+        A = np.stack([np.ones_like(x), -x], 1)
+        (a, b), *_ = np.linalg.lstsq(A, p, rcond=None)
+        err = float(np.sum((A @ [a, b] - p) ** 2))
+        if err < best[0]:
+            best = (err, a - b * target ** -c)
+    return float(best[1])
+
+
+def successive_halving(names: list[str], rungs: dict[int, dict[str, float]], costs: dict[str, tuple],
+                       promote: float = 1 / 3) -> tuple[dict[str, float], dict[str, int]]:
+    """Scores on the top rung's scale, and the steps each candidate was trained for, of successive halving:
+    all at the lowest rung, the best `promote` by Pareto rank over (PSNR, mult-adds, params) to the next.
+    A candidate stopped at rung r is scored PSNR_r + the mean gain to the top rung of the promoted ones."""
+    import numpy as np
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    steps = sorted(rungs)
+    alive, reached = list(names), {n: steps[0] for n in names}
+    for lo, hi in zip(steps, steps[1:], strict=False):
+        F = np.array([[-rungs[lo][n], *costs[n]] for n in alive])
+        fronts = NonDominatedSorting().do(F)
+        order = [alive[i] for front in fronts for i in sorted(front, key=lambda i: -rungs[lo][alive[i]])]
+        alive = order[:max(1, round(len(alive) * promote))]
+        for n in alive:
+            reached[n] = hi
+    top = steps[-1]
+    gain = {r: float(np.mean([rungs[top][n] - rungs[r][n] for n in names if reached[n] == top]))
+            for r in steps}
+    return {n: rungs[reached[n]][n] + gain[reached[n]] for n in names}, reached
+
+
+def report(out: Path, plan: list[dict]) -> None:
+    """Every evaluator against the reference: τ, ρ, precision@4, CPU seconds per candidate."""
+    import numpy as np
+
+    from falsr_cli.search.ranking import kendall_tau, spearman_rho
+
+    refs = {(r["hash"], r["seed"]): r for r in read_jsonl(out / "reference.jsonl")}
+    names = [r["name"] for r in plan if r["seed"] == 0 and (r["hash"], 0) in refs]
+    by_name = {r["name"]: r for r in plan if r["seed"] == 0}
+    ref = {n: refs[(by_name[n]["hash"], 0)]["val_best"] for n in names}
+    full_cpu = float(np.median([r["cpu_seconds"] for r in refs.values() if not r["resumed"]] or [np.nan]))
+    briefs: dict[int, dict[str, dict]] = {}
+    for r in read_jsonl(out / "brief.jsonl"):
+        briefs.setdefault(r["steps"], {})[r["name"]] = r
+    rows = []
+
+    def add(label: str, score: dict[str, float], cpu: float | None) -> None:
+        common = [n for n in names if n in score]
+        if len(common) < 4:
+            return
+        x, y = [score[n] for n in common], [ref[n] for n in common]
+        best_ref = set(sorted(common, key=lambda n: -ref[n])[:4])
+        best_eval = set(sorted(common, key=lambda n: -score[n])[:4])
+        rows.append({"evaluator": label, "k": len(common), "kendall_tau": kendall_tau(x, y),
+                     "spearman_rho": spearman_rho(x, y), "precision_at_4": len(best_ref & best_eval) / 4,
+                     "cpu_seconds_per_candidate": cpu,
+                     "fraction_of_full_training": None if cpu is None else cpu / full_cpu})
+
+    add("mult-adds alone", {n: by_name[n]["mult_adds"] for n in names}, 0.0)
+    add("params alone", {n: by_name[n]["params"] for n in names}, 0.0)
+    for steps, runs in sorted(briefs.items()):
+        cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
+        add(f"brief {steps} steps: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
+        add(f"brief {steps} steps: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
+        add(f"brief {steps} steps: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
+        if all(r.get("curve") for r in runs.values()):
+            add(f"brief {steps} steps: curve extrapolated to 12000",
+                {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu)
+    for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
+        curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
+        score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
+        add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
+            full_cpu * steps / 12000)
+    if all(s in briefs for s in BRIEF) and all(n in briefs[s] for s in BRIEF for n in names):
+        rungs = {s: {n: briefs[s][n]["psnr"] for n in names} for s in BRIEF}
+        costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
+        score, reached = successive_halving(names, rungs, costs)
+        cpu = sum(briefs[s][n]["cpu_seconds"] for n in names for s in BRIEF if s <= reached[n]) / len(names)
+        add("successive halving 300→1000→3000, top third by Pareto rank", score, cpu)
+    seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
+             if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
+    noise = None
+    if len(seeds) >= 3:
+        noise = {"pairs": len(seeds), "kendall_tau": kendall_tau(*map(list, zip(*seeds, strict=True))),
+                 "mean_abs_diff_db": float(np.mean([abs(a - b) for a, b in seeds]))}
+    summary = {"reference": "falsr train defaults, 12000 steps, best checkpoint on BSDS200-val (seed 0)",
+               "k": len(names), "full_training_cpu_seconds": full_cpu, "seed_noise": noise,
+               "evaluators": rows, "cpu": cpu_name(), "cpu_flags": cpu_flags()}
+    write_json(out / "evaluators.json", summary)
+    print(f"K = {len(names)} references (BSDS200-val, 12000 steps), {cpu_name()}; "
+          f"a full training: {full_cpu:.0f} CPU s")
+    if noise:
+        print(f"seed noise: τ {noise['kendall_tau']:.3f} over {noise['pairs']} pairs, "
+              f"mean |Δ| {noise['mean_abs_diff_db']:.3f} dB")
+    print(f"{'evaluator':62s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'CPU s':>8} {'of full':>8}")
+    for r in rows:
+        cpu = r["cpu_seconds_per_candidate"]
+        frac = r["fraction_of_full_training"]
+        print(f"{r['evaluator']:62s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
+              f"{r['precision_at_4']:5.2f} {cpu:8.0f} {'' if frac is None else f'{frac:8.3f}'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stage", choices=["plan", "reference", "brief", "report"])
@@ -148,6 +292,10 @@ def main() -> None:
     plan = json.loads(plan_file.read_text())["architectures"]
     if args.stage == "reference":
         reference(out, plan, out / "runs", args.only)
+    elif args.stage == "brief":
+        brief(out, plan)
+    else:
+        report(out, plan)
 
 
 if __name__ == "__main__":
