@@ -319,5 +319,10 @@ def test_evaluate_and_arch_from_pb_do_not_replace_files_without_overwrite(tmp_pa
     result = runner.invoke(main, ["arch", "from-pb", "nowhere.pb", "-o", "a.json"])
     assert "--output a.json exists" in _one_line_error(result)
     assert _snapshot(tmp_path) == before
-    again = runner.invoke(main, [*args, "--save", str(sr), "--json", "scores.json", "--overwrite"])
+    # "my scores" is the user's, not a previous result: not replaced even with --overwrite.
+    mine = runner.invoke(main, [*args, "--json", "scores.json", "--overwrite"])
+    assert "not a previous output of this kind" in _one_line_error(mine)
+    again = runner.invoke(main, [*args, "--save", str(sr), "--json", "new.json", "--overwrite"])
     assert again.exit_code == 0 and _snapshot(sr) == made and Image.open(sr / sorted(made)[0]).size
+    twice = runner.invoke(main, [*args, "--json", "new.json", "--overwrite"])
+    assert twice.exit_code == 0 and (tmp_path / "scores.json").read_text() == "my scores"

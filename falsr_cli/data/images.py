@@ -187,13 +187,42 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
         img.save(tmp, format=fmt, **save_options(fmt, quality))
 
 
+# Every image falsr writes says so in its metadata (PNG text, EXIF Software): `--overwrite` replaces only
+# such an image, never one a user made that happens to have an output's name.
+MARK = "falsr"
+_EXIF_SOFTWARE = 0x0131
+
+
 def save_options(fmt: str, quality: int) -> dict:
-    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless."""
+    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless; all
+    carry falsr's mark."""
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", MARK)
+        return {"pnginfo": info}
+    exif = Image.Exif()
+    exif[_EXIF_SOFTWARE] = MARK
     if fmt == "JPEG":
-        return {"quality": quality, "subsampling": 0}
-    if fmt == "WEBP":
-        return {"quality": quality}
-    return {}
+        return {"quality": quality, "subsampling": 0, "exif": exif.tobytes()}
+    return {"quality": quality, "exif": exif.tobytes()}
+
+
+def png_mark_chunk() -> tuple[bytes, bytes]:
+    """(chunk type, data) of the PNG text chunk that marks an image as falsr's (for hand-written PNGs)."""
+    return b"tEXt", b"Software\0" + MARK.encode("ascii")
+
+
+def is_falsr_image(path: str | os.PathLike) -> bool:
+    """Whether the image at `path` carries falsr's mark (it is a previous output, not a user's image)."""
+    try:
+        with Image.open(path) as img:
+            if img.info.get("Software") == MARK:
+                return True
+            return img.getexif().get(_EXIF_SOFTWARE) == MARK
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

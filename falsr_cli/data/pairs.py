@@ -66,6 +66,16 @@ def resolve_folder(
     raise FalsrError(f"unknown data set or folder: {text} (registered: {names})")
 
 
+def dataset_folder(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
+    """Where a data set spec's images are (or will be, once fetched), without fetching: the folder an
+    output must never be written into."""
+    from falsr_cli.data import registry
+
+    if registry.find_dataset(str(spec)) is not None:
+        return registry.dataset_dir(str(spec), data_dir)
+    return Path(spec)
+
+
 def _pair_files(folder: Path) -> dict[str, dict[int, dict[str, Path]]]:
     """{stem: {scale: {"LR": path, "HR": path}}} for files named like `img_001_SRF_2_HR.png`."""
     found: dict[str, dict[int, dict[str, Path]]] = {}

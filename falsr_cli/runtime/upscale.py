@@ -24,9 +24,11 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.data import color
+from falsr_cli.data.images import is_falsr_image
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.engine import resolve_engine
 from falsr_cli.models.network import SRModel
+from falsr_cli.outputs import claim_folder
 from falsr_cli.runtime.open import load_sr_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
@@ -245,8 +247,13 @@ def upscale_files(
     start = time.perf_counter()
     log = log or (lambda _msg: None)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FalsrError(f"--out {out_dir} is a file, not a folder")
+    files, input_errors = collect_inputs(inputs)
+    # A folder that holds an input is refused: the run would write beside its inputs and, with
+    # --overwrite (or an input named like an output), over them.
+    read = [*files, *(p for p in inputs if Path(p).is_dir())]
+    if isinstance(model, str | os.PathLike) and os.path.exists(model):
+        read.append(model)
+    claim_folder(out_dir, inputs=read, flag="--out")
     if fmt is not None and fmt.lower() not in IMAGE_WRITE_FORMATS:
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
@@ -270,7 +277,6 @@ def upscale_files(
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
-    files, input_errors = collect_inputs(inputs)
     failed: list[tuple[str, str]] = [(e.split(":", 1)[0], e) for e in input_errors]
     written: list[str] = []
     skipped: list[tuple[str, str]] = []
@@ -283,6 +289,9 @@ def upscale_files(
             failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
         elif target.exists() and not overwrite:
             skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
+        elif target.exists() and not is_falsr_image(target):
+            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; it is "
+                                      "not replaced even with --overwrite"))
         else:
             planned[target.name] = path
             todo.append((path, target))
