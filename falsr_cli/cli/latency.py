@@ -150,9 +150,11 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
 
         profile, path = load_profile(runtime, threads, hw, data_dir=data_dir, rebuild=rebuild,
                                      progress=report)
+    from falsr_cli.cost.latency_model import calibrated_ms
+
     nets = profile["calibration"]["networks"]
-    errors = [abs(profile["calibration"]["a"] * n["raw_ms"] + profile["calibration"]["b"] - n["measured_ms"])
-              / n["measured_ms"] for n in nets]
+    errors = [abs(calibrated_ms(n["raw_ms"], profile["calibration"]) - n["measured_ms"]) / n["measured_ms"]
+              for n in nets]
     summary = {"profile": str(path), "runtime": profile["runtime"], "threads": profile["threads"],
                "input": profile["input"], "operations": len(profile["ops"]),
                "calibration": {"a": profile["calibration"]["a"], "b": profile["calibration"]["b"],

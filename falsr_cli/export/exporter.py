@@ -308,7 +308,8 @@ def is_previous_export(out: Path) -> bool:
         return False
     if doc.get("sha256"):
         return doc["sha256"] == _export_hash(out)
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) if out.is_dir() else out.stat().st_size
+    files = [p for p in out.rglob("*") if p.is_file()] if out.is_dir() else [out]
+    size = sum(p.stat().st_size for p in files)
     return doc.get("bytes") == size
 
 

@@ -67,10 +67,8 @@ def run_pairs(
     With `save_dir`, an SR file already there is replaced only with `overwrite` and only when falsr wrote
     it; nothing is written into a `sealed` (data set) folder — all checked before any work.
     """
-    from falsr_cli.data.images import is_falsr_image
-
     from falsr_cli.console import progress as progress_bar
-    from falsr_cli.data.images import write_image
+    from falsr_cli.data.images import is_falsr_image, write_image
 
     if save_dir is not None:
         # Two inputs that would write one SR file (ok.bmp and ok.webp): refused before any work.

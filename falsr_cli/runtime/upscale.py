@@ -290,8 +290,8 @@ def upscale_files(
         elif target.exists() and not overwrite:
             skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
         elif target.exists() and not is_falsr_image(target):
-            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; it is "
-                                      "not replaced even with --overwrite"))
+            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; "
+                                      "it is not replaced even with --overwrite"))
         else:
             planned[target.name] = path
             todo.append((path, target))
