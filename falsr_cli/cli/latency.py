@@ -103,8 +103,10 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
         profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir, build=False)
         result["predicted_ms"] = predict_ms(arch, profile)
         result["profile"] = str(path)
-    except FalsrError:
+    except FalsrError as e:
         result["predicted_ms"] = None
+        if "damaged" in str(e):  # a missing profile is normal; a damaged one should be rebuilt
+            click.echo(f"note: {e}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -160,7 +162,7 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
                "calibration": {"a": profile["calibration"]["a"], "b": profile["calibration"]["b"],
                                "networks": len(nets),
                                "mean_abs_error": sum(errors) / len(errors) if errors else None},
-               "seconds": profile["seconds"], "cpu": profile["machine"]["cpu"]}
+               "seconds": profile["seconds"], "cpu": profile["machine"]["cpu"]}  # checked by load_profile
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

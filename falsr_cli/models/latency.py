@@ -299,6 +299,34 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
             "call_overhead_ms": overhead, "ops": table, "calibration": {**cal, "networks": networks}}
 
 
+def profile_damage(profile: Any, runtime: str, threads: int, hw: tuple[int, int], scale: int,
+                   features: int) -> str | None:
+    """What is wrong with a cached profile (None: whole, and the profile of exactly this key): a cache entry
+    edited, cut short or copied from another runtime, thread count or input is never used as it is."""
+    if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
+        return "not a falsr latency profile"
+    claimed = {"runtime": runtime, "threads": threads, "input": list(hw), "scale": scale,
+               "features": features}
+    for key, value in claimed.items():
+        if profile.get(key) != value:
+            return f"{key} is {profile.get(key)!r}, its name says {value!r}"
+    ops, cal = profile.get("ops"), profile.get("calibration")
+    if not isinstance(ops, dict) or not ops or not all(isinstance(v, int | float) and v >= 0
+                                                       for v in ops.values()):
+        return "no operation times"
+    if not isinstance(cal, dict) or not all(isinstance(cal.get(k), int | float) for k in ("a", "b")) \
+            or not isinstance(cal.get("networks"), list) or not all(
+                isinstance(n, dict) and isinstance(n.get("raw_ms"), int | float)
+                and isinstance(n.get("measured_ms"), int | float) and n["measured_ms"] > 0
+                for n in cal["networks"]):
+        return "no calibration"
+    machine = profile.get("machine")
+    if not isinstance(machine, dict) or not isinstance(machine.get("cpu"), str) \
+            or not isinstance(profile.get("seconds"), int | float):
+        return "no machine or build time"
+    return None
+
+
 def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
                  features: int = 32, data_dir: str | os.PathLike | None = None, build: bool = True,
                  rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None
@@ -306,15 +334,22 @@ def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] =
     """This machine's profile for the runtime, threads and input: from the cache, else built and cached."""
     threads = default_threads(threads)
     path = profile_path(runtime, threads, hw, scale, features, data_dir)
+    damage = None
     if path.is_file() and not rebuild:
-        profile = atomic.read_json(path)
-        if isinstance(profile, dict) and profile.get("format") == PROFILE_FORMAT:
+        try:
+            profile = atomic.read_json(path)
+        except FalsrError as e:
+            profile, damage = None, str(e)
+        damage = damage or profile_damage(profile, runtime, threads, hw, scale, features)
+        if damage is None:
             return profile, path
+    command = (f"falsr latency profile --runtime {runtime} --threads {threads} --input {hw[0]}x{hw[1]}"
+               + (" --rebuild" if damage else ""))
     if not build:
+        if damage:
+            raise FalsrError(f"the latency profile {path} is damaged ({damage}); run `{command}`")
         raise FalsrError(f"no latency profile for {runtime}, {threads} threads, {hw[0]}x{hw[1]} on this "
-                         f"machine; "
-                         f"run `falsr latency profile --runtime {runtime} --threads {threads} "
-                         f"--input {hw[0]}x{hw[1]}`")
+                         f"machine; run `{command}`")
     profile = build_profile(runtime, threads, hw, scale, features, progress=progress)
     atomic.write_json(path, profile)
     return profile, path
