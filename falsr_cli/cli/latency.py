@@ -83,6 +83,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     from falsr_cli.errors import FalsrError
     from falsr_cli.machine import describe
     from falsr_cli.models.latency import (
+        check_memory,
         default_threads,
         load_profile,
         measure_network,
@@ -95,6 +96,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     if runtime == "tf":
         threads = set_tf_threads(threads)  # before anything runs in TensorFlow
     arch, luma = _load(model)
+    check_memory(arch, hw, runtime)
     result = measure_network(luma, runtime, threads, hw, runs=runs, warmup=warmup)
     macs = mult_adds(arch, hw)
     result.update({"model": model, "architecture": arch.to_text(), "mult_adds": macs,

@@ -33,8 +33,8 @@ CALIBRATION_NETWORKS = 8
 _OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
 
 
-def parse_hw(text: str) -> tuple[int, int]:
-    """'240x320' (height x width) or '240' → (240, 320) / (240, 240)."""
+def parse_hw(text: str, flag: str = "--input") -> tuple[int, int]:
+    """'240x320' (height x width) or '240' → (240, 320) / (240, 240); `flag`: the option it came from."""
     parts = str(text).lower().replace("×", "x").split("x")
     try:
         hw = tuple(int(p) for p in parts)
@@ -43,7 +43,7 @@ def parse_hw(text: str) -> tuple[int, int]:
     if len(hw) == 1:
         hw = (hw[0], hw[0])
     if len(hw) != 2 or min(hw) < 1 or max(hw) > 8192:
-        raise FalsrError(f"--input {text!r} is not HxW in pixels, e.g. 240x240")
+        raise FalsrError(f"{flag} {text!r} is not HxW in pixels (at most 8192 a side), e.g. 240x240")
     return hw  # type: ignore[return-value]
 
 
@@ -53,11 +53,11 @@ def check_runtime(runtime: str) -> str:
     return runtime
 
 
-def default_threads(threads: int | None) -> int:
+def default_threads(threads: int | None, flag: str = "--threads") -> int:
     """The thread count asked for, else the cores this process may use."""
     if threads is not None:
         if threads < 1:
-            raise FalsrError(f"--threads {threads} must be at least 1")
+            raise FalsrError(f"{flag} {threads} must be at least 1")
         return threads
     try:
         return len(os.sched_getaffinity(0))
@@ -117,6 +117,28 @@ def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, i
     it.allocate_tensors()
     it.set_tensor(index, x)
     return it.invoke
+
+
+# XNNPACK's working memory against TensorFlow's estimate (see runtime/upscale.py's TFLITE_MEMORY_FACTOR),
+# and the conversion's own copy of the graph: a little more room than TensorFlow.
+_TFLITE_MEMORY_FACTOR = 1.7
+
+
+def check_memory(arch: Architecture, hw: tuple[int, int], runtime: str, flag: str = "--input",
+                 available: int | None = None) -> None:
+    """Refuse an input size whose forward pass cannot fit in memory, before anything is allocated (as
+    `falsr train` does for a batch), saying what it would need and what fits."""
+    from falsr_cli.cost.cost_model import working_floats
+    from falsr_cli.machine import available_memory
+
+    per_pixel = 4 * working_floats(arch) * (1.0 if runtime == "tf" else _TFLITE_MEMORY_FACTOR)
+    need = per_pixel * hw[0] * hw[1]
+    have = available_memory() if available is None else available
+    if have is not None and need > have:
+        side = int((have / per_pixel) ** 0.5)
+        raise FalsrError(f"{flag} {hw[0]}x{hw[1]} needs about {need / 2**30:.1f} GiB to run this network "
+                         f"({runtime}), more than the {have / 2**30:.1f} GiB available; use {side}x{side} or "
+                         "smaller")
 
 
 def measure_network(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
@@ -329,9 +351,10 @@ def profile_damage(profile: Any, runtime: str, threads: int, hw: tuple[int, int]
 
 def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
                  features: int = 32, data_dir: str | os.PathLike | None = None, build: bool = True,
-                 rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None
-                 ) -> tuple[dict[str, Any], Path]:
-    """This machine's profile for the runtime, threads and input: from the cache, else built and cached."""
+                 rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None,
+                 flag: str = "--input") -> tuple[dict[str, Any], Path]:
+    """This machine's profile for the runtime, threads and input: from the cache, else built and cached
+    (after checking that the widest networks it times fit in memory at that input, `flag`)."""
     threads = default_threads(threads)
     path = profile_path(runtime, threads, hw, scale, features, data_dir)
     damage = None
@@ -350,6 +373,8 @@ def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] =
             raise FalsrError(f"the latency profile {path} is damaged ({damage}); run `{command}`")
         raise FalsrError(f"no latency profile for {runtime}, {threads} threads, {hw[0]}x{hw[1]} on this "
                          f"machine; run `{command}`")
+    for arch in calibration_architectures(scale=scale, features=features):
+        check_memory(arch, hw, runtime, flag)
     profile = build_profile(runtime, threads, hw, scale, features, progress=progress)
     atomic.write_json(path, profile)
     return profile, path

@@ -249,6 +249,35 @@ def _restore(config: SearchConfig, journal: Journal, problem: FalsrProblem, say:
     return _set_up(config, journal, problem)
 
 
+def _profile_progress(say: Log, progress: Any, quiet: bool) -> Callable[[str, int, int], None]:
+    """Progress of a latency profile being built (minutes of silence otherwise): a bar per stage when a
+    progress factory is given, else a line at each tenth of a stage."""
+    bars = contextlib.ExitStack()
+    tasks: dict[str, Any] = {}
+    said: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        if not tasks and not said:
+            say("building this machine's latency profile, once (a few minutes): every operation of the "
+                "space, then whole networks to calibrate it")
+        if progress is not None:
+            if stage not in tasks:
+                bars.close()
+                bar = bars.enter_context(progress(transient=True))
+                tasks[stage] = (bar, bar.add_task(f"latency profile: {stage}", total=total))
+            bar, task = tasks[stage]
+            bar.update(task, completed=done)
+            if done >= total:
+                bars.close()
+        elif done * 10 // max(total, 1) > said.get(stage, -1) or done == total:
+            said[stage] = done * 10 // max(total, 1)
+            say(f"latency profile: {stage} {done}/{total}")
+
+    return report
+
+
 def _should_stop(st: _Search, ran: int, stop_after: int | None) -> bool:
     """The stop rule: the generations are done, the evaluation budget is spent, or this call's share is."""
     if st.generation >= st.config.generations:
@@ -370,7 +399,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
         + (f", latency {config.latency_max:g} ms ({config.latency_runtime}, {config.latency_input})"
            if config.latency_max is not None else ""))
     if config.latency_max is not None:
-        path = st.problem.prepare_latency()
+        path = st.problem.prepare_latency(progress=_profile_progress(say, progress, quiet))
         say(f"latency model: this machine's profile {path}")
     for h in st.history:
         row(h)
@@ -477,9 +506,9 @@ def _with_measured_latency(st: _Search, records: list[dict], say: Log) -> tuple[
                     known[r["hash"]] = r["latency_measured_ms"]
                 else:
                     arch = st.problem.architecture(r["genome"])
+                    hw = parse_hw(c.latency_input, "--latency-input")
                     known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime,
-                                                       threads or 1, parse_hw(c.latency_input), runs=7,
-                                                       warmup=2)["median_ms"]
+                                                       threads or 1, hw, runs=7, warmup=2)["median_ms"]
             if known[r["hash"]] > c.latency_max:
                 over.append(r)
         if not over:

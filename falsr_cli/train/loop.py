@@ -108,20 +108,10 @@ def _auto_precision_of(out: Path, devices: str) -> str:
     return resolve_precision("auto", devices)
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = None) -> None:
     """Refuse a batch and patch whose training step cannot fit in memory, saying what it would need."""
     from falsr_cli.cost.cost_model import training_bytes
+    from falsr_cli.machine import available_memory
 
     need = training_bytes(arch, batch, lr_patch)
     have = available_memory() if available is None else available
