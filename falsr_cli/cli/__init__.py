@@ -76,8 +76,13 @@ class FalsrGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
+        from falsr_cli import interrupts
+
+        interrupts.install()
         try:
-            return super().invoke(ctx)
+            value = super().invoke(ctx)
+            interrupts.check()  # a signal whose exception a library swallowed: still an interrupted run
+            return value
         except click.UsageError as e:
             # One line, not click's three: the message and where to read more.
             where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
@@ -86,9 +91,10 @@ class FalsrGroup(click.Group):
         except FalsrError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            signum = interrupts.pending() or getattr(e, "signum", 2)
+            click.echo(f"interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})", err=True)
+            sys.exit(128 + signum)
         except OSError as e:
             click.echo(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", err=True)
             sys.exit(1)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from falsr_cli import interrupts
 from falsr_cli.atomic import atomic_path, read_json, sha256_file, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
@@ -264,6 +265,7 @@ def _atomic_dir(target: Path) -> Iterator[Path]:
     shutil.rmtree(tmp)  # writers (tf.saved_model.save) create the folder themselves
     try:
         yield tmp
+        interrupts.check()  # a swallowed interrupt stops here, before anything is renamed into place
         if target.exists():
             # Two renames: the old artefact survives until the new one is complete.
             old = target.with_name(f".{target.name}.old")
