@@ -26,7 +26,8 @@ def _write_profile(data_dir: Path, runtime: str, features: int, hw: tuple[int, i
     profile = {"format": L.PROFILE_FORMAT, "machine": {**describe(), "id": "test"}, "tensorflow": "x",
                "runtime": runtime, "threads": 1, "input": list(hw), "scale": 2, "features": features,
                "runs": 1, "warmup": 0, "seconds": 1.0, "created": "now", "call_overhead_ms": 0.0, "ops": ops,
-               "calibration": {"a": 0.5, "b": b, "networks": [{"text": "x", "raw_ms": 1.0, "measured_ms": 2.0}]}}
+               "calibration": {"a": 0.5, "b": b,
+                               "networks": [{"text": "x", "raw_ms": 1.0, "measured_ms": 2.0}]}}
     path = profile_path(runtime, 1, hw, 2, features, data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(profile))
@@ -41,19 +42,22 @@ def test_a_prediction_is_never_below_its_measured_parts_nor_negative():
     for a, b in [(1.0, -1000.0), (0.2, 0.0), (0.9, -5.0)]:  # lines that dip below the parts, or below zero
         predicted = L.predict_ms(arch, {**profile, "calibration": {"a": a, "b": b}})
         assert predicted >= raw > 0
-    assert L.predict_ms(arch, {**profile, "calibration": {"a": 1.5, "b": 2.0}}) == pytest.approx(1.5 * raw + 2)
+    above = L.predict_ms(arch, {**profile, "calibration": {"a": 1.5, "b": 2.0}})
+    assert above == pytest.approx(1.5 * raw + 2)
     # The fit itself: small networks measured near their parts, big ones far above them pull a free line's
     # intercept below zero; the fit keeps b >= 0 (a line through the origin then).
     raws, measured = [1.0, 2.0, 10.0, 20.0], [1.1, 2.2, 30.0, 62.0]
     cal = L.fit_calibration(raws, measured)
     assert cal["b"] >= 0 and all(L.calibrated_ms(r, cal) >= r for r in raws)
-    assert cal["a"] == pytest.approx(sum(x * y for x, y in zip(raws, measured)) / sum(x * x for x in raws))
+    through_origin = sum(x * y for x, y in zip(raws, measured, strict=True)) / sum(x * x for x in raws)
+    assert cal["a"] == pytest.approx(through_origin)
 
 
 def test_falsr_latency_never_shows_a_prediction_below_the_parts(tmp_path):
     _write_profile(tmp_path, "tf", 8, (16, 16), b=-1000.0)
-    result = CliRunner().invoke(main, ["latency", TINY, "--runtime", "tf", "--threads", "1", "--input", "16x16",
-                                       "--runs", "1", "--warmup", "0", "--json", "--data-dir", str(tmp_path)])
+    result = CliRunner().invoke(main, ["latency", TINY, "--runtime", "tf", "--threads", "1", "--input",
+                                       "16x16", "--runs", "1", "--warmup", "0", "--json", "--data-dir",
+                                       str(tmp_path)])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     parts = 0.01 * len(L.ops(load_architecture(TINY)))
@@ -85,6 +89,7 @@ def test_the_final_measurement_decides_front_membership_and_says_so(tmp_path, mo
     assert removed[0]["latency_measured_ms"] == 66.0 and removed[0]["latency_predicted_ms"] >= 0
     assert doc["front"] and all(m["latency_measured_ms"] <= 40 for m in doc["front"])
     assert measured[0] not in {m["hash"] for m in doc["front"]}
-    assert f"{measured[0]} removed from the front: measured 66.0 ms, over --latency-max 40 ms" in result.stderr
+    said = f"{measured[0]} removed from the front: measured 66.0 ms, over --latency-max 40 ms"
+    assert said in result.stderr
     assert all(r["latency_predicted_ms"] >= 0 for r in map(json.loads, (out / "evaluations.jsonl").open())
                if "latency_predicted_ms" in r)
