@@ -135,17 +135,16 @@ class Journal:
                 gens.append(int(d.name[4:]))
         return sorted(gens)
 
-    def readable_snapshots(self) -> Iterator[tuple[dict[str, Any], Path]]:
-        """(state, folder) of each snapshot whose state.json reads as an object, newest first; an unreadable
-        one (a disk fault, an edit) is passed over for the one before."""
+    def snapshot_states(self) -> Iterator[tuple[dict[str, Any] | None, Path]]:
+        """(state, folder) of each snapshot, newest first; state None where state.json does not read as an
+        object (a disk fault, an edit): the caller passes over it to the one before."""
         for g in reversed(self.snapshots()):
             folder = self.snapshot_dir(g)
             try:
                 state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
-                continue
-            if isinstance(state, dict):
-                yield state, folder
+                state = None
+            yield (state if isinstance(state, dict) else None), folder
 
 
 

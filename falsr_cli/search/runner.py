@@ -233,9 +233,11 @@ def _restore(config: SearchConfig, journal: Journal, problem: FalsrProblem, say:
     the journal then answers every evaluation already made)."""
     import zipfile
 
-    for state, folder in journal.readable_snapshots():
+    for state, folder in journal.snapshot_states():
         st = _set_up(config, journal, problem)
         try:
+            if state is None:
+                raise ValueError("state.json is not a JSON object")
             restore_algorithm(st.algorithm, problem, state["algorithm"])
             if st.controller is not None and (folder / "controller.npz").is_file():
                 st.controller.load(folder / "controller.npz")
