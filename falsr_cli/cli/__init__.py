@@ -13,7 +13,9 @@ import sys
 # Quiet TensorFlow's C++ start-up chatter before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
+from collections.abc import Collection, Iterator  # noqa: E402
 
 import click  # noqa: E402
 
@@ -53,6 +55,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upscale": ("falsr_cli.cli.export:upscale_cmd",
                 "Upscale photos: luma through the network, chroma and alpha bicubic, tile by tile."),
 }
+
+
+@contextlib.contextmanager
+def naming_options(fields: Collection[str]) -> Iterator[None]:
+    """An API error that starts with a config field's name ("batch: …") names the option the user typed
+    instead ("--batch: …")."""
+    try:
+        yield
+    except FalsrError as e:
+        name, sep, rest = str(e).partition(": ")
+        if sep and name in fields:
+            raise FalsrError(f"--{name.replace('_', '-')}: {rest}") from None
+        raise
 
 
 class FalsrGroup(click.Group):

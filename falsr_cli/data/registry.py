@@ -487,6 +487,7 @@ def download(
     if ds.name == SAMPLES:
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
+    stall_seconds()  # a bad setting is refused before anything is fetched
     folder = dataset_dir(ds.name, data_dir)
     # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
     lock = folder.parent / ".locks" / f"{ds.mirror_name}.lock"

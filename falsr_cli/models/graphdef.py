@@ -212,9 +212,9 @@ def _check_ops_allocation(graph: Any, graph_def: Any, skip: set[str], limit: int
         for out in op.outputs:
             dims = out.shape.as_list() if out.shape.rank is not None else None
             if dims is None or any(d is None for d in dims):
-                raise FalsrError(f"refusing to run {source}: the size of {op.type} node {where}{op.name} "
-                                 "cannot be known before it runs (it depends on the pixel values); a model's "
-                                 "tensors follow from its input size")
+                raise FalsrError(f"refusing to run {source}: {op.type} node {where}{op.name} makes a tensor "
+                                 "whose size cannot be known before it runs (it depends on the pixel "
+                                 "values); a model's tensors follow from its input size")
             size = int(np.prod(dims, dtype=np.float64)) * max(out.dtype.size, 1)
             if size > limit:
                 raise FalsrError(f"refusing to run {source}: {op.type} node {where}{op.name} makes a tensor "
