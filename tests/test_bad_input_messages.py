@@ -50,7 +50,7 @@ def test_a_search_that_builds_a_latency_profile_says_so_as_it_goes(tmp_path, mon
 
 
 @pytest.mark.parametrize("args,named", [
-    (["--n", "0"], "error: --n: must be an integer ≥ 1, got 0"),
+    (["--flops-max", "lots"], "error: --flops-max: "),
     (["--latency-max", "40ms", "--latency-input", "big"], "error: --latency-input: 'big' is not HxW"),
     (["--latency-max", "fast"], "error: --latency-max: "),
     (["--scheduler", "nowhere"], "error: --scheduler: 'nowhere' is not a Dask scheduler address"),
