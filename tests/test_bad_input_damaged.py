@@ -3,32 +3,19 @@ controller file and config, a latency profile, a model card beside a .pb, a trai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from bad_input import one_line_error, snapshot
 from click.testing import CliRunner
 
 from falsr_cli.cli import main
 
 SEARCH = ["search", "--evaluator", "proxy", "--n", "2", "--pop", "4", "--workers", "0", "--p-exploit", "0.5",
           "--seed", "1"]
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +67,10 @@ def test_an_edited_search_config_is_one_line_naming_the_file(searched, tmp_path)
     for key, value, message in [("n", "two", "n: must be an integer"), ("pop", -4, "pop: must be an integer"),
                                 ("crowding", 7, "crowding: must be one of")]:
         (run / "config.json").write_text(json.dumps({**config, key: value}))
-        before = _snapshot(run)
-        line = _one_line_error(runner.invoke(main, ["search", "--resume", "--out", str(run)]))
+        before = snapshot(run)
+        line = one_line_error(runner.invoke(main, ["search", "--resume", "--out", str(run)]))
         assert line.startswith(f"error: {run / 'config.json'}: {message}") and "start a new --out" in line
-        assert _snapshot(run) == before
+        assert snapshot(run) == before
 
 
 def test_a_damaged_latency_profile_is_rebuilt_or_named(tmp_path, monkeypatch):
@@ -120,16 +107,16 @@ def test_a_model_card_with_a_null_score_breaks_no_command(tmp_path, monkeypatch)
                                                    "training": None, "architecture_name": "x"}))
     (shipped / "bad.pb").write_bytes(b"a graph")
     (shipped / "bad.json").write_text(json.dumps({"scores": ["not", "a", "dict"]}))
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     runner = CliRunner()
     listed = runner.invoke(main, ["model", "list", "--json", "--data-dir", str(tmp_path / "d")])
     assert listed.exit_code == 0, listed.output
     names = {m["name"]: m for m in json.loads(listed.stdout)["models"]}
     assert "mine" in names and "bad" not in names and names["mine"]["description"] == "x trained by falsr"
     assert runner.invoke(main, ["model", "path", "mine", "--data-dir", str(tmp_path / "d")]).exit_code == 0
-    line = _one_line_error(runner.invoke(main, ["model", "path", "bad", "--data-dir", str(tmp_path / "d")]))
+    line = one_line_error(runner.invoke(main, ["model", "path", "bad", "--data-dir", str(tmp_path / "d")]))
     assert "unknown model: bad" in line
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_damaged_latest_checkpoint_gives_way_to_an_older_intact_one(tmp_path):
@@ -154,5 +141,5 @@ def test_a_damaged_latest_checkpoint_gives_way_to_an_older_intact_one(tmp_path):
         f.write_bytes(b"")
     for f in newest.glob("ckpt.data*"):
         f.write_bytes(b"")
-    line = _one_line_error(runner.invoke(main, args))
+    line = one_line_error(runner.invoke(main, args))
     assert "no checkpoint in" in line and "can be read" in line and "step_000000004" in line

@@ -3,26 +3,13 @@ user typed — the option, the config file's key, the file."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
+from bad_input import one_line_error, snapshot
 from click.testing import CliRunner
 
 from falsr_cli.cli import main
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def test_a_search_that_builds_a_latency_profile_says_so_as_it_goes(tmp_path, monkeypatch):
@@ -56,22 +43,22 @@ def test_a_search_that_builds_a_latency_profile_says_so_as_it_goes(tmp_path, mon
     (["--scheduler", "nowhere"], "error: --scheduler: 'nowhere' is not a Dask scheduler address"),
 ])
 def test_search_errors_name_the_flag_the_user_typed(tmp_path, args, named):
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     result = CliRunner().invoke(main, ["search", "--evaluator", "proxy", *args, "--out", str(tmp_path / "s")])
-    assert _one_line_error(result).startswith(named)
-    assert _snapshot(tmp_path) == before
+    assert one_line_error(result).startswith(named)
+    assert snapshot(tmp_path) == before
 
 
 def test_errors_of_a_config_file_and_of_train_name_the_key_or_the_flag(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("search.toml").write_text('pop = 1\nevaluator = "proxy"\n')
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     runner = CliRunner()
-    line = _one_line_error(runner.invoke(main, ["search", "--config", "search.toml", "--out", "s"]))
+    line = one_line_error(runner.invoke(main, ["search", "--config", "search.toml", "--out", "s"]))
     assert line == "error: search.toml: pop: must be an integer ≥ 2, got 1"
     train = ["train", "--arch", "FALSR-C", "--data", "samples", "--out", "run"]
-    assert _one_line_error(runner.invoke(main, [*train, "--patch", "25"])).startswith(
+    assert one_line_error(runner.invoke(main, [*train, "--patch", "25"])).startswith(
         "error: --patch: 25 is not a multiple of the scale 2")
-    assert _one_line_error(runner.invoke(main, [*train, "--steps", "5", "--warmup", "10"])).startswith(
+    assert one_line_error(runner.invoke(main, [*train, "--steps", "5", "--warmup", "10"])).startswith(
         "error: --warmup: 10 steps is not shorter than the run")
-    assert _snapshot(tmp_path) == before and not Path("run").exists()
+    assert snapshot(tmp_path) == before and not Path("run").exists()

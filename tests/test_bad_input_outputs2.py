@@ -4,29 +4,16 @@ work folder byte-identical before and after."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_input import one_line_error, snapshot
 from click.testing import CliRunner
 from PIL import Image
 
 from falsr_cli.cli import main
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_line_error(result, status: int = 1) -> str:
-    assert result.exit_code == status, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -43,7 +30,7 @@ def test_upscale_json_and_out_never_replace_an_input_or_a_users_image(tmp_path, 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "up").mkdir()
     Image.fromarray(np.zeros((24, 20, 3), np.uint8)).save(tmp_path / "up" / "a_x2.png")  # the user's own
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     runner = CliRunner()
     up = ["upscale", str(photos / "a.png"), "-m", "bicubic"]
     refused = [
@@ -54,12 +41,12 @@ def test_upscale_json_and_out_never_replace_an_input_or_a_users_image(tmp_path, 
         ([*up, "--out", str(tmp_path), "--overwrite"], "--out", "a folder holding the input"),
     ]
     for args, flag, message in refused:
-        line = _one_line_error(runner.invoke(main, args))
+        line = one_line_error(runner.invoke(main, args))
         assert line.startswith(f"error: {flag} ") and message in line, (args, line)
     # --overwrite replaces a previous output, never a user's image that has an output's name.
     mine = runner.invoke(main, [*up, "--out", "up", "--overwrite"])
     assert mine.exit_code == 1 and "is not an image falsr wrote" in mine.stderr
-    assert _snapshot(tmp_path) == before and not (tmp_path / "up2").exists()
+    assert snapshot(tmp_path) == before and not (tmp_path / "up2").exists()
     first = runner.invoke(main, [*up, "--out", "new"])
     again = runner.invoke(main, [*up, "--out", "new", "--overwrite", "--json", "new.json"])
     assert first.exit_code == 0 and again.exit_code == 0, again.output
@@ -78,22 +65,22 @@ def test_export_overwrite_spares_a_users_file_and_a_sidecar_it_did_not_write(tmp
     (work / "model.pb").write_bytes(b"my own graph")
     (work / "other.pb.json").write_text('{"my": "notes"}')
     (work / "mine.json").write_text("{}")
-    before = _snapshot(work)
+    before = snapshot(work)
     monkeypatch.chdir(work)
     runner = CliRunner()
     base = ["export", arch.to_text(), "--weights", str(weights), "--format", "pb", "--overwrite"]
-    line = _one_line_error(runner.invoke(main, [*base, "--out", "model.pb"]))
+    line = one_line_error(runner.invoke(main, [*base, "--out", "model.pb"]))
     assert "--out model.pb is not a previous output of this kind" in line
-    line = _one_line_error(runner.invoke(main, [*base, "--out", "other.pb"]))
+    line = one_line_error(runner.invoke(main, [*base, "--out", "other.pb"]))
     assert "--out other.pb: its report other.pb.json is not a previous output" in line
-    line = _one_line_error(runner.invoke(main, [*base, "--out", "mine", "--format", "savedmodel"]))
+    line = one_line_error(runner.invoke(main, [*base, "--out", "mine", "--format", "savedmodel"]))
     assert "--out mine: its report mine.json is not a previous output" in line
-    assert _snapshot(work) == before
+    assert snapshot(work) == before
     # A previous export is one its report names with its hash (tests/test_bad_input_outputs.py replaces
     # one); once the user has written over it by hand, it no longer is.
     assert runner.invoke(main, [*base, "--out", "new.pb"]).exit_code == 0
     (work / "new.pb").write_bytes(b"edited by the user since")
-    assert "not a previous output" in _one_line_error(runner.invoke(main, [*base, "--out", "new.pb"]))
+    assert "not a previous output" in one_line_error(runner.invoke(main, [*base, "--out", "new.pb"]))
     assert (work / "new.pb").read_bytes() == b"edited by the user since"
 
 
@@ -115,7 +102,7 @@ def test_calculate_evaluate_and_demo_never_write_into_a_data_set_or_a_users_fold
     demo2 = tmp_path / "demo2"
     demo2.mkdir()
     (demo2 / "demo.json").write_text('{"my": "numbers"}')
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     runner = CliRunner()
     cases = [
         (["calculate", "--pb_path", "g.pb", "--dataset", str(data), "--save_path", str(data)],
@@ -131,7 +118,7 @@ def test_calculate_evaluate_and_demo_never_write_into_a_data_set_or_a_users_fold
         (["demo", "--out", "."], "--out", "is the working folder"),
     ]
     for args, flag, message in cases:
-        line = _one_line_error(runner.invoke(main, args))
+        line = one_line_error(runner.invoke(main, args))
         assert line.startswith(f"error: {flag} ") and message in line, (args, line)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
     assert not (tmp_path / "g").exists()

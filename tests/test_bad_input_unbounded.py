@@ -3,30 +3,16 @@ download stops with an error, an input too big for memory is refused up front. E
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from bad_input import one_line_error, snapshot
 from click.testing import CliRunner
 
 from falsr_cli.cli import main
 from falsr_cli.errors import FalsrError
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def _bomb(kind: str):
@@ -67,14 +53,14 @@ def test_a_graph_that_would_allocate_gigabytes_is_refused_naming_the_op(tmp_path
     graph = _bomb(kind)
     assert graph.ByteSize() < 8192
     (tmp_path / "g.pb").write_bytes(graph.SerializeToString())
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     started = time.perf_counter()
     result = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "g.pb"), "--dataset", "samples",
                                        "--engine", "tf", "--data-dir", str(tmp_path / "data")])
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert f"refusing to run {tmp_path / 'g.pb'}: {op}" in line and re.search(message, line), line
     assert time.perf_counter() - started < 60  # refused, not run until memory is gone
-    assert {k: v for k, v in _snapshot(tmp_path).items() if not k.startswith("data/")} == before
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("data/")} == before
 
 
 def test_tensorflow_errors_keep_their_reason():
@@ -120,7 +106,7 @@ def test_a_stalled_download_stops_with_an_error(tmp_path, monkeypatch):
         assert "stalled (" in line and "bytes in 1 s); try again later" in line, line
         assert time.perf_counter() - started < 20
         monkeypatch.setenv("FALSR_DOWNLOAD_STALL_SECONDS", "soon")
-        line = _one_line_error(CliRunner().invoke(main, ["dataset", "download", "Set5", "--data-dir",
+        line = one_line_error(CliRunner().invoke(main, ["dataset", "download", "Set5", "--data-dir",
                                                          str(tmp_path), "--mirror", "http://127.0.0.1:9"]))
         assert "FALSR_DOWNLOAD_STALL_SECONDS='soon' is not a number of seconds" in line
     finally:
@@ -138,7 +124,7 @@ def test_an_input_too_big_for_memory_is_refused_before_anything_runs(tmp_path):
         check_memory(arch, (4096, 4096), "xnnpack", available=2**30)
     result = CliRunner().invoke(main, ["latency", "FALSR-C", "--input", "8192x8192", "--runtime", "tf",
                                        "--data-dir", str(tmp_path)])
-    assert "--input 8192x8192 needs about" in _one_line_error(result)
+    assert "--input 8192x8192 needs about" in one_line_error(result)
     result = CliRunner().invoke(main, ["search", "--evaluator", "proxy", "--latency-max", "40ms",
                                        "--latency-input", "99999x1", "--out", str(tmp_path / "s")])
-    assert "--latency-input: '99999x1' is not HxW" in _one_line_error(result)
+    assert "--latency-input: '99999x1' is not HxW" in one_line_error(result)

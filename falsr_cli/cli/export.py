@@ -131,7 +131,8 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err,
-                           engine=engine, threads=threads, memory=budget)
+                           engine=engine, threads=threads, memory=budget,
+                           reserved=[json_path] if json_path else [])
     if json_path:
         from falsr_cli.atomic import write_json
         from falsr_cli.runtime.evaluate import jsonable

@@ -231,8 +231,11 @@ def upscale_files(
     log: Callable[[str], None] | None = None,
     engine: str = "auto",
     threads: int | None = None,
+    reserved: Sequence[str | os.PathLike] = (),
 ) -> dict[str, Any]:
     """Upscale every input into `out_dir`; a bad file is reported and skipped, the others still processed.
+
+    `reserved`: files the caller writes itself (its --json): a photo whose output would be one fails.
 
     `tile` None sizes the tiles so that the network's working memory stays within `memory` bytes.
     The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
@@ -281,12 +284,15 @@ def upscale_files(
     written: list[str] = []
     skipped: list[tuple[str, str]] = []
     planned: dict[str, Path] = {}
+    taken = {Path(os.path.realpath(p)) for p in reserved}
     out_dir.mkdir(parents=True, exist_ok=True)
     todo: list[tuple[Path, Path]] = []
     for path in files:
         target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
         if target.name in planned:
             failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
+        elif Path(os.path.realpath(target)) in taken:
+            failed.append((str(path), f"{path}: output {target} is the file given to --json"))
         elif target.exists() and not overwrite:
             skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
         elif target.exists() and not is_falsr_image(target):
