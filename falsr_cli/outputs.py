@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from falsr_cli.errors import FalsrError
@@ -52,14 +52,19 @@ def claim_output(
     same_kind: SameKind | None = None,
     flag: str = "--out",
     sealed: Sequence[str | os.PathLike] = (),
+    others: Mapping[str, str | os.PathLike | None] | None = None,
 ) -> None:
     """Raise FalsrError unless writing `path` (a file, or a folder when `folder`) destroys nothing it may not.
 
     `inputs` are the paths the command reads; `sealed` are folders nothing may be written into (data
-    sets); `same_kind(existing)` says whether what is already there is a previous output of this kind —
-    only such a file or folder may be replaced, and only with `overwrite`.
+    sets); `others` ({flag: path}) the run's other outputs, which this one must not be nor hold;
+    `same_kind(existing)` says whether what is already there is a previous output of this kind — only
+    such a file or folder may be replaced, and only with `overwrite`.
     """
     target = _real(path)
+    for name, other in (others or {}).items():
+        if other is not None and _within(_real(other), target):
+            raise FalsrError(f"{flag} {path} is also the output of {name} ({other}); give another path")
     cwd = _real(Path.cwd())
     if _within(cwd, target):
         raise FalsrError(f"{flag} {path} is the working folder or holds it; give a new path")
@@ -83,7 +88,7 @@ def claim_output(
     if same_kind is None or not same_kind(target):
         what = "holds files that are" if target.is_dir() else "is"
         raise FalsrError(f"{flag} {path} {what} not a previous output of this kind (falsr did not write "
-                         "it); it is not replaced even with --overwrite")
+                         "it), so it is never replaced; give another path")
 
 
 def claim_folder(

@@ -51,7 +51,7 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
 
     if json_path and json_path != "-":
         claim_output(json_path, overwrite=overwrite, inputs=[model, dataset], flag="--json",
-                     sealed=[dataset_folder(dataset, data_dir)],
+                     sealed=[dataset_folder(dataset, data_dir)], others={"--save": save_dir},
                      same_kind=json_kind("model", "dataset", "psnr"))
     result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
                             save_dir=save_dir, per_image=True, overwrite=overwrite, engine=engine)

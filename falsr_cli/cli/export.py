@@ -126,7 +126,7 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
         raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--memory") from None
     if json_path:  # before any work: never one of the photos, the model or a file that is not falsr's
         read = [*collect_inputs(inputs)[0], *(p for p in (model, weights) if p and os.path.exists(p))]
-        claim_output(json_path, overwrite=overwrite, inputs=read, flag="--json",
+        claim_output(json_path, overwrite=overwrite, inputs=read, flag="--json", others={"--out": out},
                      same_kind=json_kind("written", "skipped", "failed"))
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,

@@ -298,7 +298,23 @@ def _mirror() -> str | None:
 
 
 def _is_url(text: str) -> bool:
-    return urllib.parse.urlparse(text).scheme in ("http", "https")
+    try:
+        return urllib.parse.urlparse(text).scheme in ("http", "https")
+    except ValueError:  # e.g. an unclosed IPv6 bracket: check_mirror has named it
+        return False
+
+
+def check_mirror(mirror: str | None) -> None:
+    """Refuse a mirror that is neither a folder path nor a well-formed http(s) or file URL, before any
+    fetching."""
+    if not mirror or "://" not in mirror:
+        return
+    try:
+        parts = urllib.parse.urlparse(mirror)
+    except ValueError as e:
+        raise FalsrError(f"mirror {mirror!r} (--mirror or {MIRROR_ENV}) is not a valid URL ({e})") from None
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise FalsrError(f"mirror {mirror!r} (--mirror or {MIRROR_ENV}) is not a folder or an http(s) URL")
 
 
 def _source_for(ds: Dataset, fname: str, mirror: str | None) -> str:
@@ -487,7 +503,8 @@ def download(
     if ds.name == SAMPLES:
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
-    stall_seconds()  # a bad setting is refused before anything is fetched
+    check_mirror(mirror)  # bad settings are refused before anything is fetched
+    stall_seconds()
     folder = dataset_dir(ds.name, data_dir)
     # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
     lock = folder.parent / ".locks" / f"{ds.mirror_name}.lock"

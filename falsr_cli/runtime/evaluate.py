@@ -145,7 +145,9 @@ def evaluate_model(
         model_paths = [model] if isinstance(model, str | os.PathLike) and os.path.exists(model) else []
         claim_folder(save_dir, inputs=model_paths, sealed=sealed, flag="--save")
     spec = isinstance(model, str | os.PathLike) and str(model).lower() != "bicubic"
-    if spec and not str(model).lower().endswith(".tflite"):
+    if spec and str(model).lower().endswith(".tflite"):
+        engine = "xnnpack"  # a .tflite file runs in the TFLite interpreter, whatever --engine says
+    elif spec:
         from falsr_cli.models.engine import resolve_engine
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which

@@ -263,6 +263,8 @@ def upscale_files(
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
     used = "tf" if isinstance(model, SRModel) or model == "bicubic" else resolve_engine(engine)
     sr = model if isinstance(model, SRModel) else load_sr_model(model, weights, engine=used, threads=threads)
+    if sr.runtime == "tflite":
+        used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
     load_seconds = time.perf_counter() - start
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
@@ -272,11 +274,15 @@ def upscale_files(
     if tile is None:
         tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
         rf = sr.receptive_field or 0
-        if sr.working_floats and tile < rf:
-            need = 4 * _working_floats(sr) * (rf + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
-            raise FalsrError(f"--memory {memory / 1e6:.0f}M is too small for {sr.name}: its smallest "
-                             f"seamless tile ({rf} pixels and the overlap) needs {need / 1e6:.0f}M; give "
-                             f"--memory {math.ceil(need / 1e6)}M or more")
+        # The smallest tile the network can run seamlessly (tile_for_memory never goes below 8) must fit:
+        # a budget it cannot keep is refused, not quietly exceeded.
+        need = 4 * _working_floats(sr) * (max(rf, 8) + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
+        if sr.working_floats and need > memory:
+            unit, size = ("M", 1e6) if need >= 1e6 else ("K", 1e3)
+            enough = f"{math.ceil(need / size)}{unit}"
+            raise FalsrError(f"--memory {memory / size:.0f}{unit} is too small for {sr.name}: its smallest "
+                             f"seamless tile ({max(rf, 8)} pixels and the overlap) needs {enough}; give "
+                             f"--memory {enough} or more")
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")

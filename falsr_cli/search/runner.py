@@ -193,8 +193,14 @@ def _open(config: SearchConfig, train_fn: TrainFn | None, say: Log) -> _Search:
     """Check the run folder and data, set NSGA-II up, and restore the newest intact snapshot if there is
     one (a damaged one — edited, emptied, a truncated controller file — gives way to the one before)."""
     out = Path(config.out)
-    if train_fn is None and config.evaluator == "brief" and not config.scheduler:
-        _check_data(config)  # local workers share this file system (a remote cluster may not)
+    if train_fn is None and not config.scheduler:
+        # Local workers share this file system and these modules (a remote cluster may not): an evaluator
+        # that cannot load, or data that is not there, fails here, not once per candidate.
+        from falsr_cli.search.evaluator import resolve_evaluator
+
+        resolve_evaluator(config.evaluator)
+        if config.evaluator == "brief":
+            _check_data(config)
     journal = Journal(out)
     saved = journal.read_config()
     if config.precision == "auto" and config.evaluator == "brief":
