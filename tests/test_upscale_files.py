@@ -195,7 +195,7 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     assert tile_size(lite, pad, 1e7) == tile_for_memory(1e7, math.ceil(TFLITE_MEMORY_FACTOR * floats), pad)
     assert tile_size(lite, pad, 1e7) < tile_size(tiny_sr, pad, 1e7)
     wide = dataclasses.replace(tiny_sr, receptive_field=20)  # a receptive field wider than the least tile
-    with pytest.raises(FalsrError, match=r"--memory 1K is too small for .*: its smallest seamless tile"):
+    with pytest.raises(FalsrError, match=r"--memory \(1,000 bytes\) is too small for .*: its smallest"):
         upscale_files([tmp_path / "p.png"], wide, tmp_path / "o", memory=1e3, progress=False)
     assert not (tmp_path / "o").exists()
 

@@ -280,7 +280,7 @@ def upscale_files(
         if sr.working_floats and need > memory:
             unit, size = ("M", 1e6) if need >= 1e6 else ("K", 1e3)
             enough = f"{math.ceil(need / size)}{unit}"
-            raise FalsrError(f"--memory {memory / size:.0f}{unit} is too small for {sr.name}: its smallest "
+            raise FalsrError(f"--memory ({memory:,.0f} bytes) is too small for {sr.name}: its smallest "
                              f"seamless tile ({max(rf, 8)} pixels and the overlap) needs {enough}; give "
                              f"--memory {enough} or more")
     check_tiling(tile, pad, sr.receptive_field)
