@@ -122,7 +122,7 @@ def test_an_input_too_big_for_memory_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(FalsrError, match=r"--input 4096x4096 needs about [\d.]+ GiB .* 1\.0 GiB available; "
                                          r"use \d+x\d+ or smaller"):
         check_memory(arch, (4096, 4096), "xnnpack", available=2**30)
-    result = CliRunner().invoke(main, ["latency", "FALSR-C", "--input", "8192x8192", "--runtime", "tf",
+    result = CliRunner().invoke(main, ["latency", "FALSR-C", "--input", "8192x8192", "--runtime", "xnnpack",
                                        "--data-dir", str(tmp_path)])
     assert "--input 8192x8192 needs about" in one_line_error(result)
     result = CliRunner().invoke(main, ["search", "--evaluator", "proxy", "--latency-max", "40ms",
