@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from falsr_cli import interrupts
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -36,6 +38,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         if tmp_path.is_file():
             with open(tmp_path, "rb+") as f:
                 os.fsync(f.fileno())
+        interrupts.check()  # an interrupt swallowed on the way (e.g. by a converter) still stops here
         os.replace(tmp_path, target)
     except BaseException:
         if tmp_path.is_dir():

@@ -13,9 +13,29 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
+from falsr_cli.outputs import json_kind
 
 PRETRAINED = Path("pretrained_model/t291-FALSR-B-res.pb")  # the best shipped model, for comparison
 TRAIN_STEPS = 1000  # the searched network's training: about 40 s on 2 CPU cores
+# What a demo folder holds; a folder with anything else is not a previous demo and is never written into.
+DEMO_FILES = frozenset({"search", "train", "demo-best.pb", "demo-best.pb.json", "demo.json", ".falsr.lock"})
+is_demo_summary = json_kind("searched_minus_bicubic_db", "evaluation", "export")
+
+
+def _is_demo_folder(folder: Path) -> bool:
+    return all(p.name in DEMO_FILES for p in folder.iterdir())
+
+
+def claim_demo(out: str | os.PathLike) -> None:
+    """The output policy for a demo folder, before any work: a new folder, or a previous demo's (which a
+    re-run resumes and refreshes); its files are replaced only when they are the demo's own."""
+    from falsr_cli.export.exporter import claim_export
+    from falsr_cli.outputs import claim_output
+
+    out = Path(out)
+    claim_output(out, folder=True, overwrite=True, same_kind=_is_demo_folder)
+    claim_export(out / "demo-best.pb", "pb", overwrite=True, inputs=[out / "train"])
+    claim_output(out / "demo.json", overwrite=True, same_kind=is_demo_summary)
 
 
 def best_member(front: list[dict]) -> int:
@@ -49,6 +69,7 @@ def run_demo(
     out = Path(out)
     t0 = time.perf_counter()
     data_dir = str(data_dir) if data_dir else None
+    claim_demo(out)
 
     say("[1/4] search: NSGA-II + RL over a 3-cell space, candidates trained briefly on `samples`")
     overrides: dict[str, Any] = {"out": str(out / "search")}

@@ -44,3 +44,14 @@ def machine_id(*extra: str) -> str:
 
     text = "|".join([cpu_model(), " ".join(cpu_flags()), str(os.cpu_count()), *extra])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

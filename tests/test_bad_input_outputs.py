@@ -3,30 +3,17 @@ data folder, downloads bounded by the registry's byte count. Each case: exit cod
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
+from bad_input import one_line_error, snapshot
 from click.testing import CliRunner
 from export_models import shared_tiny
 
 from falsr_cli.cli import main
 from falsr_cli.errors import FalsrError
 from falsr_cli.outputs import claim_output, folder_lock
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    """sha256 of every file under `folder` (its names relative to it)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -49,7 +36,7 @@ def test_export_does_not_replace_a_folder_a_file_the_input_or_the_working_folder
     mine.mkdir()
     (mine / "notes.txt").write_text("my thesis")
     (tmp_path / "model.pb").write_bytes(b"an older model I keep")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     cases = [
@@ -62,8 +49,8 @@ def test_export_does_not_replace_a_folder_a_file_the_input_or_the_working_folder
     ]
     for args, message in cases:
         result = runner.invoke(main, ["export", text, "--weights", str(weights), *args])
-        assert message in _one_line_error(result), args
-    assert _snapshot(tmp_path) == before
+        assert message in one_line_error(result), args
+    assert snapshot(tmp_path) == before
     assert weights.is_file()
 
 
@@ -75,7 +62,7 @@ def test_overwrite_replaces_only_a_previous_export_of_the_same_kind(tmp_path, ti
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     again = runner.invoke(main, args)
-    assert "give --overwrite" in _one_line_error(again)
+    assert "give --overwrite" in one_line_error(again)
     forced = runner.invoke(main, [*args, "--overwrite"])
     assert forced.exit_code == 0, forced.output
 
@@ -117,7 +104,7 @@ def test_a_locked_run_folder_refuses_a_second_process_and_names_it(tmp_path):
     with folder_lock(data / "Set5", "test", lock_file=data / ".locks" / "Set5.lock"):
         args = ["dataset", "download", "Set5", "--data-dir", str(tmp_path / "data")]
         result = CliRunner().invoke(main, args)
-        assert "in use by another falsr process" in _one_line_error(result)
+        assert "in use by another falsr process" in one_line_error(result)
     # Released with the block (and by the kernel when a process dies): the folder is usable again.
     with folder_lock(tmp_path / "train", "again"):
         pass
@@ -164,10 +151,10 @@ def test_non_finite_model_output_and_colliding_save_names_are_errors(tmp_path):
     for ext in ("bmp", "webp"):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"ok.{ext}",
                                                                                  lossless=True)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(FalsrError, match="would both be saved as ok_SRF_2_SR.png"):
         evaluate_model("bicubic", str(folder), save_dir=tmp_path / "sr", progress=False)
-    assert _snapshot(tmp_path) == before and not (tmp_path / "sr").exists()
+    assert snapshot(tmp_path) == before and not (tmp_path / "sr").exists()
 
 
 # ---- 6. no traceback for odd input ------------------------------------------------------------------
@@ -182,15 +169,15 @@ def test_deep_json_odd_scheduler_addresses_and_non_utf8_paths_are_one_line(tmp_p
     for good in ("tcp://10.0.0.1:8786", "localhost:8786", "tls://[::1]:8786"):
         assert resolve_config({"scheduler": good}).scheduler == good
     runner = CliRunner()
-    assert "nested too deeply" in _one_line_error(runner.invoke(main, ["arch", "show", str(deep)]))
+    assert "nested too deeply" in one_line_error(runner.invoke(main, ["arch", "show", str(deep)]))
     for address in ("not an address", "foo://x:1"):
         result = runner.invoke(main, ["search", "--evaluator", "proxy", "--scheduler", address, "--n", "2",
                                       "--pop", "2", "--generations", "1", "--out", str(tmp_path / "s")])
-        assert "is not a Dask scheduler address" in _one_line_error(result), address
+        assert "is not a Dask scheduler address" in one_line_error(result), address
     bad = "runs/caf\udce9"  # a Latin-1 byte on the command line of a UTF-8 system
     result = runner.invoke(main, ["train", "--arch", "FALSR-C", "--data", "samples", "--steps", "2",
                                   "--out", bad])
-    assert "is not a UTF-8 path" in _one_line_error(result)
+    assert "is not a UTF-8 path" in one_line_error(result)
     assert not (tmp_path / "runs").exists()  # nothing half made
 
 
@@ -225,7 +212,7 @@ def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, m
     (tmp_path / "g.pb").write_bytes(graph_def.SerializeToString())
     result = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "g.pb"), "--dataset", "samples",
                                        "--data-dir", str(tmp_path / "data")])
-    assert "makes a tensor of 1.49 GiB" in _one_line_error(result)
+    assert "makes a tensor of 1.49 GiB" in one_line_error(result)
     with pytest.raises(FalsrError, match="1.49 GiB"):
         load_model(str(tmp_path / "g.pb"))
 
@@ -244,7 +231,7 @@ def test_an_impossible_batch_is_refused_up_front_with_what_it_needs(tmp_path):
         check_memory(b, 64, 32, available=2**30)
     result = CliRunner().invoke(main, ["train", "--arch", "FALSR-B", "--data", "samples", "--batch", "100000",
                                        "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data")])
-    assert "needs at least" in _one_line_error(result) and "GiB for one training step" in result.stderr
+    assert "needs at least" in one_line_error(result) and "GiB for one training step" in result.stderr
 
 
 # ---- 7. output that works in pipes --------------------------------------------------------------------
@@ -280,7 +267,7 @@ def test_a_float_tiff_is_refused_not_scored_inf(tmp_path):
     Image.fromarray(hr, mode="F").save(tmp_path / "img_001_SRF_2_HR.tif")
     Image.fromarray(hr[::2, ::2].copy(), mode="F").save(tmp_path / "img_001_SRF_2_LR.tif")
     result = CliRunner().invoke(main, ["evaluate", "-m", "bicubic", "-d", str(tmp_path)])
-    assert "holds 32-bit float pixels" in _one_line_error(result) and "inf" not in result.stdout
+    assert "holds 32-bit float pixels" in one_line_error(result) and "inf" not in result.stdout
 
 
 def test_exporting_a_run_that_another_process_holds_is_refused(tmp_path):
@@ -291,7 +278,7 @@ def test_exporting_a_run_that_another_process_holds_is_refused(tmp_path):
                       patch=16, out=str(run), data_dir=str(tmp_path / "data"), progress=False))
     with folder_lock(run, "training"):
         result = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "m.pb")])
-        assert "in use by another falsr process" in _one_line_error(result)
+        assert "in use by another falsr process" in one_line_error(result)
     assert not (tmp_path / "m.pb").exists()
     done = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "m.pb")])
     assert done.exit_code == 0, done.output
@@ -308,16 +295,21 @@ def test_evaluate_and_arch_from_pb_do_not_replace_files_without_overwrite(tmp_pa
     args = ["evaluate", "-m", "bicubic", "-d", "samples", "--data-dir", str(tmp_path / "data")]
     first = runner.invoke(main, [*args, "--save", str(sr)])
     assert first.exit_code == 0, first.output
-    made = _snapshot(sr)
+    made = snapshot(sr)
     assert len(made) == 5
     (tmp_path / "keep.png").write_bytes(next(sr.iterdir()).read_bytes())
     (tmp_path / "a.json").write_text("{}")
-    before = _snapshot(tmp_path)
-    assert "--save" in _one_line_error(runner.invoke(main, [*args, "--save", str(sr)]))
+    before = snapshot(tmp_path)
+    assert "--save" in one_line_error(runner.invoke(main, [*args, "--save", str(sr)]))
     scored = runner.invoke(main, [*args, "--json", "scores.json"])
-    assert "--json scores.json exists" in _one_line_error(scored)
+    assert "--json scores.json exists" in one_line_error(scored)
     result = runner.invoke(main, ["arch", "from-pb", "nowhere.pb", "-o", "a.json"])
-    assert "--output a.json exists" in _one_line_error(result)
-    assert _snapshot(tmp_path) == before
-    again = runner.invoke(main, [*args, "--save", str(sr), "--json", "scores.json", "--overwrite"])
-    assert again.exit_code == 0 and _snapshot(sr) == made and Image.open(sr / sorted(made)[0]).size
+    assert "--output a.json exists" in one_line_error(result)
+    assert snapshot(tmp_path) == before
+    # "my scores" is the user's, not a previous result: not replaced even with --overwrite.
+    mine = runner.invoke(main, [*args, "--json", "scores.json", "--overwrite"])
+    assert "not a previous output of this kind" in one_line_error(mine)
+    again = runner.invoke(main, [*args, "--save", str(sr), "--json", "new.json", "--overwrite"])
+    assert again.exit_code == 0 and snapshot(sr) == made and Image.open(sr / sorted(made)[0]).size
+    twice = runner.invoke(main, [*args, "--json", "new.json", "--overwrite"])
+    assert twice.exit_code == 0 and (tmp_path / "scores.json").read_text() == "my scores"

@@ -66,11 +66,12 @@ def test_hr_only_folder_makes_lr_once_and_caches_it(tmp_path):
     np.testing.assert_array_equal(pairs[1].lr, imresize(hr, 0.5))
     cached = sorted(lr_cache_dir(data, 2).glob("*.png"))
     assert len(cached) == 2
-    # The second load reads the cache: prove it by planting a marker value in a cached file.
+    # The second load reads the cache: prove it by planting a marker value in a cached file (written, as
+    # an entry must be, with its key: one without is remade, tests/test_bad_input_caches.py).
     for path in cached:
         lr = read_rgb(path)[0].copy()
         lr[0, 0] = [1, 2, 3]
-        write_image(path, lr)
+        write_image(path, lr, key=path.stem)
     again = load_pairs(folder, data_dir=data)
     assert all(tuple(p.lr[0, 0]) == (1, 2, 3) for p in again)
     # Uncropped HR images for training.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -147,11 +148,16 @@ def test_failures_leave_nothing_behind(tiny, tmp_path: Path, monkeypatch: pytest
     arch, model = tiny
     target = tmp_path / "m.pb"
     target.write_bytes(b"previous export")
+    # Its report, naming its hash: what makes it a previous export that --overwrite may replace.
+    report = {"format": "pb", "interface": "falsr", "quantize": "none", "path": str(target), "bytes": 15,
+              "max_abs_diff": 0.0, "tolerance": 1e-5,
+              "sha256": hashlib.sha256(b"previous export").hexdigest()}
+    exporter.report_path(target).write_text(json.dumps(report))
     monkeypatch.setattr(exporter, "FLOAT_TOLERANCE", -1.0)  # any difference now exceeds the bound
     with pytest.raises(FalsrError, match="differs from the Keras model by .* nothing was written"):
         export_model(model, target, "pb", overwrite=True)
     assert target.read_bytes() == b"previous export"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pb", "m.pb.json"]
     with pytest.raises(FalsrError, match="applies to --format tflite only"):
         export_model(model, tmp_path / "q.pb", "pb", quantize="int8")
     with pytest.raises(FalsrError, match="is a folder"):

@@ -55,7 +55,12 @@ def test_download_from_mirror_then_name_works_as_model(tmp_path: Path, reference
     res = _run("model", "download", "FALSR-B", "--data-dir", str(data), "--to", str(to))
     assert res.exit_code == 1 and "exists" in res.output and "--overwrite" in res.output
     assert (to / "FALSR-B.pb").read_bytes() == b"the user's own file"
+    # --overwrite replaces a published graph there (another version), never the user's own file.
     res = _run("model", "download", "FALSR-B", "--data-dir", str(data), "--to", str(to), "--overwrite")
+    assert res.exit_code == 1 and "not a previous output of this kind" in res.output
+    assert (to / "FALSR-B.pb").read_bytes() == b"the user's own file"
+    (to / "FALSR-B.pb").unlink()
+    res = _run("model", "download", "FALSR-B", "--data-dir", str(data), "--to", str(to))
     assert res.exit_code == 0, res.output
     assert (to / "FALSR-B.pb").read_bytes() == path.read_bytes()
 

@@ -91,8 +91,9 @@ def test_a_misspelt_evaluator_stops_the_cli_search_with_its_reason_and_status_1(
             "--quiet", "--out", str(tmp_path / "s")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("error: generation 1: no candidate trained successfully (3 × "
-                                     "FalsrError: evaluator: 'prxy' is not brief, proxy or module:function)")
+    # Refused before the first generation, naming the option typed.
+    assert result.stderr.strip() == "error: --evaluator: 'prxy' is not brief, proxy or module:function"
+    assert not (tmp_path / "s" / "evaluations.jsonl").exists()
 
 
 def test_a_search_says_its_whole_cost_after_its_first_trained_candidates(tmp_path):

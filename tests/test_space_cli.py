@@ -84,7 +84,7 @@ def test_malformed_architecture_file_is_a_one_line_error(tmp_path, mutate, messa
 
 def test_other_bad_inputs(tmp_path):
     for args, message in (
-        (("flops", "FALSR-A", "--input", "480by480"), "input size"),
+        (("flops", "FALSR-A", "--input", "480by480"), "--input '480by480'"),
         (("arch", "show", _write(tmp_path, "{not json")), "not valid JSON"),
         (("arch", "show", "NOPE"), "not a preset"),
         (("arch", "from-pb", str(tmp_path / "missing.pb")), "not found"),

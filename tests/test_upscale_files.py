@@ -127,7 +127,7 @@ def test_setup_errors(tiny_sr, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     rf = tiny_sr.receptive_field
     cases = [
-        (dict(out_dir=tmp_path / "file"), "is a file, not a folder"),
+        (dict(out_dir=tmp_path / "file"), "is a file; this output is a folder"),
         (dict(scale=3), "upscales ×2, but --scale 3"),
         (dict(tile=rf - 1), "smaller than the model's receptive field"),
         (dict(tile_pad=rf - 1), "--tile-pad"),
@@ -195,7 +195,7 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     assert tile_size(lite, pad, 1e7) == tile_for_memory(1e7, math.ceil(TFLITE_MEMORY_FACTOR * floats), pad)
     assert tile_size(lite, pad, 1e7) < tile_size(tiny_sr, pad, 1e7)
     wide = dataclasses.replace(tiny_sr, receptive_field=20)  # a receptive field wider than the least tile
-    with pytest.raises(FalsrError, match=r"--memory 0M is too small for .*: its smallest seamless tile"):
+    with pytest.raises(FalsrError, match=r"--memory \(1,000 bytes\) is too small for .*: its smallest"):
         upscale_files([tmp_path / "p.png"], wide, tmp_path / "o", memory=1e3, progress=False)
     assert not (tmp_path / "o").exists()
 

@@ -13,7 +13,9 @@ import sys
 # Quiet TensorFlow's C++ start-up chatter before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
+from collections.abc import Collection, Iterator  # noqa: E402
 
 import click  # noqa: E402
 
@@ -55,6 +57,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+@contextlib.contextmanager
+def naming_options(fields: Collection[str]) -> Iterator[None]:
+    """An API error that starts with a config field's name ("batch: …") names the option the user typed
+    instead ("--batch: …")."""
+    try:
+        yield
+    except FalsrError as e:
+        name, sep, rest = str(e).partition(": ")
+        if sep and name in fields:
+            raise FalsrError(f"--{name.replace('_', '-')}: {rest}") from None
+        raise
+
+
 class FalsrGroup(click.Group):
     """A click group that loads its commands lazily and turns expected failures into one-line errors."""
 
@@ -76,8 +91,13 @@ class FalsrGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
+        from falsr_cli import interrupts
+
+        interrupts.install()
         try:
-            return super().invoke(ctx)
+            value = super().invoke(ctx)
+            interrupts.check()  # a signal whose exception a library swallowed: still an interrupted run
+            return value
         except click.UsageError as e:
             # One line, not click's three: the message and where to read more.
             where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
@@ -86,9 +106,10 @@ class FalsrGroup(click.Group):
         except FalsrError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            signum = interrupts.pending() or getattr(e, "signum", 2)
+            click.echo(f"interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})", err=True)
+            sys.exit(128 + signum)
         except OSError as e:
             click.echo(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", err=True)
             sys.exit(1)

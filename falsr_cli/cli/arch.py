@@ -92,10 +92,11 @@ def arch_from_pb_cmd(pb: str, output: str | None, overwrite: bool) -> None:
     """
     from falsr_cli.console import err_console
     from falsr_cli.models.pb_import import architecture_from_pb
-    from falsr_cli.outputs import claim_output
+    from falsr_cli.outputs import claim_output, json_kind
 
     if output:
-        claim_output(output, overwrite=overwrite, inputs=[pb], flag="--output")
+        claim_output(output, overwrite=overwrite, inputs=[pb], flag="--output",
+                     same_kind=json_kind("format", "cells"))
     arch = architecture_from_pb(pb)
     if output:
         arch.save(output)

@@ -45,11 +45,14 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
     from falsr_cli.atomic import write_json
     from falsr_cli.cli.views import per_image_table, summary_table
     from falsr_cli.console import console
-    from falsr_cli.outputs import claim_output
+    from falsr_cli.data.pairs import dataset_folder
+    from falsr_cli.outputs import claim_output, json_kind
     from falsr_cli.runtime.evaluate import evaluate_model, jsonable
 
     if json_path and json_path != "-":
-        claim_output(json_path, overwrite=overwrite, inputs=[model, dataset], flag="--json")
+        claim_output(json_path, overwrite=overwrite, inputs=[model, dataset], flag="--json",
+                     sealed=[dataset_folder(dataset, data_dir)], others={"--save": save_dir},
+                     same_kind=json_kind("model", "dataset", "psnr"))
     result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
                             save_dir=save_dir, per_image=True, overwrite=overwrite, engine=engine)
     if json_path == "-":

@@ -116,17 +116,23 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
     """
     from falsr_cli.console import console
     from falsr_cli.errors import FalsrError
-    from falsr_cli.runtime.upscale import upscale_files
+    from falsr_cli.outputs import claim_output, json_kind
+    from falsr_cli.runtime.upscale import collect_inputs, upscale_files
     from falsr_cli.units import parse_bytes
 
     try:
         budget = parse_bytes(memory, "--memory")
     except FalsrError as e:
         raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--memory") from None
+    if json_path:  # before any work: never one of the photos, the model or a file that is not falsr's
+        read = [*collect_inputs(inputs)[0], *(p for p in (model, weights) if p and os.path.exists(p))]
+        claim_output(json_path, overwrite=overwrite, inputs=read, flag="--json", others={"--out": out},
+                     same_kind=json_kind("written", "skipped", "failed"))
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err,
-                           engine=engine, threads=threads, memory=budget)
+                           engine=engine, threads=threads, memory=budget,
+                           reserved=[json_path] if json_path else [])
     if json_path:
         from falsr_cli.atomic import write_json
         from falsr_cli.runtime.evaluate import jsonable

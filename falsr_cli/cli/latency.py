@@ -85,6 +85,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     from falsr_cli.errors import FalsrError
     from falsr_cli.machine import describe
     from falsr_cli.models.latency import (
+        check_memory,
         default_threads,
         load_profile,
         measure_network,
@@ -97,6 +98,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     if runtime == "tf":
         threads = set_tf_threads(threads)  # before anything runs in TensorFlow
     arch, luma = _load(model)
+    check_memory(arch, hw, runtime)
     result = measure_network(luma, runtime, threads, hw, runs=runs, warmup=warmup)
     macs = mult_adds(arch, hw)
     result.update({"model": model, "architecture": arch.to_text(), "mult_adds": macs,
@@ -106,8 +108,10 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
                                      space=arch.space)
         result["predicted_ms"] = predict_ms(arch, profile)
         result["profile"] = str(path)
-    except FalsrError:
+    except FalsrError as e:
         result["predicted_ms"] = None
+        if "damaged" in str(e):  # a missing profile is normal; a damaged one should be rebuilt
+            click.echo(f"note: {e}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -155,15 +159,17 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
 
         profile, path = load_profile(runtime, threads, hw, data_dir=data_dir, rebuild=rebuild,
                                      progress=report, space=space)
+    from falsr_cli.cost.latency_model import calibrated_ms
+
     nets = profile["calibration"]["networks"]
-    errors = [abs(profile["calibration"]["a"] * n["raw_ms"] + profile["calibration"]["b"] - n["measured_ms"])
-              / n["measured_ms"] for n in nets]
+    errors = [abs(calibrated_ms(n["raw_ms"], profile["calibration"]) - n["measured_ms"]) / n["measured_ms"]
+              for n in nets]
     summary = {"profile": str(path), "runtime": profile["runtime"], "threads": profile["threads"],
                "input": profile["input"], "operations": len(profile["ops"]),
                "calibration": {"a": profile["calibration"]["a"], "b": profile["calibration"]["b"],
                                "networks": len(nets),
                                "mean_abs_error": sum(errors) / len(errors) if errors else None},
-               "seconds": profile["seconds"], "cpu": profile["machine"]["cpu"]}
+               "seconds": profile["seconds"], "cpu": profile["machine"]["cpu"]}  # checked by load_profile
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

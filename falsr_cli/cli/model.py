@@ -58,7 +58,8 @@ def model_list(data_dir: str | None, as_json: bool) -> None:
 @click.option("--to", "to", type=click.Path(file_okay=False), default=None,
               help="Also copy each .pb into this folder (e.g. ./pretrained_model, as the authors' README "
                    "has it).")
-@click.option("--overwrite", is_flag=True, help="With --to: replace a different file of the same name there.")
+@click.option("--overwrite", is_flag=True,
+              help="With --to: replace another published graph of the same name there (never a user's file).")
 @click.option("--force", is_flag=True, help="Fetch again, even when present and verified.")
 def model_download(names: tuple[str, ...], data_dir: str | None, mirror: str | None, to: str | None,
                    overwrite: bool, force: bool) -> None:

@@ -153,8 +153,13 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
     def note(message: str) -> None:
         err_console.print(message, markup=False, highlight=False)
 
-    result = run_search(config, quiet=quiet, log=note, on_generation=GenerationRows(console).print,
-                        progress=bar)
+    from dataclasses import fields
+
+    from falsr_cli.cli import naming_options
+
+    with naming_options({f.name for f in fields(SearchConfig)}):
+        result = run_search(config, quiet=quiet, log=note, on_generation=GenerationRows(console).print,
+                            progress=bar)
     if result.generation and not quiet:
         console.print(front_table(read_pareto(out)))
 

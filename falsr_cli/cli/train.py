@@ -103,7 +103,12 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
         if kind == "note":
             err_console.print(f"[yellow]note:[/] {data['message']}")
 
-    summary = train(config, on_event=on_event, progress=progress)
+    from dataclasses import fields
+
+    from falsr_cli.cli import naming_options
+
+    with naming_options({f.name for f in fields(TrainConfig)}):
+        summary = train(config, on_event=on_event, progress=progress)
     if as_json:
         import json
 

@@ -175,19 +175,29 @@ def predict_ms(arch: Architecture, profile: Mapping[str, Any]) -> float:
         raise FalsrError(f"the latency profile is for x{profile['scale']} with {profile['features']} "
                          f"features, "
                          f"not x{arch.scale} with {arch.features}")
-    cal = profile.get("calibration") or {"a": 1.0, "b": 0.0}
-    return cal["a"] * raw_ms(arch, profile["ops"]) + cal["b"]
+    return calibrated_ms(raw_ms(arch, profile["ops"]), profile.get("calibration"))
+
+
+def calibrated_ms(raw: float, calibration: Mapping[str, Any] | None) -> float:
+    """a·raw + b, never below `raw`: a network cannot run faster than the sum of its operations measured
+    one by one (a calibration line fitted on a few networks can dip below it, even below zero, for a small
+    one — a budget would then be met on paper only)."""
+    cal = calibration or {"a": 1.0, "b": 0.0}
+    return max(float(cal["a"]) * raw + float(cal["b"]), raw)
 
 
 def fit_calibration(raw: Iterable[float], measured: Iterable[float]) -> dict[str, float]:
-    """Least-squares a, b of measured ≈ a·raw + b (a alone when the points cannot fix both)."""
+    """Least-squares a, b ≥ 0 of measured ≈ a·raw + b (a alone when the points cannot fix both, or when
+    the free fit's intercept is negative: a line through the origin then)."""
     xs, ys = list(raw), list(measured)
     n = len(xs)
     if n == 0:
         return {"a": 1.0, "b": 0.0}
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
-    if n < 3 or sxx <= 1e-12 * max(mx * mx, 1e-12):
-        return {"a": my / mx if mx else 1.0, "b": 0.0}
-    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    return {"a": a, "b": my - a * mx}
+    if n >= 3 and sxx > 1e-12 * max(mx * mx, 1e-12):
+        a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+        if my - a * mx >= 0:
+            return {"a": a, "b": my - a * mx}
+    sxy, sxx0 = sum(x * y for x, y in zip(xs, ys, strict=True)), sum(x * x for x in xs)
+    return {"a": sxy / sxx0 if sxx0 else 1.0, "b": 0.0}

@@ -164,10 +164,11 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         raise FalsrError(f"not a readable image: {path} ({e})") from None
 
 
-def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> None:
+def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95, key: str | None = None) -> None:
     """Write a uint8 (H, W), (H, W, 3) or (H, W, 4) image atomically; format from the extension.
 
     PNG is lossless; JPEG and WebP use `quality`. The target is replaced only once the file is complete.
+    `key` (PNG): a cache entry's key, stored with the pixels' hash so that `read_keyed` can verify it.
     """
     path = Path(path)
     fmt = IMAGE_WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
@@ -183,17 +184,72 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
     img = Image.fromarray(np.ascontiguousarray(arr))
     if fmt == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")
+    options = save_options(fmt, quality)
+    if key is not None and fmt == "PNG":
+        options["pnginfo"].add_text(_KEY_TEXT, f"{key} {_pixels_hash(np.asarray(img))}")
     with atomic_path(path, suffix=path.suffix) as tmp:
-        img.save(tmp, format=fmt, **save_options(fmt, quality))
+        img.save(tmp, format=fmt, **options)
+
+
+_KEY_TEXT = "falsr-cache-key"
+
+
+def _pixels_hash(arr: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:32]
+
+
+def read_keyed(path: str | os.PathLike, key: str) -> np.ndarray | None:
+    """The uint8 RGB pixels of a cache image written with `key`, or None if it is absent, damaged, or was
+    written for another key (a swapped entry is remade, never trusted)."""
+    try:
+        with open_image(Path(path)) as img:
+            claim = str(img.info.get(_KEY_TEXT, "")).split(" ")
+            if img.mode != "RGB" or len(claim) != 2 or claim[0] != key:
+                return None
+            arr = np.asarray(img)
+    except (FalsrError, OSError, ValueError):
+        return None
+    return arr if _pixels_hash(arr) == claim[1] else None
+
+
+# Every image falsr writes says so in its metadata (PNG text, EXIF Software): `--overwrite` replaces only
+# such an image, never one a user made that happens to have an output's name.
+MARK = "falsr"
+_EXIF_SOFTWARE = 0x0131
 
 
 def save_options(fmt: str, quality: int) -> dict:
-    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless."""
+    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless; all
+    carry falsr's mark."""
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", MARK)
+        return {"pnginfo": info}
+    exif = Image.Exif()
+    exif[_EXIF_SOFTWARE] = MARK
     if fmt == "JPEG":
-        return {"quality": quality, "subsampling": 0}
-    if fmt == "WEBP":
-        return {"quality": quality}
-    return {}
+        return {"quality": quality, "subsampling": 0, "exif": exif.tobytes()}
+    return {"quality": quality, "exif": exif.tobytes()}
+
+
+def png_mark_chunk() -> tuple[bytes, bytes]:
+    """(chunk type, data) of the PNG text chunk that marks an image as falsr's (for hand-written PNGs)."""
+    return b"tEXt", b"Software\0" + MARK.encode("ascii")
+
+
+def is_falsr_image(path: str | os.PathLike) -> bool:
+    """Whether the image at `path` carries falsr's mark (it is a previous output, not a user's image)."""
+    try:
+        with Image.open(path) as img:
+            if img.info.get("Software") == MARK:
+                return True
+            return img.getexif().get(_EXIF_SOFTWARE) == MARK
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

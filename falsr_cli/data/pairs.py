@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from falsr_cli.atomic import sha256_file
-from falsr_cli.data.images import list_images, read_rgb, write_image
+from falsr_cli.data.images import list_images, read_keyed, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.errors import FalsrError
 
@@ -64,6 +64,16 @@ def resolve_folder(
         raise FalsrError(f"not a folder: {path} (give a data set name or a folder of images)")
     names = ", ".join(d.name for d in registry.list_datasets())
     raise FalsrError(f"unknown data set or folder: {text} (registered: {names})")
+
+
+def dataset_folder(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
+    """Where a data set spec's images are (or will be, once fetched), without fetching: the folder an
+    output must never be written into."""
+    from falsr_cli.data import registry
+
+    if registry.find_dataset(str(spec)) is not None:
+        return registry.dataset_dir(str(spec), data_dir)
+    return Path(spec)
 
 
 def _pair_files(folder: Path) -> dict[str, dict[int, dict[str, Path]]]:
@@ -117,15 +127,12 @@ def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -
     cached = cache_dir / f"{key}.png"
     expected = (hr.shape[0] // scale, hr.shape[1] // scale, 3)
     if cached.is_file():
-        try:
-            lr, _ = read_rgb(cached)
-            if lr.shape == expected:
-                return lr
-        except FalsrError:
-            pass  # a damaged cache entry is simply remade
+        lr = read_keyed(cached, key)  # verified against its key: a damaged or swapped entry is remade
+        if lr is not None and lr.shape == expected:
+            return lr
     lr = imresize(hr, 1.0 / scale)
     try:
-        write_image(cached, lr)
+        write_image(cached, lr, key=key)
     except OSError:
         pass  # a read-only data folder only costs recomputation
     return lr

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,6 +41,23 @@ MIRROR_ENV = "FALSR_DATA_MIRROR"
 RAW_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{folder}/{file}"
 TIMEOUT_SECONDS = 30
 _CHUNK = 1 << 16
+# A download that brings fewer than STALL_MIN_BYTES in STALL_SECONDS (a mirror sending a byte now and then)
+# has stalled: it is stopped with an error rather than left running silently for ever.
+STALL_ENV = "FALSR_DOWNLOAD_STALL_SECONDS"
+STALL_SECONDS = 60.0
+STALL_MIN_BYTES = 16384
+
+
+def stall_seconds() -> float:
+    """The stall window: env FALSR_DOWNLOAD_STALL_SECONDS, else STALL_SECONDS."""
+    text = os.environ.get(STALL_ENV, "").strip()
+    try:
+        value = float(text) if text else STALL_SECONDS
+    except ValueError:
+        raise FalsrError(f"{STALL_ENV}={text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise FalsrError(f"{STALL_ENV}={text!r} must be positive")
+    return value
 
 
 @dataclass(frozen=True)
@@ -280,7 +298,23 @@ def _mirror() -> str | None:
 
 
 def _is_url(text: str) -> bool:
-    return urllib.parse.urlparse(text).scheme in ("http", "https")
+    try:
+        return urllib.parse.urlparse(text).scheme in ("http", "https")
+    except ValueError:  # e.g. an unclosed IPv6 bracket: check_mirror has named it
+        return False
+
+
+def check_mirror(mirror: str | None) -> None:
+    """Refuse a mirror that is neither a folder path nor a well-formed http(s) or file URL, before any
+    fetching."""
+    if not mirror or "://" not in mirror:
+        return
+    try:
+        parts = urllib.parse.urlparse(mirror)
+    except ValueError as e:
+        raise FalsrError(f"mirror {mirror!r} (--mirror or {MIRROR_ENV}) is not a valid URL ({e})") from None
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise FalsrError(f"mirror {mirror!r} (--mirror or {MIRROR_ENV}) is not a folder or an http(s) URL")
 
 
 def _source_for(ds: Dataset, fname: str, mirror: str | None) -> str:
@@ -323,12 +357,21 @@ def _stream(read, part: Path, have: int, expected: int | None, what: str, src: s
     """Append `read(_CHUNK)` blocks to `part` (from byte `have`; 0 starts it anew), fsynced at the end.
 
     A source that sends more than the registry's size (plus a margin) is cut off: the file is removed
-    and the error names it, so a mirror that streams forever cannot fill the disk.
+    and the error names it, so a mirror that streams forever cannot fill the disk. One that sends less
+    than STALL_MIN_BYTES in the stall window is stopped (the part stays, a later run resumes it).
     """
     limit = _byte_limit(expected)
     written = have
+    stall = stall_seconds()
+    window, window_bytes = time.monotonic(), 0
     with open(part, "ab" if have else "wb") as out:
         while chunk := read(_CHUNK):
+            window_bytes += len(chunk)
+            if time.monotonic() - window >= stall:
+                if window_bytes < STALL_MIN_BYTES:
+                    raise FalsrError(f"download of {what} from {src} stalled ({window_bytes} bytes in "
+                                     f"{stall:g} s); try again later, or set {MIRROR_ENV} to another copy")
+                window, window_bytes = time.monotonic(), 0
             written += len(chunk)
             if limit is not None and written > limit:
                 out.close()
@@ -352,7 +395,7 @@ def _fetch_url(url: str, part: Path, what: str, advance, set_total=None, expecte
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+        response = urllib.request.urlopen(request, timeout=min(TIMEOUT_SECONDS, stall_seconds()))
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:
             return  # the .part file is already complete; the checksum decides
@@ -369,7 +412,12 @@ def _fetch_url(url: str, part: Path, what: str, advance, set_total=None, expecte
         if resumed:
             advance(have)
         try:
-            _stream(response.read, part, have, expected, what, url, advance)
+            # read1: what has arrived (up to a chunk), so a trickle is seen as one, not waited out.
+            _stream(response.read1, part, have, expected, what, url, advance)
+        except TimeoutError:
+            raise FalsrError(f"download of {what} from {url} stalled (no bytes for "
+                             f"{min(TIMEOUT_SECONDS, stall_seconds()):g} s); try again later, or set "
+                             f"{MIRROR_ENV} to another copy") from None
         except (urllib.error.URLError, OSError) as e:
             # The partial file stays as .part so a later run resumes it.
             raise _network_error(what, url, e) from None
@@ -455,6 +503,8 @@ def download(
     if ds.name == SAMPLES:
         return ensure_samples(data_dir)
     mirror = mirror or _mirror()
+    check_mirror(mirror)  # bad settings are refused before anything is fetched
+    stall_seconds()
     folder = dataset_dir(ds.name, data_dir)
     # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
     lock = folder.parent / ".locks" / f"{ds.mirror_name}.lock"

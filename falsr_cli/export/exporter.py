@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from falsr_cli.atomic import atomic_path, write_json
+from falsr_cli import interrupts
+from falsr_cli.atomic import atomic_path, read_json, sha256_file, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
-from falsr_cli.outputs import claim_output
+from falsr_cli.outputs import claim_output, json_kind
 
 EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
@@ -68,6 +69,7 @@ class ExportReport:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     validation: dict | None = None  # tflite: PSNR/SSIM of the float model and the export on a data set
+    sha256: str = ""  # of the file (savedmodel: of saved_model.pb): how a later --overwrite knows it is ours
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -263,6 +265,7 @@ def _atomic_dir(target: Path) -> Iterator[Path]:
     shutil.rmtree(tmp)  # writers (tf.saved_model.save) create the folder themselves
     try:
         yield tmp
+        interrupts.check()  # a swallowed interrupt stops here, before anything is renamed into place
         if target.exists():
             # Two renames: the old artefact survives until the new one is complete.
             old = target.with_name(f".{target.name}.old")
@@ -285,21 +288,50 @@ def _is_savedmodel(folder: Path) -> bool:
     return "saved_model.pb" in names and names <= allowed
 
 
+_REPORT_KEYS = ("format", "interface", "quantize", "path", "bytes", "max_abs_diff", "tolerance")
+is_export_report = json_kind(*_REPORT_KEYS)
+
+
+def _export_hash(out: Path) -> str:
+    """What an export's report vouches for: the file's sha256 (a SavedModel's: its saved_model.pb's)."""
+    return sha256_file(out / "saved_model.pb" if out.is_dir() else out)
+
+
+def is_previous_export(out: Path) -> bool:
+    """Whether `out` is an export falsr wrote: its report `<out>.json` names it and holds its hash (older
+    reports: its size), so a user's file that merely has the name is never taken for one."""
+    report = report_path(out)
+    if not report.is_file() or not is_export_report(report):
+        return False
+    if out.is_dir() and not _is_savedmodel(out):
+        return False
+    doc = read_json(report)
+    if Path(str(doc.get("path", ""))).name != out.name:
+        return False
+    if doc.get("sha256"):
+        return doc["sha256"] == _export_hash(out)
+    files = [p for p in out.rglob("*") if p.is_file()] if out.is_dir() else [out]
+    size = sum(p.stat().st_size for p in files)
+    return doc.get("bytes") == size
+
+
 def claim_export(out: str | os.PathLike, fmt: str, *, overwrite: bool = False,
-                 inputs: Sequence[str | os.PathLike] = ()) -> None:
-    """The output policy for an export: `out` (a folder for savedmodel) and its report `<out>.json`."""
+                 inputs: Sequence[str | os.PathLike] = (), flag: str = "--out") -> None:
+    """The output policy for an export: `out` (a folder for savedmodel) and its report `<out>.json`; with
+    `overwrite`, both are replaced only when they are a previous export and its report."""
     claim_output(out, overwrite=overwrite, folder=fmt == "savedmodel", inputs=inputs,
-                 same_kind=_is_savedmodel)
-    claim_output(report_path(out), overwrite=overwrite, inputs=inputs)
+                 same_kind=is_previous_export, flag=flag)
+    claim_output(report_path(out), overwrite=overwrite, inputs=inputs, same_kind=is_export_report,
+                 flag=f"{flag} {out}: its report")
 
 
-def _check_out(out: Path, fmt: str) -> None:
+def _check_out(out: Path, fmt: str, flag: str = "--out") -> None:
     if fmt != "savedmodel" and out.is_dir():
         raise FalsrError(
-            f"--out {out} is a folder; a {fmt} export is one file (e.g. {out / ('model.' + fmt)})"
+            f"{flag} {out} is a folder; a {fmt} export is one file (e.g. {out / ('model.' + fmt)})"
         )
     if fmt == "savedmodel" and out.is_file():
-        raise FalsrError(f"--out {out} is a file; a SavedModel is a folder")
+        raise FalsrError(f"{flag} {out} is a file; a SavedModel is a folder")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -324,6 +356,7 @@ def export_model(
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
     inputs: Sequence[str | os.PathLike] = (),
+    flag: str = "--out",
 ) -> ExportReport:
     """Export `luma_model` ((N,h,w,1) LR luma → HR luma) to `out`; verify, write atomically, report.
 
@@ -335,8 +368,8 @@ def export_model(
     start = time.perf_counter()
     out = Path(out)
     check_options(fmt, interface, quantize)
-    claim_export(out, fmt, overwrite=overwrite, inputs=inputs)
-    _check_out(out, fmt)
+    claim_export(out, fmt, overwrite=overwrite, inputs=inputs, flag=flag)
+    _check_out(out, fmt, flag)
     log = log or (lambda _msg: None)
     scale = model_scale(luma_model)
     tr = _trace(luma_model, interface)
@@ -391,6 +424,7 @@ def export_model(
         inputs=[f"{n}:0" if fmt in ("pb", "onnx") else n for n in tr.input_names],
         outputs=[f"{tr.pb_output}:0" if fmt in ("pb", "onnx") else tr.output_name],
         validation=validation,
+        sha256=_export_hash(out),
     )
     write_json(report_path(out), report.to_dict())
     return report

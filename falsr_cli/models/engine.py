@@ -101,14 +101,40 @@ def model_digest(luma_model: Any) -> str:
     return h.hexdigest()[:24]
 
 
+# A cache entry is the key it was made for and the sha256 of its .tflite, then the .tflite itself: an entry
+# cut short, damaged or swapped for another model's (which XNNPACK would run without a word under this
+# model's name) does not match what it claims and is converted again.
+_ENTRY_MAGIC = b"falsr-tflite-cache-1\n"
+
+
+def _entry(key: str, content: bytes) -> bytes:
+    return _ENTRY_MAGIC + key.encode("ascii") + b"\n" + hashlib.sha256(content).digest() + content
+
+
+def _read_entry(path: Path, key: str) -> bytes | None:
+    """The .tflite of a cache entry made for `key`, or None when it is absent or not whole and that."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = _ENTRY_MAGIC + key.encode("ascii") + b"\n"
+    if not data.startswith(head) or len(data) < len(head) + 32:
+        return None
+    digest, content = data[len(head):len(head) + 32], data[len(head) + 32:]
+    return content if hashlib.sha256(content).digest() == digest else None
+
+
 def cached_tflite(luma_model: Any, data_dir: str | os.PathLike | None = None) -> bytes:
-    """The float32 .tflite of a luma model, from the cache when this exact model was converted before."""
-    path = resolve_data_dir(data_dir) / "cache" / "tflite" / f"{model_digest(luma_model)}.tflite"
-    if path.is_file():
-        return path.read_bytes()
+    """The float32 .tflite of a luma model, from the cache when this exact model was converted before (and
+    the entry proves it: see _entry)."""
+    key = model_digest(luma_model)
+    path = cache_dir(data_dir) / f"{key}.tflite"
+    content = _read_entry(path, key)
+    if content is not None:
+        return content
     content = luma_tflite_bytes(luma_model)
     try:
-        atomic.write_bytes(path, content)
+        atomic.write_bytes(path, _entry(key, content))
     except OSError:
         pass  # a read-only data folder: convert again next time
     return content

@@ -175,6 +175,68 @@ def _fixed_tensors(graph_def: Any) -> Iterator[tuple[str, Any, int]]:
         yield where, node, int(np.prod(np.maximum(dims, 0), dtype=np.float64)) * itemsize
 
 
+# What a network of the FALSR space holds per LR pixel in its widest tensor is at most a few thousand bytes
+# (FALSR-A: 480 channels of float32); a tensor may take this much per input pixel, or MAX_TENSOR_BYTES.
+BYTES_PER_INPUT_PIXEL = 16384
+
+
+def check_allocation(graph_def: Any, input_shapes: dict[str, Sequence[int]], source: str = "graph",
+                     max_bytes: int | None = None) -> None:
+    """Refuse a graph with an op whose output, for inputs of `input_shapes` ({tensor name: shape}), would
+    exceed the bound (or whose size cannot be known before it runs: it depends on pixel values), naming
+    the op. TensorFlow's own shape inference over the whole graph (constants folded, functions followed)
+    sizes every tensor before anything runs: a few-KB graph that fills, pads, tiles or doubles its way to
+    gigabytes is refused here, not after it has taken the memory."""
+    import tensorflow as tf
+
+    pixels = max((int(np.prod(s[:-1], dtype=np.float64)) for s in input_shapes.values()), default=1)
+    limit = max(max_tensor_bytes() if max_bytes is None else max_bytes, BYTES_PER_INPUT_PIXEL * pixels)
+    graph = tf.Graph()
+    try:
+        with graph.as_default():
+            feeds = {name: tf.compat.v1.placeholder(tf.float32, list(shape), name="falsr_bound_input")
+                     for name, shape in input_shapes.items()}
+            tf.compat.v1.import_graph_def(graph_def, input_map=feeds, name="")
+    except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FalsrError(f"cannot import {source}: {first}") from None
+    mapped = {name.split(":")[0] for name in input_shapes}
+    _check_ops_allocation(graph, graph_def, mapped, limit, source, "", 0)
+
+
+def _check_ops_allocation(graph: Any, graph_def: Any, skip: set[str], limit: int, source: str, where: str,
+                          depth: int) -> None:
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
+
+    library = {fn.signature.name: fn for fn in graph_def.library.function}
+    for op in graph.get_operations():
+        if op.name in skip or op.type == "Placeholder" and not op.inputs:
+            continue
+        for out in op.outputs:
+            dims = out.shape.as_list() if out.shape.rank is not None else None
+            if dims is None or any(d is None for d in dims):
+                raise FalsrError(f"refusing to run {source}: {op.type} node {where}{op.name} makes a tensor "
+                                 "whose size cannot be known before it runs (it depends on the pixel "
+                                 "values); a model's tensors follow from its input size")
+            size = int(np.prod(dims, dtype=np.float64)) * max(out.dtype.size, 1)
+            if size > limit:
+                raise FalsrError(f"refusing to run {source}: {op.type} node {where}{op.name} makes a tensor "
+                                 f"of {size / 2**30:.2f} GiB ({'x'.join(map(str, dims))}), over the "
+                                 f"{limit / 2**30:.2f} GiB bound (env {MAX_TENSOR_ENV})")
+        for callee in _called_functions(op.node_def):
+            if callee not in library or depth > 8:
+                raise FalsrError(f"refusing to run {source}: {op.type} node {where}{op.name} calls "
+                                 f"{callee}, which cannot be sized")
+            # The call site's shapes, not those recorded in the function (traced with unknown sizes).
+            fdef = type(library[callee])()
+            fdef.CopyFrom(library[callee])
+            fdef.arg_attr.clear()
+            fdef.attr.pop("_input_shapes", None)
+            body = function_def_to_graph(fdef, input_shapes=[t.shape for t in op.inputs])
+            _check_ops_allocation(body, graph_def, set(), limit, source, f"{where}function {callee}: ",
+                                  depth + 1)
+
+
 def placeholders(graph_def: Any) -> list[str]:
     return [n.name for n in graph_def.node if n.op in ("Placeholder", "PlaceholderWithDefault")]
 
@@ -212,6 +274,8 @@ class FrozenGraph:
 
         check_ops(graph_def, source)
         check_interface(graph_def, inputs, output, source)
+        self._graph_def = graph_def
+        self._bounded: set[tuple] = set()  # input shapes whose allocations have been sized
         self.source = source
         self.inputs = tuple(inputs)
         self.output = output
@@ -235,12 +299,24 @@ class FrozenGraph:
 
         if len(arrays) != len(self.inputs):
             raise FalsrError(f"{self.source} takes {len(self.inputs)} inputs, got {len(arrays)}")
+        shapes = tuple(tuple(np.shape(a)) for a in arrays)
+        if shapes not in self._bounded:  # sized before it runs, once per input size
+            check_allocation(self._graph_def, dict(zip(self.inputs, shapes, strict=True)), self.source)
+            self._bounded.add(shapes)
         try:
             out = self._fn(*[tf.convert_to_tensor(np.asarray(a, np.float32)) for a in arrays])
         except tf.errors.OpError as e:
-            first = e.message.strip().splitlines()[0] if e.message else type(e).__name__
-            raise FalsrError(f"running {self.source} failed: {first}") from None
+            raise FalsrError(f"running {self.source} failed: {op_error_text(e)}") from None
         return out.numpy()
+
+
+def op_error_text(e: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong (its first is often only "Graph execution
+    error:", the op and the reason come after it)."""
+    lines = [line.strip() for line in (getattr(e, "message", None) or str(e)).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Graph execution error", "Detected at node",
+                                                              "File ", "Stack trace"))]
+    return (useful or lines or [type(e).__name__])[0][:300]
 
 
 def load_falsr_graph(path: str | os.PathLike) -> FrozenGraph:

@@ -34,8 +34,8 @@ CALIBRATION_NETWORKS = 8
 _OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
 
 
-def parse_hw(text: str) -> tuple[int, int]:
-    """'240x320' (height x width) or '240' → (240, 320) / (240, 240)."""
+def parse_hw(text: str, flag: str = "--input") -> tuple[int, int]:
+    """'240x320' (height x width) or '240' → (240, 320) / (240, 240); `flag`: the option it came from."""
     parts = str(text).lower().replace("×", "x").split("x")
     try:
         hw = tuple(int(p) for p in parts)
@@ -44,7 +44,7 @@ def parse_hw(text: str) -> tuple[int, int]:
     if len(hw) == 1:
         hw = (hw[0], hw[0])
     if len(hw) != 2 or min(hw) < 1 or max(hw) > 8192:
-        raise FalsrError(f"--input {text!r} is not HxW in pixels, e.g. 240x240")
+        raise FalsrError(f"{flag} {text!r} is not HxW in pixels (at most 8192 a side), e.g. 240x240")
     return hw  # type: ignore[return-value]
 
 
@@ -54,11 +54,11 @@ def check_runtime(runtime: str) -> str:
     return runtime
 
 
-def default_threads(threads: int | None) -> int:
+def default_threads(threads: int | None, flag: str = "--threads") -> int:
     """The thread count asked for, else the cores this process may use."""
     if threads is not None:
         if threads < 1:
-            raise FalsrError(f"--threads {threads} must be at least 1")
+            raise FalsrError(f"{flag} {threads} must be at least 1")
         return threads
     try:
         return len(os.sched_getaffinity(0))
@@ -118,6 +118,28 @@ def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, i
     it.allocate_tensors()
     it.set_tensor(index, x)
     return it.invoke
+
+
+# XNNPACK's working memory against TensorFlow's estimate (see runtime/upscale.py's TFLITE_MEMORY_FACTOR),
+# and the conversion's own copy of the graph: a little more room than TensorFlow.
+_TFLITE_MEMORY_FACTOR = 1.7
+
+
+def check_memory(arch: Architecture, hw: tuple[int, int], runtime: str, flag: str = "--input",
+                 available: int | None = None) -> None:
+    """Refuse an input size whose forward pass cannot fit in memory, before anything is allocated (as
+    `falsr train` does for a batch), saying what it would need and what fits."""
+    from falsr_cli.cost.cost_model import working_floats
+    from falsr_cli.machine import available_memory
+
+    per_pixel = 4 * working_floats(arch) * (1.0 if runtime == "tf" else _TFLITE_MEMORY_FACTOR)
+    need = per_pixel * hw[0] * hw[1]
+    have = available_memory() if available is None else available
+    if have is not None and need > have:
+        side = int((have / per_pixel) ** 0.5)
+        raise FalsrError(f"{flag} {hw[0]}x{hw[1]} needs about {need / 2**30:.1f} GiB to run this network "
+                         f"({runtime}), more than the {have / 2**30:.1f} GiB available; use {side}x{side} or "
+                         "smaller")
 
 
 def measure_network(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
@@ -307,24 +329,60 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
             "call_overhead_ms": overhead, "ops": table, "calibration": {**cal, "networks": networks}}
 
 
+def profile_damage(profile: Any, runtime: str, threads: int, hw: tuple[int, int], scale: int,
+                   features: int) -> str | None:
+    """What is wrong with a cached profile (None: whole, and the profile of exactly this key): a cache entry
+    edited, cut short or copied from another runtime, thread count or input is never used as it is."""
+    if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
+        return "not a falsr latency profile"
+    claimed = {"runtime": runtime, "threads": threads, "input": list(hw), "scale": scale,
+               "features": features}
+    for key, value in claimed.items():
+        if profile.get(key) != value:
+            return f"{key} is {profile.get(key)!r}, its name says {value!r}"
+    ops, cal = profile.get("ops"), profile.get("calibration")
+    if not isinstance(ops, dict) or not ops or not all(isinstance(v, int | float) and v >= 0
+                                                       for v in ops.values()):
+        return "no operation times"
+    if not isinstance(cal, dict) or not all(isinstance(cal.get(k), int | float) for k in ("a", "b")) \
+            or not isinstance(cal.get("networks"), list) or not all(
+                isinstance(n, dict) and isinstance(n.get("raw_ms"), int | float)
+                and isinstance(n.get("measured_ms"), int | float) and n["measured_ms"] > 0
+                for n in cal["networks"]):
+        return "no calibration"
+    machine = profile.get("machine")
+    if not isinstance(machine, dict) or not isinstance(machine.get("cpu"), str) \
+            or not isinstance(profile.get("seconds"), int | float):
+        return "no machine or build time"
+    return None
+
+
 def load_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] = (240, 240), scale: int = 2,
                  features: int = 32, data_dir: str | os.PathLike | None = None, build: bool = True,
                  rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None,
-                 space: str = DEFAULT_SPACE) -> tuple[dict[str, Any], Path]:
+                 flag: str = "--input", space: str = DEFAULT_SPACE) -> tuple[dict[str, Any], Path]:
     """This machine's profile for the runtime, threads, input and space: from the cache, else built and
-    cached."""
+    cached (after checking that the widest networks it times fit in memory at that input, `flag`)."""
     threads = default_threads(threads)
     path = profile_path(runtime, threads, hw, scale, features, data_dir, space)
+    damage = None
     if path.is_file() and not rebuild:
-        profile = atomic.read_json(path)
-        if isinstance(profile, dict) and profile.get("format") == PROFILE_FORMAT:
+        try:
+            profile = atomic.read_json(path)
+        except FalsrError as e:
+            profile, damage = None, str(e)
+        damage = damage or profile_damage(profile, runtime, threads, hw, scale, features)
+        if damage is None:
             return profile, path
+    command = (f"falsr latency profile --runtime {runtime} --threads {threads} --input {hw[0]}x{hw[1]}"
+               + ("" if space == DEFAULT_SPACE else f" --space {space}") + (" --rebuild" if damage else ""))
     if not build:
+        if damage:
+            raise FalsrError(f"the latency profile {path} is damaged ({damage}); run `{command}`")
         raise FalsrError(f"no latency profile for {runtime}, {threads} threads, {hw[0]}x{hw[1]} on this "
-                         f"machine; "
-                         f"run `falsr latency profile --runtime {runtime} --threads {threads} "
-                         f"--input {hw[0]}x{hw[1]}" + ("" if space == DEFAULT_SPACE else f" --space {space}")
-                         + "`")
+                         f"machine; run `{command}`")
+    for arch in calibration_architectures(scale=scale, features=features, space=space):
+        check_memory(arch, hw, runtime, flag)
     profile = build_profile(runtime, threads, hw, scale, features, progress=progress, space=space)
     atomic.write_json(path, profile)
     return profile, path

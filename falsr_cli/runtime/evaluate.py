@@ -20,7 +20,7 @@ from falsr_cli.atomic import write_json
 from falsr_cli.data.metrics import score
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import Upscaler
-from falsr_cli.outputs import claim_output
+from falsr_cli.outputs import claim_folder, claim_output, json_kind
 
 METRICS_FILE = "metrics.json"
 
@@ -59,13 +59,16 @@ def run_pairs(
     progress: bool = True,
     description: str = "",
     overwrite: bool = False,
+    sealed: Sequence[str | os.PathLike] = (),
+    flag: str = "--save",
 ) -> list[dict[str, Any]]:
     """Upscale and score every pair, one image at a time (sizes differ); per-image rows.
 
-    With `save_dir`, an SR file already there is replaced only with `overwrite` (checked before any work).
+    With `save_dir`, an SR file already there is replaced only with `overwrite` and only when falsr wrote
+    it; nothing is written into a `sealed` (data set) folder — all checked before any work.
     """
     from falsr_cli.console import progress as progress_bar
-    from falsr_cli.data.images import write_image
+    from falsr_cli.data.images import is_falsr_image, write_image
 
     if save_dir is not None:
         # Two inputs that would write one SR file (ok.bmp and ok.webp): refused before any work.
@@ -73,10 +76,11 @@ def run_pairs(
         for pair in pairs:
             name = sr_filename(pair.name, scale)
             if name in seen:
-                raise FalsrError(f"--save: two images of this data set are named {pair.name} (e.g. .bmp and "
+                raise FalsrError(f"{flag}: two images of this data set are named {pair.name} (e.g. .bmp and "
                                  f".webp) and would both be saved as {name}; rename one")
             seen[name] = pair.name
-            claim_output(Path(save_dir) / name, overwrite=overwrite, flag="--save")
+            claim_output(Path(save_dir) / name, overwrite=overwrite, same_kind=is_falsr_image, flag=flag,
+                         sealed=sealed)
     rows = []
     with progress_bar(transient=True, disable=not progress) as bar:
         task = bar.add_task(description or upscaler.name, total=len(pairs))
@@ -133,11 +137,17 @@ def evaluate_model(
     inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`
     (existing ones are replaced only with `overwrite`).
     """
-    from falsr_cli.data.pairs import load_pairs
+    from falsr_cli.data.pairs import dataset_folder, load_pairs
 
     start = time.perf_counter()
+    sealed = [dataset_folder(dataset, data_dir)]
+    if save_dir is not None:  # before the model is loaded or anything is fetched
+        model_paths = [model] if isinstance(model, str | os.PathLike) and os.path.exists(model) else []
+        claim_folder(save_dir, inputs=model_paths, sealed=sealed, flag="--save")
     spec = isinstance(model, str | os.PathLike) and str(model).lower() != "bicubic"
-    if spec and not str(model).lower().endswith(".tflite"):
+    if spec and str(model).lower().endswith(".tflite"):
+        engine = "xnnpack"  # a .tflite file runs in the TFLite interpreter, whatever --engine says
+    elif spec:
         from falsr_cli.models.engine import resolve_engine
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
@@ -145,7 +155,7 @@ def evaluate_model(
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
-                     description=f"{upscaler.name} on {label}", overwrite=overwrite)
+                     description=f"{upscaler.name} on {label}", overwrite=overwrite, sealed=sealed)
     result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale,
                               "engine": engine if spec else None}
     result.update(summarize(rows))
@@ -211,14 +221,22 @@ def calculate(
     per-image figures to `<save_path>/<pb stem>/metrics.json`, merged with data sets of earlier runs and
     rewritten after each data set completes (a failing run never loses what was saved).
     """
-    from falsr_cli.data.pairs import load_pairs, resolve_folder
+    from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
     from falsr_cli.models.network import FrozenGraphUpscaler
-    from falsr_cli.runtime.zoo import resolve_model_spec
+    from falsr_cli.runtime.zoo import find_model, resolve_model_spec
 
     start = time.perf_counter()
+    names = list(datasets) if datasets else default_datasets(data_dir, scale)
+    # Outputs first: nothing is written into a data set folder, the graph or beside it as an SR image.
+    sealed = [dataset_folder(name, data_dir) for name in names]
+    named = None if os.path.exists(pb_path) else find_model(str(pb_path), data_dir)
+    stem = (named.path if named is not None else Path(pb_path)).stem
+    pb_inputs = [pb_path] if os.path.exists(pb_path) else []
+    claim_folder(Path(save_path) / stem, inputs=pb_inputs, sealed=sealed, flag="--save_path")
+    claim_output(Path(save_path) / stem / METRICS_FILE, overwrite=True, same_kind=json_kind("datasets"),
+                 inputs=pb_inputs, sealed=sealed, flag="--save_path")
     pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download))
     upscaler = FrozenGraphUpscaler(pb_path, scale=scale)
-    names = list(datasets) if datasets else default_datasets(data_dir, scale)
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
     folders: dict[str, Path] = {}
     for name in names:
@@ -235,7 +253,8 @@ def calculate(
         # As the original calculate.py, a re-run refreshes its own SR images in <save_path>/<pb>/<set>/
         # (names of the protocol, nothing else is replaced).
         rows = run_pairs(upscaler, pairs, scale=scale, save_dir=out_dir / label, progress=progress,
-                         description=f"{pb_path.stem} on {label}", overwrite=True)
+                         description=f"{pb_path.stem} on {label}", overwrite=True, sealed=sealed,
+                         flag="--save_path")
         entry = summarize(rows)
         entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         entry["per_image"] = rows

@@ -24,9 +24,11 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.data import color
+from falsr_cli.data.images import is_falsr_image
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.engine import resolve_engine
 from falsr_cli.models.network import SRModel
+from falsr_cli.outputs import claim_folder
 from falsr_cli.runtime.open import load_sr_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
@@ -229,8 +231,11 @@ def upscale_files(
     log: Callable[[str], None] | None = None,
     engine: str = "auto",
     threads: int | None = None,
+    reserved: Sequence[str | os.PathLike] = (),
 ) -> dict[str, Any]:
     """Upscale every input into `out_dir`; a bad file is reported and skipped, the others still processed.
+
+    `reserved`: files the caller writes itself (its --json): a photo whose output would be one fails.
 
     `tile` None sizes the tiles so that the network's working memory stays within `memory` bytes.
     The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
@@ -245,14 +250,21 @@ def upscale_files(
     start = time.perf_counter()
     log = log or (lambda _msg: None)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FalsrError(f"--out {out_dir} is a file, not a folder")
+    files, input_errors = collect_inputs(inputs)
+    # A folder that holds an input is refused: the run would write beside its inputs and, with
+    # --overwrite (or an input named like an output), over them.
+    read = [*files, *(p for p in inputs if Path(p).is_dir())]
+    if isinstance(model, str | os.PathLike) and os.path.exists(model):
+        read.append(model)
+    claim_folder(out_dir, inputs=read, flag="--out")
     if fmt is not None and fmt.lower() not in IMAGE_WRITE_FORMATS:
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
     used = "tf" if isinstance(model, SRModel) or model == "bicubic" else resolve_engine(engine)
     sr = model if isinstance(model, SRModel) else load_sr_model(model, weights, engine=used, threads=threads)
+    if sr.runtime == "tflite":
+        used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
     load_seconds = time.perf_counter() - start
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
@@ -262,27 +274,36 @@ def upscale_files(
     if tile is None:
         tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
         rf = sr.receptive_field or 0
-        if sr.working_floats and tile < rf:
-            need = 4 * _working_floats(sr) * (rf + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
-            raise FalsrError(f"--memory {memory / 1e6:.0f}M is too small for {sr.name}: its smallest "
-                             f"seamless tile ({rf} pixels and the overlap) needs {need / 1e6:.0f}M; give "
-                             f"--memory {math.ceil(need / 1e6)}M or more")
+        # The smallest tile the network can run seamlessly (tile_for_memory never goes below 8) must fit:
+        # a budget it cannot keep is refused, not quietly exceeded.
+        need = 4 * _working_floats(sr) * (max(rf, 8) + 2 * max(pad, BICUBIC_CONTEXT)) ** 2
+        if sr.working_floats and need > memory:
+            unit, size = ("M", 1e6) if need >= 1e6 else ("K", 1e3)
+            enough = f"{math.ceil(need / size)}{unit}"
+            raise FalsrError(f"--memory ({memory:,.0f} bytes) is too small for {sr.name}: its smallest "
+                             f"seamless tile ({max(rf, 8)} pixels and the overlap) needs {enough}; give "
+                             f"--memory {enough} or more")
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
-    files, input_errors = collect_inputs(inputs)
     failed: list[tuple[str, str]] = [(e.split(":", 1)[0], e) for e in input_errors]
     written: list[str] = []
     skipped: list[tuple[str, str]] = []
     planned: dict[str, Path] = {}
+    taken = {Path(os.path.realpath(p)) for p in reserved}
     out_dir.mkdir(parents=True, exist_ok=True)
     todo: list[tuple[Path, Path]] = []
     for path in files:
         target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
         if target.name in planned:
             failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
+        elif Path(os.path.realpath(target)) in taken:
+            failed.append((str(path), f"{path}: output {target} is the file given to --json"))
         elif target.exists() and not overwrite:
             skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
+        elif target.exists() and not is_falsr_image(target):
+            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; "
+                                      "it is not replaced even with --overwrite"))
         else:
             planned[target.name] = path
             todo.append((path, target))

@@ -51,6 +51,20 @@ def shipped_dirs() -> list[Path]:
     return found
 
 
+def _card_description(card: object) -> str | None:
+    """What a model card says a shipped model is, or None for a card that is not one (damaged, edited):
+    such a model is left out of the names rather than breaking every command that resolves one."""
+    if not isinstance(card, dict) or not isinstance(card.get("scores"), dict):
+        return None
+    figures = ", ".join(f"{d} {v['psnr']:.2f} dB" for d, v in card["scores"].items()
+                        if isinstance(v, dict) and isinstance(v.get("psnr"), int | float))
+    training = card.get("training")
+    steps = training.get("steps_done") if isinstance(training, dict) else None
+    what = f"{card.get('architecture_name', '?')} trained by falsr"
+    what += f" ({steps} steps)" if isinstance(steps, int) and steps else ""
+    return f"{what}; {figures}" if figures else what
+
+
 def _shipped() -> list[ModelEntry]:
     out: list[ModelEntry] = []
     pbs = [pb for folder in shipped_dirs() for pb in sorted(folder.glob("*.pb"))]
@@ -61,18 +75,12 @@ def _shipped() -> list[ModelEntry]:
         if not card_path.is_file():
             continue
         try:
-            card = atomic.read_json(card_path)
-        except FalsrError:
+            description = _card_description(atomic.read_json(card_path))
+        except (FalsrError, OSError):
             continue  # not a card we can read: not listed (make results names the broken card)
-        if not isinstance(card, dict) or "scores" not in card:
+        if description is None:
             continue
-        scores = card.get("scores", {})
-        figures = ", ".join(f"{d} {v['psnr']:.2f} dB" for d, v in scores.items() if isinstance(v, dict)
-                            and "psnr" in v)
-        steps = (card.get("training") or {}).get("steps_done")
-        what = f"{card.get('architecture_name', '?')} trained by falsr"
-        what += f" ({steps} steps)" if steps else ""
-        out.append(ModelEntry(pb.stem, "shipped", f"{what}; {figures}" if figures else what,
+        out.append(ModelEntry(pb.stem, "shipped", description,
                               "pretrained_model/ (model card " + card_path.name + ")", pb))
     return out
 
@@ -138,7 +146,10 @@ def copy_model(name: str, to: str | os.PathLike, data_dir: str | os.PathLike | N
         return target
     if target.is_file() and atomic.sha256_file(target) == atomic.sha256_file(entry.path):
         return target  # already there, byte for byte
-    claim_output(target, overwrite=overwrite, flag="--to")
+    # With --overwrite, only a copy of a published model (another version of one) is replaced.
+    known = {f.sha256 for m in registry.list_models() for f in m.files if f.sha256}
+    claim_output(target, overwrite=overwrite, flag="--to",
+                 same_kind=lambda p: p.is_file() and atomic.sha256_file(p) in known)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(target) as tmp:
         shutil.copyfile(entry.path, tmp)

@@ -298,16 +298,27 @@ def resolve_config(
 ) -> SearchConfig:
     """Merge defaults (or `base`, e.g. a saved run) < preset < config file < overrides; validate."""
     values: dict[str, Any] = (base or SearchConfig()).to_dict()
+    # Where each value came from, so that an error names what the user typed: the flag, or the file's key.
+    origin: dict[str, str] = {}
     if preset is not None:
         if preset not in PRESETS:
             raise FalsrError(f"preset: unknown preset {preset!r} (expected one of {', '.join(PRESETS)})")
         values.update(PRESETS[preset])
     if config_file is not None:
-        values.update(load_toml(config_file))
+        from_file = load_toml(config_file)
+        values.update(from_file)
+        origin.update({key: f"{config_file}: {key}" for key in from_file})
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key.replace("-", "_")] = value
-    return SearchConfig.from_dict(values).validate()
+            origin[key.replace("-", "_")] = "--" + key.replace("_", "-")
+    try:
+        return SearchConfig.from_dict(values).validate()
+    except FalsrError as e:
+        name, sep, rest = str(e).partition(": ")
+        if sep and name in origin:
+            raise FalsrError(f"{origin[name]}: {rest}") from None
+        raise
 
 
 def check_compatible(saved: SearchConfig, new: SearchConfig) -> None:

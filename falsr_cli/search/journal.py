@@ -22,12 +22,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
+from falsr_cli.search.problem import FAILED, OK, SKIPPED
 
 KEEP_SNAPSHOTS = 3
 
@@ -65,7 +67,9 @@ class Journal:
         self._cut_torn_tail()
         records = read_jsonl(self.evaluations_path)
         self._seq = len(records)
-        return records
+        # A line that is JSON but not a whole record (an edit, a disk fault) is left out: that candidate is
+        # evaluated again rather than the search ending on it.
+        return [r for r in records if _is_record(r)]
 
     def _cut_torn_tail(self) -> None:
         path = self.evaluations_path
@@ -131,15 +135,27 @@ class Journal:
                 gens.append(int(d.name[4:]))
         return sorted(gens)
 
-    def latest_snapshot(self) -> tuple[dict[str, Any], Path] | None:
-        """(state, folder) of the newest readable snapshot, or None for a fresh search."""
+    def snapshot_states(self) -> Iterator[tuple[dict[str, Any] | None, Path]]:
+        """(state, folder) of each snapshot, newest first; state None where state.json does not read as an
+        object (a disk fault, an edit): the caller passes over it to the one before."""
         for g in reversed(self.snapshots()):
             folder = self.snapshot_dir(g)
             try:
-                return json.loads((folder / "state.json").read_text(encoding="utf-8")), folder
-            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-                continue  # unreadable (should not happen with atomic writes): fall back to the one before
-        return None
+                state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
+                state = None
+            yield (state if isinstance(state, dict) else None), folder
+
+
+
+def _is_record(r: Any) -> bool:
+    """A journal line with what the search reads of it: hash, generation, genome, status and costs (and a
+    PSNR when it trained)."""
+    number = (int, float)
+    return (isinstance(r, dict) and isinstance(r.get("hash"), str) and isinstance(r.get("generation"), int)
+            and isinstance(r.get("genome"), list) and r.get("status") in (OK, SKIPPED, FAILED)
+            and isinstance(r.get("mult_adds"), number) and isinstance(r.get("params"), number)
+            and (r["status"] != OK or isinstance(r.get("psnr"), number)))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -81,8 +81,9 @@ class FalsrProblem(Problem):
         """Load (or build, once per machine) the latency profile --latency-max needs; its cache path."""
         c = self.config
         self.latency_profile, path = load_profile(c.latency_runtime, c.latency_threads,
-                                                  parse_hw(c.latency_input), c.scale, c.features,
-                                                  c.data_dir, progress=progress, space=c.space)
+                                                  parse_hw(c.latency_input, "--latency-input"), c.scale,
+                                                  c.features, c.data_dir, progress=progress,
+                                                  flag="--latency-input", space=c.space)
         return path
 
     def latency(self, x: Sequence[int] | np.ndarray) -> dict[str, Any]:
@@ -99,7 +100,8 @@ class FalsrProblem(Problem):
             if c.latency_max is not None and abs(pred / c.latency_max - 1.0) <= c.latency_margin:
                 p = self.latency_profile
                 measured = measure_network(random_luma_model(arch), c.latency_runtime, p["threads"],
-                                           parse_hw(c.latency_input), runs=7, warmup=2)["median_ms"]
+                                           parse_hw(c.latency_input, "--latency-input"), runs=7,
+                                           warmup=2)["median_ms"]
                 out.update(latency_ms=measured, latency_measured_ms=measured)
             self._latency[key] = out
         return self._latency[key]

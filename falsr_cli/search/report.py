@@ -124,7 +124,9 @@ def member(record: dict, config: SearchConfig) -> dict[str, Any]:
 
 
 def pareto_document(config: SearchConfig, front: list[dict], generation: int, hv: float,
-                    n_evaluations: int) -> dict[str, Any]:
+                    n_evaluations: int, removed: list[dict] | None = None) -> dict[str, Any]:
+    """pareto.json: the front and what it was formed under; `removed`: members the final latency
+    measurement put over --latency-max (and so out of the front)."""
     return {
         "format": PARETO_FORMAT,
         "generation": generation,
@@ -140,6 +142,7 @@ def pareto_document(config: SearchConfig, front: list[dict], generation: int, hv
         "hypervolume": hv,
         "reference_point": reference_point(config),
         "front": [member(r, config) for r in front],
+        **({"removed_over_latency_budget": removed} if removed else {}),
     }
 
 

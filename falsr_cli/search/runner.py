@@ -56,9 +56,15 @@ class SearchResult:
 
 def load_saved_config(out: str | Path) -> SearchConfig:
     """The config of the search in `out` (for --resume); FalsrError when there is none."""
-    saved = Journal(out).read_config()
+    journal = Journal(out)
+    saved = journal.read_config()
     if saved is None:
         raise FalsrError(f"--resume: no search in {out} (no config.json)")
+    try:
+        saved.validate()
+    except FalsrError as e:  # an edited config.json: name the file, not an option the user did not give
+        raise FalsrError(f"{journal.config_path}: {e}; restore the value the search started with or start "
+                         "a new --out") from None
     return saved
 
 
@@ -184,13 +190,18 @@ class _Search:
     cache: dict[str, dict] = field(default_factory=dict)
 
 
-def _open(config: SearchConfig, train_fn: TrainFn | None) -> _Search:
-    """Check the run folder and data, set NSGA-II up, and restore the newest snapshot if there is one."""
-    from pymoo.core.termination import NoTermination
-
+def _open(config: SearchConfig, train_fn: TrainFn | None, say: Log) -> _Search:
+    """Check the run folder and data, set NSGA-II up, and restore the newest intact snapshot if there is
+    one (a damaged one — edited, emptied, a truncated controller file — gives way to the one before)."""
     out = Path(config.out)
-    if train_fn is None and config.evaluator == "brief" and not config.scheduler:
-        _check_data(config)  # local workers share this file system (a remote cluster may not)
+    if train_fn is None and not config.scheduler:
+        # Local workers share this file system and these modules (a remote cluster may not): an evaluator
+        # that cannot load, or data that is not there, fails here, not once per candidate.
+        from falsr_cli.search.evaluator import resolve_evaluator
+
+        resolve_evaluator(config.evaluator)
+        if config.evaluator == "brief":
+            _check_data(config)
     journal = Journal(out)
     saved = journal.read_config()
     if config.precision == "auto" and config.evaluator == "brief":
@@ -203,27 +214,77 @@ def _open(config: SearchConfig, train_fn: TrainFn | None) -> _Search:
     journal.write_config(config)
 
     problem = FalsrProblem(config)
-    controller = build_controller(config)
-    algorithm = make_algorithm(config, controller)
-    # The loop below asks and tells one generation at a time and decides itself when to stop.
-    algorithm.setup(problem, seed=config.seed, termination=NoTermination(), verbose=False)
-    st = _Search(config, out, journal, problem, controller, algorithm)
+    st = _restore(config, journal, problem, say)
     records = journal.read_evaluations()
     st.cache = {r["hash"]: r for r in records}
-    snap = journal.latest_snapshot()
-    if snap is not None:
-        state, folder = snap
-        restore_algorithm(algorithm, problem, state["algorithm"])
-        if controller is not None and (folder / "controller.npz").is_file():
-            controller.load(folder / "controller.npz")
-        st.generation, st.history = int(state["generation"]), state["history"]
-        st.elapsed_before = float(state["elapsed"])
     done = [r for r in records if r["generation"] <= st.generation]
-    algorithm.eliminate_duplicates.archive = {tuple(r["genome"]) for r in done}
+    st.algorithm.eliminate_duplicates.archive = {tuple(r["genome"]) for r in done}
     st.front = update_front([], done, problem)
     st.best = best_psnr_within_budget(done, config)
     st.n_evals = len(done)
     return st
+
+
+def _set_up(config: SearchConfig, journal: Journal, problem: FalsrProblem) -> _Search:
+    from pymoo.core.termination import NoTermination
+
+    controller = build_controller(config)
+    algorithm = make_algorithm(config, controller)
+    # The loop below asks and tells one generation at a time and decides itself when to stop.
+    algorithm.setup(problem, seed=config.seed, termination=NoTermination(), verbose=False)
+    return _Search(config, Path(config.out), journal, problem, controller, algorithm)
+
+
+def _restore(config: SearchConfig, journal: Journal, problem: FalsrProblem, say: Log) -> _Search:
+    """A set-up search in the state of the newest snapshot that restores whole (a fresh one if none does:
+    the journal then answers every evaluation already made)."""
+    import zipfile
+
+    for state, folder in journal.snapshot_states():
+        st = _set_up(config, journal, problem)
+        try:
+            if state is None:
+                raise ValueError("state.json is not a JSON object")
+            restore_algorithm(st.algorithm, problem, state["algorithm"])
+            if st.controller is not None and (folder / "controller.npz").is_file():
+                st.controller.load(folder / "controller.npz")
+            st.generation, st.history = int(state["generation"]), list(state["history"])
+            st.elapsed_before = float(state["elapsed"])
+            return st
+        except (KeyError, TypeError, ValueError, IndexError, AssertionError, OSError, EOFError,
+                zipfile.BadZipFile) as e:
+            say(f"note: the snapshot {folder} is damaged ({type(e).__name__}: {str(e)[:80]}); resuming from "
+                "the one before it")
+    return _set_up(config, journal, problem)
+
+
+def _profile_progress(say: Log, progress: Any, quiet: bool) -> Callable[[str, int, int], None]:
+    """Progress of a latency profile being built (minutes of silence otherwise): a bar per stage when a
+    progress factory is given, else a line at each tenth of a stage."""
+    bars = contextlib.ExitStack()
+    tasks: dict[str, Any] = {}
+    said: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        if not tasks and not said:
+            say("building this machine's latency profile, once (a few minutes): every operation of the "
+                "space, then whole networks to calibrate it")
+        if progress is not None:
+            if stage not in tasks:
+                bars.close()
+                bar = bars.enter_context(progress(transient=True))
+                tasks[stage] = (bar, bar.add_task(f"latency profile: {stage}", total=total))
+            bar, task = tasks[stage]
+            bar.update(task, completed=done)
+            if done >= total:
+                bars.close()
+        elif done * 10 // max(total, 1) > said.get(stage, -1) or done == total:
+            said[stage] = done * 10 // max(total, 1)
+            say(f"latency profile: {stage} {done}/{total}")
+
+    return report
 
 
 def _should_stop(st: _Search, ran: int, stop_after: int | None) -> bool:
@@ -325,6 +386,10 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise FalsrError(f"--out: {out} is a file, not a folder")
+    if (out.is_dir() and not (out / "config.json").is_file()
+            and any(not p.name.startswith(".") for p in out.iterdir())):
+        # Its config.json, pareto.json, plots… would replace files of the same names there.
+        raise FalsrError(f"--out {out} exists and is not a search folder; give an empty or new folder")
     with folder_lock(out, "search"):  # one process per search folder
         return _run(config, train_fn, quiet, stop_after, pool, log, on_generation, progress)
 
@@ -335,7 +400,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
 
     say: Log = (lambda _m: None) if quiet or log is None else log
     row: Callable[[dict], None] = (lambda _h: None) if quiet or on_generation is None else on_generation
-    st = _open(config, train_fn)
+    st = _open(config, train_fn, say)
     what = "continuing" if st.generation else "starting"
     say(f"falsr search: {what} in {st.out} at generation {st.generation + 1} of {config.generations}; "
         f"n = {config.n}, population {config.pop}, evaluator {config.evaluator}, budget mult-adds "
@@ -343,7 +408,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
         + (f", latency {config.latency_max:g} ms ({config.latency_runtime}, {config.latency_input})"
            if config.latency_max is not None else ""))
     if config.latency_max is not None:
-        path = st.problem.prepare_latency()
+        path = st.problem.prepare_latency(progress=_profile_progress(say, progress, quiet))
         say(f"latency model: this machine's profile {path}")
     for h in st.history:
         row(h)
@@ -410,37 +475,66 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
 def _finish(st: _Search, say: Log) -> SearchResult:
     """pareto.json once more (a kill after the last snapshot must not leave it stale), and the plots."""
     finished = [r for r in st.journal.read_evaluations() if r["generation"] <= st.generation]
-    hv = hypervolume(st.front, reference_point(st.config))
     if st.generation:
-        front = _with_measured_latency(st, say) if st.config.latency_max is not None else st.front
-        doc = pareto_document(st.config, front, st.generation, hv, st.n_evals)
+        removed: list[dict] = []
+        if st.config.latency_max is not None:
+            st.front, removed = _with_measured_latency(st, finished, say)
+        hv = hypervolume(st.front, reference_point(st.config))
+        doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals, removed=removed)
         write_json(st.out / "pareto.json", doc)
         write_reports(st.out, st.config, finished, st.front, st.history)
         say(f"front: {len(st.front)} networks in {st.out / 'pareto.json'}; "
             f"plots: {st.out / 'pareto.png'}, {st.out / 'history.png'}")
+    hv = hypervolume(st.front, reference_point(st.config))
     return SearchResult(out=st.out, generation=st.generation, evaluations=st.n_evals, front=st.front,
                         history=st.history, hypervolume=hv)
 
 
-def _with_measured_latency(st: _Search, say: Log) -> list[dict]:
-    """The front with every member's latency measured now (training is over: the cores are quiet), kept in
-    front_latency.json so that a resumed search measures only new members."""
+def _with_measured_latency(st: _Search, records: list[dict], say: Log) -> tuple[list[dict], list[dict]]:
+    """(front, removed): every front member's latency measured now (training is over: the cores are
+    quiet), kept in front_latency.json so that a resumed search measures only new members. The measurement
+    decides: a member measured over --latency-max leaves the front (its record counts as over the budget)
+    and the front is formed again from the rest until every member is measured within the budget."""
     path = st.out / "front_latency.json"
-    known: dict[str, float] = read_json(path) if path.is_file() else {}
+    try:
+        known = read_json(path) if path.is_file() else {}
+    except FalsrError:
+        known = {}  # a damaged cache of measurements: measured again
+    if not isinstance(known, dict):
+        known = {}
+    known = {k: float(v) for k, v in known.items() if isinstance(v, int | float)}
     c, threads = st.config, (st.problem.latency_profile or {}).get("threads")
-    out = []
-    for r in st.front:
-        if r["hash"] not in known:
-            if "latency_measured_ms" in r:
-                known[r["hash"]] = r["latency_measured_ms"]
-            else:
-                arch = st.problem.architecture(r["genome"])
-                known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime, threads or 1,
-                                                   parse_hw(c.latency_input), runs=7, warmup=2)["median_ms"]
-        out.append({**r, "latency_measured_ms": known[r["hash"]]})
+    pool = {r["hash"]: r for r in records}
+    removed: list[dict] = []
+    while True:
+        front = update_front([], list(pool.values()), st.problem)
+        over = []
+        for r in front:
+            if r["hash"] not in known:
+                if "latency_measured_ms" in r:
+                    known[r["hash"]] = r["latency_measured_ms"]
+                else:
+                    arch = st.problem.architecture(r["genome"])
+                    hw = parse_hw(c.latency_input, "--latency-input")
+                    known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime,
+                                                       threads or 1, hw, runs=7, warmup=2)["median_ms"]
+            if known[r["hash"]] > c.latency_max:
+                over.append(r)
+        if not over:
+            break
+        for r in over:
+            pool[r["hash"]] = {**r, "latency_ms": known[r["hash"]], "latency_measured_ms": known[r["hash"]]}
+            removed.append({"hash": r["hash"], "text": r.get("text"),
+                            "latency_predicted_ms": r.get("latency_predicted_ms"),
+                            "latency_measured_ms": known[r["hash"]], "latency_max": c.latency_max})
     write_json(path, known)
-    say(f"latency of the {len(out)} front members measured ({c.latency_runtime}, {c.latency_input})")
-    return out
+    say(f"latency of the {len(front)} front members measured ({c.latency_runtime}, {c.latency_input})")
+    for m in removed:
+        predicted = m["latency_predicted_ms"]
+        guess = f" (predicted {predicted:.1f} ms)" if predicted is not None else ""
+        say(f"note: {m['hash']} removed from the front: measured {m['latency_measured_ms']:.1f} ms, over "
+            f"--latency-max {c.latency_max:g} ms{guess}")
+    return [{**r, "latency_measured_ms": known[r["hash"]]} for r in front], removed
 
 
 def check_generation(generation: int, records: list[dict]) -> None:

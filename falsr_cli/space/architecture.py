@@ -373,6 +373,8 @@ def load_architecture(spec: str | os.PathLike | Architecture) -> Architecture:
             raise FalsrError(f"{spec}: the front in {path} is empty (no network finished training)")
         try:
             k = int(index)
+            if k < 0:  # K counts members from 0; a negative one would quietly pick from the end
+                raise IndexError(k)
             member = front[k]
         except (ValueError, IndexError):
             raise FalsrError(f"{spec}: index {index!r} not in 0..{len(front) - 1}") from None

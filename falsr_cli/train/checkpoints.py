@@ -128,8 +128,10 @@ class CheckpointManager:
             else:
                 os.replace(tmp, final)
             _fsync_path(self.directory)
-        except (OSError, tf.errors.OpError) as e:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)  # also on an interrupt: no hidden half checkpoint left
+            if not isinstance(e, OSError | tf.errors.OpError):
+                raise
             previous = self.latest()
             kept = (f"checkpoint {previous.path} (step {previous.step}) is intact" if previous
                     else "no earlier checkpoint")

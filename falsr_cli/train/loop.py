@@ -108,20 +108,10 @@ def _auto_precision_of(out: Path, devices: str) -> str:
     return resolve_precision("auto", devices)
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable), None where unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = None) -> None:
     """Refuse a batch and patch whose training step cannot fit in memory, saying what it would need."""
     from falsr_cli.cost.cost_model import training_bytes
+    from falsr_cli.machine import available_memory
 
     need = training_bytes(arch, batch, lr_patch)
     have = available_memory() if available is None else available
@@ -219,9 +209,7 @@ class _Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.manager = CheckpointManager(self.out / CHECKPOINTS, self.trainer.checkpoint(), keep=c.keep)
         self.manager.clean_partial()
-        latest = self.manager.latest()
-        if latest is not None:
-            self.manager.restore(latest)
+        self._restore_intact()
         self.start = int(self.trainer.step.numpy())
         if self.start > c.steps:
             raise FalsrError(f"steps: the run in {self.out} is already at step {self.start}, past {c.steps}")
@@ -241,6 +229,23 @@ class _Run:
         self.upscaler = make_upscaler(self.trainer.model, c.scale) if self.val is not None else None
         self.events = EventLog(self.out / TENSORBOARD)
         self.last_loss = float("nan")
+
+    def _restore_intact(self) -> None:
+        """Restore the newest checkpoint that reads whole: a damaged one (a disk fault, a copy cut short)
+        gives way to the one before, with a note; if none reads, one line names the newest."""
+        found = self.manager.list()
+        for info in reversed(found):
+            try:
+                self.manager.restore(info)
+            except FalsrError as e:
+                self.notes.append(f"{e}; it is passed over")
+                continue
+            if info is not found[-1]:
+                self.notes.append(f"resumed from the intact checkpoint {info.path} (step {info.step})")
+            return
+        if found:
+            raise FalsrError(f"no checkpoint in {self.manager.directory} can be read (the newest: "
+                             f"{found[-1].path}); move the damaged ones away to start again")
 
     # ---- the loop -------------------------------------------------------------------------------------
 
@@ -338,10 +343,22 @@ class _Run:
 
         c = self.config
         # The deliverable: the best checkpoint's weights when validated, else the last.
-        final = self.manager.best() or self.manager.latest()
+        found = self.manager.list()
+        best = self.manager.best()
         model = self.trainer.model
-        if final is not None and final.step != int(self.trainer.step.numpy()):
-            restore_into(tf.train.Checkpoint(model=model), final.prefix, partial=True)
+        final = None
+        # The best checkpoint's weights, else the newest that reads whole (a damaged one is passed over).
+        for info in ([best] if best else []) + list(reversed(found)):
+            if info.step == int(self.trainer.step.numpy()):
+                final = info
+                break
+            try:
+                restore_into(tf.train.Checkpoint(model=model), info.prefix, partial=True)
+            except FalsrError as e:
+                self.notes.append(f"{e}; it is passed over")
+                continue
+            final = info
+            break
         if c.precision != "float32" or self.trainer.replicas > 1:
             # Ship a plain float32 single-device model (mixed-precision variables are float32 too).
             export = build_model(self.arch, "float32")
