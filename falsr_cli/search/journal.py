@@ -4,7 +4,11 @@
     DIR/evaluations.jsonl      one line per finished evaluation, appended and fsynced as each arrives:
                                hash, generation, genome, text, operator, status (ok | skipped_cost |
                                failed), psnr, ssim, loss, mult_adds, params, objectives, constraints,
-                               train/eval/wall seconds, worker, attempts, reason
+                               train/eval/wall seconds, worker, attempts, reason; under successive
+                               halving also the rung it reached, its steps, rung_psnr (the raw PSNR
+                               of every rung), psnr_gain (added to put it on the top rung's scale)
+                               and gain_pairs, and before it one record of kind "rung" per rung
+                               trained: hash, generation, rung, steps and that training's results
     DIR/state/gen_NNNN/        the search after generation NNNN, written as a whole (a temporary folder
                                renamed into place): state.json (the algorithm's population with its
                                objectives, constraints, ranks and crowding distances, its generator's
@@ -30,6 +34,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
 
 KEEP_SNAPSHOTS = 3
+RUNG = "rung"  # the `kind` of a rung record (successive halving, fidelity.py); candidates have no kind
 
 
 class Journal:
@@ -60,12 +65,20 @@ class Journal:
 
     # ---- evaluations -----------------------------------------------------------------------------------
 
-    def read_evaluations(self) -> list[dict]:
-        """Every journalled evaluation; a last line torn by a crash is cut off so appends stay clean."""
+    def read_records(self) -> list[dict]:
+        """Every journalled line; a last line torn by a crash is cut off so appends stay clean."""
         self._cut_torn_tail()
         records = read_jsonl(self.evaluations_path)
         self._seq = len(records)
         return records
+
+    def read_evaluations(self) -> list[dict]:
+        """Every journalled candidate: its one record (successive halving's rung records left out)."""
+        return [r for r in self.read_records() if r.get("kind") != RUNG]
+
+    def read_rungs(self) -> list[dict]:
+        """Successive halving's rung records: one per candidate and rung it was trained at."""
+        return [r for r in self.read_records() if r.get("kind") == RUNG]
 
     def _cut_torn_tail(self) -> None:
         path = self.evaluations_path
