@@ -89,6 +89,13 @@ class SearchConfig:
     # -- the evaluator: "brief" (incomplete training), "proxy" (synthetic, for tests and benchmarks) or
     #    "module:function"
     evaluator: str = "brief"
+    # -- fidelity: "single" trains every candidate for train_steps; "sh" is successive halving inside a
+    #    generation: every new candidate trains for rungs[0] steps, the best `promote` fraction of them (at
+    #    least 1, by Pareto rank) again from scratch for rungs[1], and so on (fidelity.py); train_steps is
+    #    then the top rung (before it here: a changed rung is what a refused resume names)
+    fidelity: str = "single"
+    rungs: list[int] | None = None
+    promote: float = 1 / 3
     train_steps: int = 1000
     batch: int = 16
     patch: int = 64
@@ -99,13 +106,6 @@ class SearchConfig:
     val: str = "BSDS200-val"  # held out of the training data; never a benchmark
     data_dir: str | None = None
     evaluator_options: dict[str, Any] = field(default_factory=dict)
-    # -- fidelity: "single" trains every candidate for train_steps; "sh" is successive halving inside a
-    #    generation: every new candidate trains for rungs[0] steps, the best `promote` fraction of them (at
-    #    least 1, by Pareto rank) again from scratch for rungs[1], and so on (fidelity.py); train_steps is
-    #    then the top rung
-    fidelity: str = "single"
-    rungs: list[int] | None = None
-    promote: float = 1 / 3
     # -- reporting: the hypervolume's PSNR reference when there is no --psnr-min
     hv_psnr_ref: float = 20.0
     # -- execution
