@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from search_runs import killed_run, reference_run
 
 from falsr_cli.atomic import read_jsonl
 from falsr_cli.cli import main
@@ -28,10 +25,7 @@ OPTIONS = {"evaluator": "proxy", "workers": 0, "n": 3, "pop": 8, "generations": 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted successive-halving search."""
-    out = tmp_path_factory.mktemp("sh") / "reference"
-    result = run_search(resolve_config({**OPTIONS, "out": str(out)}), quiet=True)
-    assert result.generation == 4 and result.front
-    return out
+    return reference_run(tmp_path_factory.mktemp("sh") / "reference", OPTIONS, 4)
 
 
 def _candidates(run: Path) -> list[dict]:
@@ -191,26 +185,15 @@ def test_sigkill_mid_rung_then_the_same_command_gives_the_uninterrupted_front(re
                     + "\n[evaluator_options]\nsleep = 0.2\n")
     out = tmp_path / "killed"
     args = ["search", "--config", str(toml), "--out", str(out), "-q"]
-    proc = subprocess.Popen([sys.executable, "-m", "falsr_cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
     journal = out / "evaluations.jsonl"
-    deadline = time.monotonic() + 60
-    try:
-        # Kill as soon as generation 2 has a training at its second rung: its last rungs are still to come.
-        while not any(r.get("kind") == "rung" and r["generation"] == 2 and r["rung"] == 1
-                      for r in read_jsonl(journal)):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the search did not get going"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    before = read_jsonl(journal)
-    assert proc.returncode == -signal.SIGKILL
+
+    def second_rung_of_generation_2(records: list[dict]) -> bool:
+        # Its last rungs, and its candidates' own records, are still to come.
+        return any(r.get("kind") == "rung" and r["generation"] == 2 and r["rung"] == 1 for r in records)
+
+    before = killed_run(args, journal, second_rung_of_generation_2)
     assert not any(r["generation"] == 2 and r.get("kind") != "rung" and r["status"] != "skipped_cost"
-                   for r in before)  # killed mid-generation, before its candidates' records
-    with open(journal, "a") as f:  # a record torn mid-write
-        f.write('{"seq": 99, "hash": "0123')
+                   for r in before)  # killed mid-generation
 
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

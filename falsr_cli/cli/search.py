@@ -123,9 +123,11 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
     """Search the FALSR space for the Pareto front of PSNR, mult-adds and params (NSGA-II + RL).
 
     Every candidate is briefly trained and scored on --val; candidates over a cost budget are never
-    trained. --out holds config.json, evaluations.jsonl (every result, as it arrives), state/ (the
-    search after each generation), pareto.json, pareto.png and history.png. Kill it at any moment:
-    the same command continues where it stopped, with no finished evaluation lost or repeated.
+    trained. With --fidelity sh every candidate trains at the first of --rungs, and only the best
+    --promote share of a rung (by Pareto rank) at the next. --out holds config.json, evaluations.jsonl
+    (every result, as it arrives), state/ (the search after each generation), pareto.json, pareto.png
+    and history.png. Kill it at any moment: the same command continues where it stopped, with no
+    finished evaluation lost or repeated.
 
     \b
     Examples:

@@ -10,6 +10,10 @@
   is recorded as `failed` with the reason; one whose worker died is run once more (see workers.py), then
   recorded as `failed` if it dies again.
 
+Under `fidelity = "sh"` the trainings of a generation run as successive halving (fidelity.py): one batch
+of tasks per rung, each journalled as a `rung` record as it arrives and taken from the journal instead of
+trained again after a restart; a candidate's own record follows once its last rung is done.
+
 The task run on a worker is `run_candidate(arch_dict, settings)`, whose `settings["evaluator"]` picks the
 training function: "brief" (`falsr_cli.train.brief.train_and_validate`, the real incomplete training),
 "proxy" (`proxy_evaluate`, a cheap synthetic stand-in for tests and benchmarks) or "module:function". Each
