@@ -207,6 +207,8 @@ class SearchConfig:
         if self.fidelity == "single":
             if self.rungs is not None:
                 raise FalsrError("rungs: only with --fidelity sh (successive halving)")
+            if self.promote != SearchConfig.promote:
+                raise FalsrError("promote: only with --fidelity sh (successive halving)")
             return
         if self.rungs is None:
             raise FalsrError("rungs: --fidelity sh needs the steps of each rung, e.g. --rungs 300,1000,3000")

@@ -57,7 +57,8 @@ def rung_gains(records: Iterable[dict], rungs: list[int]) -> list[tuple[float, i
     top = rungs[-1]
     gains = []
     for steps in rungs:
-        pairs = [by[top] - by[steps] for by in psnr.values() if top in by and steps in by]
+        # In hash order: the sum, to its last bit, must not depend on the order workers finished in.
+        pairs = [psnr[h][top] - psnr[h][steps] for h in sorted(psnr) if {top, steps} <= psnr[h].keys()]
         gains.append((float(np.mean(pairs)) if pairs else 0.0, len(pairs)))
     return gains
 

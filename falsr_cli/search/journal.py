@@ -17,7 +17,8 @@
 
 A search killed at any moment restarts from the newest complete snapshot; the generations after it are
 asked again (the restored generator gives the same offspring) and every evaluation already in the journal
-is taken from it instead of being trained again.
+— under successive halving every finished rung training too — is taken from it instead of being trained
+again.
 """
 
 from __future__ import annotations
