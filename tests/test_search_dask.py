@@ -1,4 +1,5 @@
-"""A real local Dask cluster: 2 workers give the 1-worker journal; a worker killed mid-task is survived."""
+"""A real local Dask cluster: 2 workers give the 1-worker journal (also under successive halving); a worker
+killed mid-task is survived."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ OPTIONS = {"evaluator": "proxy", "n": 3, "pop": 6, "generations": 2, "seed": 11,
 
 
 def _results(out) -> set[tuple]:
-    return {(r["hash"], r["generation"], r["status"], r.get("psnr"), r["mult_adds"], r["params"])
-            for r in read_jsonl(out / "evaluations.jsonl")}
+    return {(r["hash"], r["generation"], r["status"], r.get("psnr"), r.get("mult_adds"), r.get("params"),
+             r.get("kind"), r.get("steps")) for r in read_jsonl(out / "evaluations.jsonl")}
 
 
 def test_two_workers_match_one_and_survive_a_worker_killed_mid_task(tmp_path):
@@ -32,8 +33,18 @@ def test_two_workers_match_one_and_survive_a_worker_killed_mid_task(tmp_path):
         run_search(resolve_config({**OPTIONS, "workers": 2, "out": str(two),
                                    "evaluator_options": {"sleep": 0.2, "kill_marker": str(marker)}}),
                    quiet=True, pool=pool)
+        # Successive halving: each rung's trainings run on both workers, the journal is that of one process.
+        halving = {**OPTIONS, "fidelity": "sh", "rungs": [100, 1000], "promote": 0.5}
+        sh_two = tmp_path / "sh-two"
+        run_search(resolve_config({**halving, "workers": 2, "out": str(sh_two),
+                                   "evaluator_options": {"sleep": 0.2}}), quiet=True, pool=pool)
     finally:
         pool.close()
+    sh_one = tmp_path / "sh-one"
+    run_search(resolve_config({**halving, "workers": 0, "out": str(sh_one)}), quiet=True)
+    assert _results(sh_two) == _results(sh_one)
+    rungs = [r for r in read_jsonl(sh_two / "evaluations.jsonl") if r.get("kind") == "rung"]
+    assert len({r["worker"] for r in rungs}) == 2
     assert marker.exists()
     assert _results(two) == _results(one)
     records = read_jsonl(two / "evaluations.jsonl")

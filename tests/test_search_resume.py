@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from search_runs import killed_run, reference_run
 
 from falsr_cli.atomic import read_jsonl
 from falsr_cli.cli import main
@@ -32,13 +29,7 @@ def _toml(path: Path, sleep: float) -> Path:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted run of the tiny search."""
-    from falsr_cli.search.config import resolve_config
-    from falsr_cli.search.runner import run_search
-
-    out = tmp_path_factory.mktemp("search") / "reference"
-    result = run_search(resolve_config({**OPTIONS, "out": str(out)}), quiet=True)
-    assert result.generation == 5 and result.front
-    return out
+    return reference_run(tmp_path_factory.mktemp("search") / "reference", OPTIONS, 5)
 
 
 def _front(run: Path) -> list[tuple]:
@@ -50,24 +41,10 @@ def test_sigkill_at_any_moment_then_the_same_command_gives_the_uninterrupted_fro
     toml = _toml(tmp_path / "search.toml", sleep=0.05)
     out = tmp_path / "killed"
     args = ["search", "--config", str(toml), "--out", str(out), "-q"]
-    proc = subprocess.Popen([sys.executable, "-m", "falsr_cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
     journal = out / "evaluations.jsonl"
-    deadline = time.monotonic() + 60
-    try:
-        # Kill in the middle of generation 3: some of its evaluations journalled, its snapshot not written.
-        while len(read_jsonl(journal)) < 19:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the search did not get going"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    before = read_jsonl(journal)
-    assert proc.returncode == -signal.SIGKILL
+    # Kill in the middle of generation 3: some of its evaluations journalled, its snapshot not written.
+    before = killed_run(args, journal, lambda records: len(records) >= 19)
     assert not (out / "pareto.png").exists()  # it really was cut short
-    with open(journal, "a") as f:  # and, worse, as if the last record had been torn mid-write
-        f.write('{"seq": 99, "hash": "0123')
 
     result = CliRunner().invoke(main, args)  # the same command again
     assert result.exit_code == 0, result.output

@@ -72,6 +72,16 @@ _SEARCH_OPTIONS = [
                       "trying the machinery]."),
     click.option("--train-steps", type=click.IntRange(1),
                  help=f"Incomplete training: steps per candidate [{_SEARCH.train_steps}]."),
+    click.option("--fidelity", type=click.Choice(["single", "sh"]),
+                 help="single: every candidate trains for --train-steps; sh: successive halving inside each "
+                      "generation over --rungs [single]."),
+    click.option("--rungs", metavar="STEPS,STEPS,...",
+                 help="With --fidelity sh: the training steps of each rung, increasing, e.g. 300,1000,3000; "
+                      "every candidate trains at the first, the best --promote share of a rung (by Pareto "
+                      "rank) again at the next; the last replaces --train-steps."),
+    click.option("--promote", type=float,
+                 help="With --fidelity sh: the share of a rung's candidates trained at the next, at least "
+                      "one [1/3]."),
     click.option("--batch", type=click.IntRange(1), help=f"Incomplete training: batch [{_SEARCH.batch}]."),
     click.option("--patch", type=click.IntRange(4),
                  help=f"Incomplete training: HR patch size [{_SEARCH.patch}]."),
@@ -113,15 +123,18 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
     """Search the FALSR space for the Pareto front of PSNR, mult-adds and params (NSGA-II + RL).
 
     Every candidate is briefly trained and scored on --val; candidates over a cost budget are never
-    trained. --out holds config.json, evaluations.jsonl (every result, as it arrives), state/ (the
-    search after each generation), pareto.json, pareto.png and history.png. Kill it at any moment:
-    the same command continues where it stopped, with no finished evaluation lost or repeated.
+    trained. With --fidelity sh every candidate trains at the first of --rungs, and only the best
+    --promote share of a rung (by Pareto rank) at the next. --out holds config.json, evaluations.jsonl
+    (every result, as it arrives), state/ (the search after each generation), pareto.json, pareto.png
+    and history.png. Kill it at any moment: the same command continues where it stopped, with no
+    finished evaluation lost or repeated.
 
     \b
     Examples:
       falsr search --preset demo --out runs/demo
       falsr search --flops-max 100G --psnr-min 37.0 --out runs/s1
       falsr search --space wide --flops-max 74.5G --params-max 325k --out runs/w1
+      falsr search --preset cpu --fidelity sh --rungs 300,1000,3000 --promote 0.34 --out runs/sh1
       falsr search --preset paper --flops-max 100G --workers 4 --out runs/s1
       falsr search --config search.toml --scheduler tcp://10.0.0.1:8786 --out runs/s2
       falsr search --resume --out runs/s1 --generations 200
@@ -134,7 +147,7 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
         if given:
             raise click.UsageError(f"search options (--{given[0].replace('_', '-')}) go without a subcommand")
         return
-    from falsr_cli.cli.views import GenerationRows, front_table
+    from falsr_cli.cli.views import GenerationRows
     from falsr_cli.console import console, err_console, progress
     from falsr_cli.search.config import resolve_config
     from falsr_cli.search.report import read_pareto
@@ -161,14 +174,14 @@ def search_cmd(ctx: click.Context, out: str | None, preset: str | None, config_f
         result = run_search(config, quiet=quiet, log=note, on_generation=GenerationRows(console).print,
                             progress=bar)
     if result.generation and not quiet:
-        console.print(front_table(read_pareto(out)))
+        _print_front(read_pareto(out))
 
 
 @search_cmd.command("show")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print pareto.json instead of a table.")
 def search_show(run_dir: str, as_json: bool) -> None:
-    """Print the Pareto front of a search (its pareto.json).
+    """Print the Pareto front of a search (its pareto.json), and its rungs under --fidelity sh.
 
     \b
     Examples:
@@ -177,12 +190,20 @@ def search_show(run_dir: str, as_json: bool) -> None:
     """
     import json
 
-    from falsr_cli.cli.views import front_table
-    from falsr_cli.console import console
     from falsr_cli.search.report import read_pareto
 
     doc = read_pareto(run_dir)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
-        console.print(front_table(doc))
+        _print_front(doc)
+
+
+def _print_front(doc: dict) -> None:
+    """The front of pareto.json, after successive halving's rungs per generation when it used them."""
+    from falsr_cli.cli.views import front_table, rungs_table
+    from falsr_cli.console import console
+
+    if "fidelity" in doc:
+        console.print(rungs_table(doc))
+    console.print(front_table(doc))

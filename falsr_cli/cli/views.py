@@ -55,9 +55,11 @@ def front_table(doc: dict[str, Any]):
              f"{doc.get('evaluations')} evaluations on {doc.get('val')}" + (f" ({budget})" if budget else ""))
     table = Table(title=title, title_justify="left")
     latency = any("latency_predicted_ms" in m for m in doc["front"])
+    rungs = any("rung" in m for m in doc["front"])
     columns = [("K", "right"), ("PSNR", "right"), ("SSIM", "right"), ("mult-adds", "right"),
                ("params", "right")]
     columns += [("predicted ms", "right"), ("measured ms", "right")] if latency else []
+    columns += [("rung (steps)", "right"), ("raw PSNR", "right")] if rungs else []
     for name, justify in [*columns, ("architecture", "left")]:
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for k, m in enumerate(doc["front"]):
@@ -66,7 +68,24 @@ def front_table(doc: dict[str, Any]):
                  format_count(m["mult_adds"]), format_count(m["params"])]
         if latency:
             cells += [_fmt(m.get("latency_predicted_ms"), 1), _fmt(m.get("latency_measured_ms"), 1)]
+        if rungs:
+            raw = (m.get("rung_psnr") or [None])[-1]
+            cells += [f"{m['rung']} ({m['steps']})" if "rung" in m else "-", _fmt(raw, 4)]
         table.add_row(*cells, m.get("text", ""))
+    return table
+
+
+def rungs_table(doc: dict[str, Any]) -> Any:
+    """Successive halving in pareto.json: per generation, the candidates trained at each rung."""
+    f = doc["fidelity"]
+    title = (f"successive halving: rungs of {', '.join(map(str, f['rungs']))} steps, the best "
+             f"{f['promote']:.2g} of a rung promoted (PSNR of the front on the top rung's scale)")
+    table = Table(title=title, title_justify="left")
+    table.add_column("gen", justify="right")
+    for r, steps in enumerate(f["rungs"]):
+        table.add_column(f"rung {r}\n{steps} steps", justify="right")
+    for g in f["generations"]:
+        table.add_row(str(g["generation"]), *(str(n) for n in g["trained"]))
     return table
 
 
@@ -111,6 +130,7 @@ class GenerationRows:
 
     COLUMNS = (("gen", 4), ("evaluations\ntrained/skip/fail", 17), ("feasible", 8), ("front", 5),
                ("hypervolume", 11), ("best PSNR\n≤ budget", 10), ("elapsed", 8))
+    RUNGS = ("trained\nper rung", 12)  # successive halving's column
 
     def __init__(self, console: Any):
         self.console = console
@@ -118,12 +138,15 @@ class GenerationRows:
 
     def print(self, h: dict) -> None:
         table = Table(box=None, show_header=not self.header_done, header_style="bold", pad_edge=False)
-        for name, width in self.COLUMNS:
+        columns = (*self.COLUMNS, self.RUNGS) if "rungs" in h else self.COLUMNS
+        for name, width in columns:
             table.add_column(name, justify="right", width=width, no_wrap=True)
         best = "-" if h["best_psnr"] is None else f"{h['best_psnr']:.3f} dB"
-        table.add_row(str(h["generation"]), f"{h['trained'] - h['failed']}/{h['skipped']}/{h['failed']}",
-                      str(h["feasible"]), str(h["front"]), f"{h['hypervolume']:.4g}", best,
-                      clock(h["elapsed"]))
+        cells = [str(h["generation"]), f"{h['trained'] - h['failed']}/{h['skipped']}/{h['failed']}",
+                 str(h["feasible"]), str(h["front"]), f"{h['hypervolume']:.4g}", best, clock(h["elapsed"])]
+        if "rungs" in h:
+            cells.append("→".join(map(str, h["rungs"])))
+        table.add_row(*cells)
         self.console.print(table)
         self.header_done = True
 

@@ -2,8 +2,9 @@
 
 Modules, pymoo-style: config (options, presets, TOML), problem (the pymoo Problem), operators (sampling,
 crossover, mutation), crowding (Chu & Yu's crowding distance), controller (the RL policy), evaluator
-(incomplete training, cost filter, cache), workers (this process / Dask), journal (run folder, snapshots),
-runner (the ask/tell loop), report (front, hypervolume, pareto.json, plots).
+(incomplete training, cost filter, cache), fidelity (successive halving: promotion, score correction),
+workers (this process / Dask), journal (run folder, snapshots), runner (the ask/tell loop), report (front,
+hypervolume, pareto.json, plots).
 """
 
 from __future__ import annotations

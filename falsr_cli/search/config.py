@@ -21,6 +21,7 @@ from falsr_cli.units import parse_count, parse_ms
 
 OBJECTIVES = ("psnr", "mse")
 CROWDINGS = ("chu-yu", "pymoo")
+FIDELITIES = ("single", "sh")
 
 # Fields that may change between a run and its continuation: where and how fast it runs, and for how long.
 RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "scheduler", "data_dir",
@@ -88,6 +89,13 @@ class SearchConfig:
     # -- the evaluator: "brief" (incomplete training), "proxy" (synthetic, for tests and benchmarks) or
     #    "module:function"
     evaluator: str = "brief"
+    # -- fidelity: "single" trains every candidate for train_steps; "sh" is successive halving inside a
+    #    generation: every new candidate trains for rungs[0] steps, the best `promote` fraction of them (at
+    #    least 1, by Pareto rank) again from scratch for rungs[1], and so on (fidelity.py); train_steps is
+    #    then the top rung (before it here: a changed rung is what a refused resume names)
+    fidelity: str = "single"
+    rungs: list[int] | None = None
+    promote: float = 1 / 3
     train_steps: int = 1000
     batch: int = 16
     patch: int = 64
@@ -184,12 +192,32 @@ class SearchConfig:
         _number(self, "hv_psnr_ref", 0.0)
         if not isinstance(self.evaluator, str) or not self.evaluator:
             raise FalsrError("evaluator: expected brief, proxy or module:function")
+        self._validate_fidelity()
         if not isinstance(self.evaluator_options, dict):
             raise FalsrError("evaluator_options: expected a table of options")
         for name in ("data", "val"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise FalsrError(f"{name}: expected a data set name or a folder")
         return self
+
+    def _validate_fidelity(self) -> None:
+        """Rungs: positive, strictly increasing steps, only with fidelity "sh"; train_steps = the top rung."""
+        if self.fidelity not in FIDELITIES:
+            raise FalsrError(f"fidelity: must be one of {', '.join(FIDELITIES)}, got {self.fidelity!r}")
+        if self.fidelity == "single":
+            if self.rungs is not None:
+                raise FalsrError("rungs: only with --fidelity sh (successive halving)")
+            if self.promote != SearchConfig.promote:
+                raise FalsrError("promote: only with --fidelity sh (successive halving)")
+            return
+        if self.rungs is None:
+            raise FalsrError("rungs: --fidelity sh needs the steps of each rung, e.g. --rungs 300,1000,3000")
+        self.rungs = parse_rungs(self.rungs)
+        if isinstance(self.promote, bool) or not isinstance(self.promote, int | float) \
+                or not 0 < self.promote <= 1:
+            raise FalsrError(f"promote: must be a fraction in (0, 1], got {self.promote!r}")
+        self.promote = float(self.promote)
+        self.train_steps = self.rungs[-1]
 
     # ---- (de)serialisation -----------------------------------------------------------------------
 
@@ -223,6 +251,32 @@ class SearchConfig:
             return self.p_exploit
         t = min(max((generation - 2) / (self.generations - 2), 0.0), 1.0)
         return self.p_exploit + t * (self.p_exploit_end - self.p_exploit)
+
+
+def parse_rungs(value: Any) -> list[int]:
+    """Rung steps from "300,1000,3000" or a list: at least two positive integers, strictly increasing."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) < 2:
+        raise FalsrError(f"rungs: expected at least two step counts such as 300,1000,3000, got {value!r}")
+    steps = []
+    for item in items:
+        text = item.strip() if isinstance(item, str) else item
+        if isinstance(text, str) and text.isdigit():
+            text = int(text)
+        if isinstance(text, bool) or not isinstance(text, int) or text < 1:
+            raise FalsrError(f"rungs: {item!r} is not a positive number of steps")
+        steps.append(text)
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise FalsrError(f"rungs: steps must increase from rung to rung, got {','.join(map(str, steps))}")
+    return steps
+
+
+def expected_work(config: SearchConfig) -> tuple[float, float]:
+    """(training steps, validations) a trained candidate costs on average: Σ promote^r · rung_r under "sh"."""
+    if config.fidelity != "sh" or not config.rungs:
+        return float(config.train_steps), 1.0
+    shares = [config.promote ** r for r in range(len(config.rungs))]
+    return float(sum(s * steps for s, steps in zip(shares, config.rungs, strict=True))), float(sum(shares))
 
 
 def _int(cfg: SearchConfig, name: str, low: int) -> None:

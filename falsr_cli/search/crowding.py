@@ -43,6 +43,15 @@ def improved_crowding_distance(F: np.ndarray, **kwargs: Any) -> np.ndarray:
     return d
 
 
+def crowding_distance(F: np.ndarray, crowding: str) -> np.ndarray:
+    """The crowding distance survival uses ("chu-yu" or "pymoo") of every row of one front F."""
+    if crowding == "chu-yu":
+        return improved_crowding_distance(F)
+    from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
+
+    return np.asarray(get_crowding_function("cd").do(np.asarray(F, dtype=float), n_remove=0), dtype=float)
+
+
 def survival(crowding: str):
     """pymoo's RankAndCrowding survival with the chosen crowding distance ("chu-yu" or "pymoo")."""
     from pymoo.operators.survival.rank_and_crowding import RankAndCrowding

@@ -10,6 +10,10 @@
   is recorded as `failed` with the reason; one whose worker died is run once more (see workers.py), then
   recorded as `failed` if it dies again.
 
+Under `fidelity = "sh"` the trainings of a generation run as successive halving (fidelity.py): one batch
+of tasks per rung, each journalled as a `rung` record as it arrives and taken from the journal instead of
+trained again after a restart; a candidate's own record follows once its last rung is done.
+
 The task run on a worker is `run_candidate(arch_dict, settings)`, whose `settings["evaluator"]` picks the
 training function: "brief" (`falsr_cli.train.brief.train_and_validate`, the real incomplete training),
 "proxy" (`proxy_evaluate`, a cheap synthetic stand-in for tests and benchmarks) or "module:function". Each
@@ -23,12 +27,14 @@ import importlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from falsr_cli.search.fidelity import final_result, promoted, rung_gains
+from falsr_cli.search.journal import RUNG
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
 from falsr_cli.space.architecture import Architecture
 
@@ -57,13 +63,20 @@ class ProxyFailed(RuntimeError):
     """The proxy's stand-in for a NaN loss."""
 
 
-def proxy_evaluate(arch: Architecture, *, seed: int = 0, sleep: float = 0.0, fail_every: int = 0,
-                   kill_marker: str | None = None, **_: Any) -> dict:
+# The proxy's PSNR at this many steps is the same whatever the steps' effect below; searches before that
+# effect trained the default 1000 steps and keep their journals.
+PROXY_REFERENCE_STEPS = 1000
+
+
+def proxy_evaluate(arch: Architecture, *, seed: int = 0, steps: int | None = None, sleep: float = 0.0,
+                   fail_every: int = 0, kill_marker: str | None = None, **_: Any) -> dict:
     """A cheap, deterministic synthetic evaluator with the shape of `train_and_validate`'s result.
 
     The "PSNR" grows with the log of the mult-adds, more for 3×3 kernels, skips, long connections and
     efficient cell types, plus a small noise fixed by (seed, architecture): a trade-off with a non-trivial
     Pareto front, for tests and the search-efficiency benchmark. It is not a model of real PSNR.
+    With `steps` it follows a learning curve, rising with the steps and more for heavier networks (as
+    brief training favours small ones): k·(1 − √(1000 / steps)) dB, k from 0.2 to about 0.8 dB.
     Options for tests: `sleep` seconds of pretend training; `fail_every` k fails one candidate in k (by
     hash); `kill_marker` kills the worker process (SIGKILL) on the first candidate that finds no such file,
     after creating it — a worker dying mid-task. Killing only happens inside a Dask worker.
@@ -92,6 +105,8 @@ def proxy_evaluate(arch: Architecture, *, seed: int = 0, sleep: float = 0.0, fai
     psnr += 0.3 * sum(arch.connections) / max(len(arch.connections), 1)
     psnr -= 0.05 * math.log10(1.0 + params(arch) / 1e3)
     psnr += float(np.random.default_rng([seed, int(h, 16) % 2**32]).normal(0.0, 0.05))
+    if steps is not None:
+        psnr += (0.2 + 0.3 * math.log10(1.0 + gflops)) * (1.0 - math.sqrt(PROXY_REFERENCE_STEPS / steps))
     return {"psnr": psnr, "ssim": min(0.999, 0.9 + 0.002 * (psnr - 33.0)), "loss": 10 ** (-psnr / 20),
             "train_seconds": float(sleep), "eval_seconds": 0.0, "proxy": True,
             "elapsed": time.perf_counter() - t0}
@@ -172,11 +187,13 @@ class Evaluator:
 
     def __init__(self, problem: FalsrProblem, journal: Any, pool_factory: Callable[[], Any],
                  cache: dict[str, dict] | None = None, train_fn: TrainFn | None = None,
-                 own_pool: bool = True):
+                 own_pool: bool = True, rung_cache: dict[tuple[str, int], dict] | None = None):
         cfg = problem.config
         self.problem = problem
         self.journal = journal
         self.cache: dict[str, dict] = cache if cache is not None else {}
+        # successive halving's finished rung evaluations by (hash, steps): never trained twice
+        self.rung_cache: dict[tuple[str, int], dict] = rung_cache if rung_cache is not None else {}
         self.train_fn = train_fn
         self._pool_factory = pool_factory
         self._pool: Any = None
@@ -205,18 +222,23 @@ class Evaluator:
         F, G = self.problem.objectives(rec)
         rec["objectives"] = [float(v) for v in F]
         rec["constraints"] = {k: float(v) for k, v in zip(self.problem.constraint_names, G, strict=True)}
-        rec["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        rec["finished_at"] = _now()
         return self.journal.append(rec)
 
     def evaluate(self, X: np.ndarray, generation: int, made_by: dict | None = None,
                  on_result: Callable[[dict], None] | None = None,
-                 on_start: Callable[[int], None] | None = None) -> list[dict]:
-        """Records for the genomes of X, in order; trains only what is new and within the cost budget."""
+                 on_start: Callable[[int], None] | None = None,
+                 on_rung: Callable[[int, int], None] | None = None) -> list[dict]:
+        """Records for the genomes of X, in order; trains only what is new and within the cost budget.
+
+        `on_start(k)` learns how many candidates train, `on_result(record)` gets each training's record as
+        it arrives (under successive halving, each rung's), `on_rung(r, k)` how many train at rung r ≥ 1.
+        """
         made_by = made_by or {}
         records: list[dict | None] = [None] * len(X)
         waiting: dict[str, list[int]] = {}
         bases: dict[str, dict] = {}
-        tasks = []
+        archs: dict[str, Architecture] = {}
         for i, x in enumerate(np.asarray(X, dtype=int)):
             key = tuple(int(v) for v in x)
             arch = self.problem.architecture(key)
@@ -244,27 +266,69 @@ class Evaluator:
                 continue
             waiting[h] = [i]
             bases[h] = base
-            settings = {**self.settings, "seed": evaluation_seed(self.problem.config.seed, h)}
-            tasks.append((h, (arch.to_dict(), settings)))
+            archs[h] = arch
         if on_start is not None:
-            on_start(len(tasks))
-        if tasks:
-            for outcome in self.pool.map_unordered(run_candidate, tasks, train_fn=self.train_fn):
-                h = outcome.key
-                if outcome.value is not None:
-                    result = dict(outcome.value)
-                else:
-                    result = {"status": FAILED, "reason": outcome.error}
-                result["attempts"] = outcome.attempts
-                if outcome.lost:
-                    result["lost"] = outcome.lost
-                rec = self._record(bases[h], result)
-                self.cache[h] = rec
-                for i in waiting[h]:
-                    records[i] = rec
-                if on_result is not None:
-                    on_result(rec)
+            on_start(len(archs))
+        halving = self.problem.config.fidelity == "sh"
+        results = (self._halving(bases, archs, generation, on_result, on_rung) if halving
+                   else self._train(archs, self.problem.config.train_steps))
+        for h, result in results:
+            rec = self._record(bases[h], result)
+            self.cache[h] = rec
+            for i in waiting[h]:
+                records[i] = rec
+            if on_result is not None and not halving:
+                on_result(rec)
         missing = [i for i, r in enumerate(records) if r is None]
         if missing:
             raise RuntimeError(f"no result for candidates {missing} of generation {generation}")
         return records  # type: ignore[return-value]
+
+    def _train(self, archs: dict[str, Architecture], steps: int) -> Iterator[tuple[str, dict]]:
+        """(hash, result) of each architecture trained for `steps` on the pool, as they finish."""
+        if not archs:
+            return
+        tasks = [(h, (arch.to_dict(), {**self.settings, "steps": steps,
+                                        "seed": evaluation_seed(self.problem.config.seed, h)}))
+                 for h, arch in archs.items()]
+        for outcome in self.pool.map_unordered(run_candidate, tasks, train_fn=self.train_fn):
+            if outcome.value is not None:
+                result = dict(outcome.value)
+            else:
+                result = {"status": FAILED, "reason": outcome.error}
+            result["attempts"] = outcome.attempts
+            if outcome.lost:
+                result["lost"] = outcome.lost
+            yield outcome.key, result
+
+    def _halving(self, bases: dict[str, dict], archs: dict[str, Architecture], generation: int,
+                 on_result: Callable[[dict], None] | None,
+                 on_rung: Callable[[int, int], None] | None) -> list[tuple[str, dict]]:
+        """Successive halving over the rungs (fidelity.py): each rung's trainings run in parallel on the
+        pool and are journalled as they finish; the (hash, result) of every candidate, in order."""
+        cfg = self.problem.config
+        rungs: list[int] = cfg.rungs or []
+        trained: dict[str, list[dict]] = {h: [] for h in archs}
+        entrants = list(archs)
+        for r, steps in enumerate(rungs):
+            if r:
+                ok = [h for h in entrants if trained[h][-1]["status"] == OK]
+                F = np.array([self.problem.objectives({**bases[h], **trained[h][-1]})[0] for h in ok])
+                entrants = [ok[i] for i in promoted(F, cfg.promote, cfg.crowding)] if ok else []
+                if on_rung is not None:
+                    on_rung(r, len(entrants))
+            new = {h: archs[h] for h in entrants if (h, steps) not in self.rung_cache}
+            for h, result in self._train(new, steps):
+                rec = self.journal.append({"hash": h, "generation": generation, "kind": RUNG, "rung": r,
+                                           "steps": steps, **result, "finished_at": _now()})
+                self.rung_cache[(h, steps)] = rec
+                if on_result is not None:
+                    on_result(rec)
+            for h in entrants:
+                trained[h].append(self.rung_cache[(h, steps)])
+        gains = rung_gains([r for r in self.rung_cache.values() if r["generation"] <= generation], rungs)
+        return [(h, final_result(trained[h], gains)) for h in archs]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

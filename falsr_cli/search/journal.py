@@ -4,7 +4,11 @@
     DIR/evaluations.jsonl      one line per finished evaluation, appended and fsynced as each arrives:
                                hash, generation, genome, text, operator, status (ok | skipped_cost |
                                failed), psnr, ssim, loss, mult_adds, params, objectives, constraints,
-                               train/eval/wall seconds, worker, attempts, reason
+                               train/eval/wall seconds, worker, attempts, reason; under successive
+                               halving also the rung it reached, its steps, rung_psnr (the raw PSNR
+                               of every rung), psnr_gain (added to put it on the top rung's scale)
+                               and gain_pairs, and before it one record of kind "rung" per rung
+                               trained: hash, generation, rung, steps and that training's results
     DIR/state/gen_NNNN/        the search after generation NNNN, written as a whole (a temporary folder
                                renamed into place): state.json (the algorithm's population with its
                                objectives, constraints, ranks and crowding distances, its generator's
@@ -13,7 +17,8 @@
 
 A search killed at any moment restarts from the newest complete snapshot; the generations after it are
 asked again (the restored generator gives the same offspring) and every evaluation already in the journal
-is taken from it instead of being trained again.
+— under successive halving every finished rung training too — is taken from it instead of being trained
+again.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import FAILED, OK, SKIPPED
 
 KEEP_SNAPSHOTS = 3
+RUNG = "rung"  # the `kind` of a rung record (successive halving, fidelity.py); candidates have no kind
 
 
 class Journal:
@@ -62,14 +68,22 @@ class Journal:
 
     # ---- evaluations -----------------------------------------------------------------------------------
 
-    def read_evaluations(self) -> list[dict]:
-        """Every journalled evaluation; a last line torn by a crash is cut off so appends stay clean."""
+    def read_records(self) -> list[dict]:
+        """Every journalled line; a last line torn by a crash is cut off so appends stay clean."""
         self._cut_torn_tail()
         records = read_jsonl(self.evaluations_path)
         self._seq = len(records)
         # A line that is JSON but not a whole record (an edit, a disk fault) is left out: that candidate is
         # evaluated again rather than the search ending on it.
         return [r for r in records if _is_record(r)]
+
+    def read_evaluations(self) -> list[dict]:
+        """Every journalled candidate: its one record (successive halving's rung records left out)."""
+        return [r for r in self.read_records() if r.get("kind") != RUNG]
+
+    def read_rungs(self) -> list[dict]:
+        """Successive halving's rung records: one per candidate and rung it was trained at."""
+        return [r for r in self.read_records() if r.get("kind") == RUNG]
 
     def _cut_torn_tail(self) -> None:
         path = self.evaluations_path
@@ -152,6 +166,10 @@ def _is_record(r: Any) -> bool:
     """A journal line with what the search reads of it: hash, generation, genome, status and costs (and a
     PSNR when it trained)."""
     number = (int, float)
+    if isinstance(r, dict) and r.get("kind") == RUNG:  # a successive-halving rung: hash, steps, outcome
+        return (isinstance(r.get("hash"), str) and isinstance(r.get("steps"), int)
+                and r.get("status") in (OK, SKIPPED, FAILED)
+                and (r["status"] != OK or isinstance(r.get("psnr"), number)))
     return (isinstance(r, dict) and isinstance(r.get("hash"), str) and isinstance(r.get("generation"), int)
             and isinstance(r.get("genome"), list) and r.get("status") in (OK, SKIPPED, FAILED)
             and isinstance(r.get("mult_adds"), number) and isinstance(r.get("params"), number)

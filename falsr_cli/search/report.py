@@ -120,13 +120,24 @@ def member(record: dict, config: SearchConfig) -> dict[str, Any]:
         "generation": record["generation"],
         **{k: record[k] for k in ("latency_ms", "latency_predicted_ms", "latency_measured_ms")
            if k in record},
+        # successive halving: the rung it reached, its steps, raw rung PSNRs and the gain added to them
+        **{k: record[k] for k in ("rung", "steps", "rung_psnr", "psnr_gain", "gain_pairs") if k in record},
     }
 
 
+def fidelity_summary(config: SearchConfig, history: list[dict]) -> dict[str, Any]:
+    """Successive halving's rungs, and per generation how many candidates trained at each."""
+    return {"method": config.fidelity, "rungs": config.rungs, "promote": config.promote,
+            "generations": [{"generation": h["generation"], "trained": h["rungs"]}
+                            for h in history if "rungs" in h]}
+
+
 def pareto_document(config: SearchConfig, front: list[dict], generation: int, hv: float,
-                    n_evaluations: int, removed: list[dict] | None = None) -> dict[str, Any]:
+                    n_evaluations: int, removed: list[dict] | None = None,
+                    history: list[dict] | None = None) -> dict[str, Any]:
     """pareto.json: the front and what it was formed under; `removed`: members the final latency
-    measurement put over --latency-max (and so out of the front)."""
+    measurement put over --latency-max (and so out of the front); `history`: the generations (the rungs
+    of successive halving)."""
     return {
         "format": PARETO_FORMAT,
         "generation": generation,
@@ -139,6 +150,7 @@ def pareto_document(config: SearchConfig, front: list[dict], generation: int, hv
                         "input": config.latency_input, "unit": "ms"}}
            if config.latency_max is not None else {}),
         "mult_adds_at": [480, 480],
+        **({"fidelity": fidelity_summary(config, history or [])} if config.fidelity == "sh" else {}),
         "hypervolume": hv,
         "reference_point": reference_point(config),
         "front": [member(r, config) for r in front],

@@ -28,7 +28,7 @@ from falsr_cli.atomic import read_json, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.latency import measure_network, parse_hw, random_luma_model
 from falsr_cli.outputs import folder_lock
-from falsr_cli.search.config import SearchConfig, check_compatible
+from falsr_cli.search.config import SearchConfig, check_compatible, expected_work
 from falsr_cli.search.evaluator import Evaluator, TrainFn
 from falsr_cli.search.journal import Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
@@ -188,6 +188,7 @@ class _Search:
     best: float | None = None
     n_evals: int = 0
     cache: dict[str, dict] = field(default_factory=dict)
+    rung_cache: dict[tuple[str, int], dict] = field(default_factory=dict)
 
 
 def _open(config: SearchConfig, train_fn: TrainFn | None, say: Log) -> _Search:
@@ -217,6 +218,7 @@ def _open(config: SearchConfig, train_fn: TrainFn | None, say: Log) -> _Search:
     st = _restore(config, journal, problem, say)
     records = journal.read_evaluations()
     st.cache = {r["hash"]: r for r in records}
+    st.rung_cache = {(r["hash"], int(r["steps"])): r for r in journal.read_rungs()}
     done = [r for r in records if r["generation"] <= st.generation]
     st.algorithm.eliminate_duplicates.archive = {tuple(r["genome"]) for r in done}
     st.front = update_front([], done, problem)
@@ -325,7 +327,14 @@ def _history_row(st: _Search, new: list[dict], seconds: float) -> dict:
         "hypervolume": hypervolume(st.front, reference_point(st.config)),
         "best_psnr": st.best,
         "elapsed": st.elapsed_before + seconds,
+        **({"rungs": rung_counts(list(unique_new), st.config)} if st.config.fidelity == "sh" else {}),
     }
+
+
+def rung_counts(records: list[dict], config: SearchConfig) -> list[int]:
+    """How many of a generation's candidates were trained at each rung (successive halving)."""
+    reached = [r["rung"] for r in records if r["status"] in (OK, FAILED)]
+    return [sum(k >= rung for k in reached) for rung in range(len(config.rungs or []))]
 
 
 def _next_generation(st: _Search, evaluator: Evaluator, on_progress: Any) -> dict | None:
@@ -365,7 +374,8 @@ def _save(st: _Search, h: dict) -> None:
         "evaluations": st.n_evals,
     }, st.controller)
     write_json(st.out / "pareto.json",
-               pareto_document(st.config, st.front, st.generation, h["hypervolume"], st.n_evals))
+               pareto_document(st.config, st.front, st.generation, h["hypervolume"], st.n_evals,
+                               history=st.history))
 
 
 def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: bool = False,
@@ -419,7 +429,7 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
         return started_pool
 
     evaluator = Evaluator(st.problem, st.journal, make, cache=st.cache, train_fn=train_fn,
-                          own_pool=pool is None)
+                          own_pool=pool is None, rung_cache=st.rung_cache)
     started = time.perf_counter()
     ran = 0
     bars = contextlib.ExitStack()
@@ -444,12 +454,21 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
                 say(f"note: a worker died while training {record['hash']} "
                     f"({record['attempts']} attempts, {outcome})")
 
+        total = [0]  # trainings of the generation so far: successive halving adds each rung's
+
         def on_start(k: int) -> None:
             early.plan(k, offspring)
+            total[0] = k
             if bar is not None:
                 bar.update(task, total=k)
 
-        return {"on_start": on_start, "on_result": on_result}
+        def on_rung(rung: int, k: int) -> None:
+            total[0] += k
+            if bar is not None:
+                bar.update(task, total=total[0], description=f"generation {generation}, rung {rung} "
+                                                             f"({(config.rungs or [])[rung]} steps)")
+
+        return {"on_start": on_start, "on_result": on_result, "on_rung": on_rung}
 
     try:
         while not _should_stop(st, ran, stop_after):
@@ -480,7 +499,8 @@ def _finish(st: _Search, say: Log) -> SearchResult:
         if st.config.latency_max is not None:
             st.front, removed = _with_measured_latency(st, finished, say)
         hv = hypervolume(st.front, reference_point(st.config))
-        doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals, removed=removed)
+        doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals, removed=removed,
+                              history=st.history)
         write_json(st.out / "pareto.json", doc)
         write_reports(st.out, st.config, finished, st.front, st.history)
         say(f"front: {len(st.front)} networks in {st.out / 'pareto.json'}; "
@@ -562,15 +582,20 @@ def check_generation(generation: int, records: list[dict]) -> None:
 
 class EarlyEstimate:
     """The whole search's cost, said once after the first few candidates have trained (a generation of the
-    paper's setting takes hours on a CPU: the user should not wait that long to learn the total)."""
+    paper's setting takes hours on a CPU: the user should not wait that long to learn the total).
 
-    AFTER = 3  # trained candidates
+    A candidate's cost is its training seconds per step times the steps an average candidate trains
+    (under successive halving rung_0 + promote·rung_1 + promote²·rung_2 …, config.expected_work) plus its
+    validation seconds times the validations it gets."""
+
+    AFTER = 3  # trained candidates (under successive halving: trainings at the first rung)
 
     def __init__(self, config: SearchConfig, first: bool) -> None:
         self.config = config
         self.enabled = first
         self.trained = 0
-        self.seconds = 0.0
+        self.train_seconds = self.eval_seconds = 0.0
+        self.steps = 0
         self.to_train = self.offspring = config.pop
 
     def plan(self, to_train: int, offspring: int) -> None:
@@ -580,7 +605,9 @@ class EarlyEstimate:
     def add(self, record: dict) -> None:
         if record["status"] in (OK, FAILED) and record.get("train_seconds") is not None:
             self.trained += 1
-            self.seconds += float(record.get("train_seconds") or 0) + float(record.get("eval_seconds") or 0)
+            self.train_seconds += float(record.get("train_seconds") or 0)
+            self.eval_seconds += float(record.get("eval_seconds") or 0)
+            self.steps += int(record.get("steps", self.config.train_steps))
 
     def ready(self) -> bool:
         if self.enabled and self.trained >= self.AFTER:
@@ -590,17 +617,24 @@ class EarlyEstimate:
 
     def text(self) -> str:
         c = self.config
-        per = max(self.seconds / self.trained, 1e-3)
+        steps, validations = expected_work(c)
+        per_step = self.train_seconds / max(self.steps, 1)
+        per = max(per_step * steps + self.eval_seconds / self.trained * validations, 1e-3)
         parallel = max(1, c.workers)
         share = self.to_train / self.offspring  # of the candidates, those under the cost budget
         total = c.pop * c.generations * share * per / parallel
         hour = max(1, int(3600 * parallel / (per * c.pop * max(share, 1e-9))))
         skipped, seen = self.offspring - self.to_train, self.offspring
+        rungs = f", {steps:.0f} steps on average over the rungs" if c.fidelity == "sh" else ""
         return (f"estimate after {self.trained} trained candidates: about {clock(total)} for all "
-                f"{c.generations} generations on this machine ({per:.0f} s per trained candidate, {skipped} "
-                f"of {seen} in generation 1 over the budget); about {hour} "
-                f"generation{'s' if hour > 1 else ''} fit in an hour (--generations {hour}), or give fewer "
-                "--train-steps or a smaller --pop")
+                f"{c.generations} generations on this machine ({per:.0f} s per trained candidate{rungs}, "
+                f"{skipped} of {seen} in generation 1 over the budget); about {hour} "
+                f"generation{'s' if hour > 1 else ''} fit in an hour (--generations {hour}), or give "
+                f"{_fewer_steps(c)} or a smaller --pop")
+
+
+def _fewer_steps(config: SearchConfig) -> str:
+    return "lower --rungs" if config.fidelity == "sh" else "fewer --train-steps"
 
 
 def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
@@ -614,7 +648,7 @@ def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
     return (f"estimate: {h['generation'] + left} generations ≈ {clock(total)} on this machine "
             f"({per_gen / trained:.1f} s per trained candidate, {per_gen:.0f} s per generation); "
             f"about {fit} generation{'s' if fit > 1 else ''} fit in an hour (--generations {fit}), "
-            f"or give fewer --train-steps or a smaller --pop")
+            f"or give {_fewer_steps(config)} or a smaller --pop")
 
 
 def write_reports(out: Path, config: SearchConfig, records: list[dict], front: list[dict],
