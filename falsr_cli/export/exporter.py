@@ -140,7 +140,8 @@ class _Traced:
     """The export function of one interface: Keras reference, serving function and frozen graph."""
 
     keras_fn: Callable[..., Any]
-    concrete: Any  # the serving signature (savedmodel)
+    serve: Any  # tf.function of the serving signature (savedmodel)
+    keras_inputs: list[Any]  # the input structures TFSMLayer may pass to `serving_default` (savedmodel)
     graph_def: Any  # frozen, pruned to the output, nodes named for the .pb (TF 2 ops)
     input_names: list[str]  # placeholder / signature input names
     output_name: str  # signature output key (savedmodel, tflite)
@@ -181,8 +182,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
             y, pbpr = (inputs[INPUT_Y], inputs[INPUT_PBPR]) if isinstance(inputs, dict) else inputs
             return serve(y, pbpr)
 
-        for structure in ([spec_y, spec_c], (spec_y, spec_c), {INPUT_Y: spec_y, INPUT_PBPR: spec_c}):
-            for_keras.get_concrete_function(structure)
+        keras_inputs = [[spec_y, spec_c], (spec_y, spec_c), {INPUT_Y: spec_y, INPUT_PBPR: spec_c}]
         inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, PB_OUTPUT
     else:
         keras_model = luma_model
@@ -195,10 +195,9 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
         def for_pb(input_image_evaluate_y):
             return tf.identity(keras_model(input_image_evaluate_y, training=False), name=Y_OUTPUT)
 
-        for_keras = serve
+        for_keras, keras_inputs = serve, []
         inputs, output, pb_output = [INPUT_Y], Y_OUTPUT, Y_OUTPUT
 
-    concrete = serve.get_concrete_function()
     pb_frozen = convert_variables_to_constants_v2(for_pb.get_concrete_function())
     graph_def = _reachable_subgraph(pb_frozen.graph.as_graph_def(), pb_output)
     names = {n.name for n in graph_def.node}
@@ -215,7 +214,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
         xs = list(arrays) if len(arrays) > 1 else arrays[0]
         return np.asarray(keras_model(xs, training=False))
 
-    return _Traced(keras_fn, concrete, graph_def, inputs, output, pb_output, module)
+    return _Traced(keras_fn, serve, keras_inputs, graph_def, inputs, output, pb_output, module)
 
 
 # ---- writers: each writes `tmp` and says how to run it, by the names the written file gives ----
@@ -277,7 +276,9 @@ def _write_savedmodel(tr: _Traced, tmp: Path, description: dict[str, str]) -> _W
         asset = Path(folder) / f"{METADATA_NAME}.json"
         asset.write_bytes(to_json(description))
         tr.module.description = tf.saved_model.Asset(str(asset))
-        tf.saved_model.save(tr.module, str(tmp), signatures={SIGNATURE: tr.concrete})
+        for structure in tr.keras_inputs:  # traced here: the other formats do not need them
+            getattr(tr.module, SIGNATURE).get_concrete_function(structure)
+        tf.saved_model.save(tr.module, str(tmp), signatures={SIGNATURE: tr.serve.get_concrete_function()})
     loaded = tf.saved_model.load(str(tmp))
     signature = loaded.signatures[SIGNATURE]
     _, kwargs = signature.structured_input_signature
