@@ -55,7 +55,8 @@ def cpu_name() -> str:
 
 def make_plan(seed: int) -> list[dict]:
     """FALSR-B-res, FALSR-C-res, NAS-B, 8 random members log-spread over 20G–100G, 2 over 3G–20G, 2 over
-    100G–250G, FALSR-A-res; then second seeds of six band members. Ordered so an early stop leaves the band."""
+    100G–250G, FALSR-A-res; then second seeds of six band members. Ordered so an early stop leaves the
+    band."""
     import numpy as np
 
     from falsr_cli.cost.cost_model import mult_adds, params
@@ -73,7 +74,8 @@ def make_plan(seed: int) -> list[dict]:
             out.append((f"{tag}-{b}", pool[int(inside[rng.integers(len(inside))])]))
         return out
 
-    band = [("FALSR-B-res", load_architecture("FALSR-B-res")), ("FALSR-C-res", load_architecture("FALSR-C-res")),
+    band = [("FALSR-B-res", load_architecture("FALSR-B-res")),
+            ("FALSR-C-res", load_architecture("FALSR-C-res")),
             ("NAS-B", load_architecture(NAS_B)), *spread(20, 100, 8, "band")]
     rest = [*spread(3, 20, 2, "small"), *spread(100, 250, 2, "large"),
             ("FALSR-A-res", load_architecture("FALSR-A-res"))]
@@ -121,8 +123,8 @@ def reference(out: Path, plan: list[dict], runs: Path, only: str | None) -> None
             "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
             "wall_seconds": time.perf_counter() - t0, "resumed": resumed, "cpu": cpu_name(),
             "cpu_flags": cpu_flags()})
-        print(f"   val {best['psnr']:.4f} Set5 {scores['Set5']['psnr']:.4f} Set14 {scores['Set14']['psnr']:.4f}"
-              f" in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"   val {best['psnr']:.4f} Set5 {scores['Set5']['psnr']:.4f} "
+              f"Set14 {scores['Set14']['psnr']:.4f} in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def main() -> None:
@@ -141,7 +143,8 @@ def main() -> None:
         write_json(plan_file, {"seed": args.seed, "cpu": cpu_name(), "architectures": make_plan(args.seed)})
         if args.stage == "plan":
             for r in json.loads(plan_file.read_text())["architectures"]:
-                print(f"{job_name(r):16s} {r['mult_adds'] / 1e9:7.1f}G {r['params'] / 1e3:7.1f}k  {r['text']}")
+                print(f"{job_name(r):16s} {r['mult_adds'] / 1e9:7.1f}G {r['params'] / 1e3:7.1f}k  "
+                      f"{r['text']}")
             return
     plan = json.loads(plan_file.read_text())["architectures"]
     if args.stage == "reference":
