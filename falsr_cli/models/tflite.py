@@ -44,7 +44,10 @@ def tflite_bytes(frozen: Any, quantize: str = "none",
         ops = tf.lite.OpsSet
         converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
     try:
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8-full: the converter calibrates with TensorFlow's own (deprecated) interpreter.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            return converter.convert()
     except Exception as e:  # the converter raises a zoo of types (ConverterError, RuntimeError, …)
         raise FalsrError(f"TFLite conversion failed: {str(e).strip().splitlines()[0]}") from None
 
