@@ -32,8 +32,9 @@ ALLOWED_OPS: frozenset[str] = frozenset(
         "Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "NoOp", "StopGradient",
         # calls into the graph's own function library (the callee is vetted like the graph itself)
         "PartitionedCall", "StatefulPartitionedCall",
-        # convolutions
-        "Conv2D", "DepthwiseConv2dNative", "BiasAdd",
+        # convolutions, pooling and resizing (attention gates, pooled and resized cells)
+        "Conv2D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "BiasAdd", "MaxPool", "AvgPool",
+        "ResizeBilinear", "ResizeNearestNeighbor",
         # element-wise arithmetic and activations
         "Add", "AddV2", "AddN", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "ClipByValue", "Neg",
         "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh",
