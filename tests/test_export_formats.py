@@ -18,8 +18,6 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.export import exporter
 from falsr_cli.export.exporter import export_model
 
-HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime"))
-
 
 @pytest.fixture
 def tiny():
@@ -129,19 +127,6 @@ def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> Non
     from falsr_cli.runtime.open import load_sr_model
 
     assert load_sr_model(tmp_path / "int8.tflite").receptive_field == shared_tiny_sr().receptive_field
-
-
-@pytest.mark.skipif(not HAVE_ONNX, reason="the onnx extra is not installed (pip install 'falsr[onnx]')")
-def test_onnx_runs_in_onnxruntime(tiny, tmp_path: Path) -> None:
-    import onnxruntime as ort
-
-    arch, model = tiny
-    report = export_model(model, tmp_path / "m.onnx", "onnx")
-    assert report.max_abs_diff <= 1e-5
-    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    y, pbpr = _inputs(2, 11, 6, seed=9)  # random input, another size than the export's own check
-    out = session.run(None, {"input_image_evaluate_y:0": y, "input_image_evaluate_pbpr:0": pbpr})[0]
-    assert np.abs(out - _keras_rgb(model, y, pbpr)).max() <= 1e-5
 
 
 def test_failures_leave_nothing_behind(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

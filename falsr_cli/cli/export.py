@@ -22,8 +22,19 @@ def _echo_err(message: str) -> None:
 @click.option("--out", "-o", required=True, type=click.Path(), help="Output file (a folder for savedmodel).")
 @click.option("--interface", type=click.Choice(["falsr", "y"]), default="falsr", show_default=True,
               help="falsr: LR Y + HR PbPr → RGB (the published graphs' tensors); y: LR Y → HR Y.")
-@click.option("--quantize", type=click.Choice(["none", "fp16", "int8"]), default="none", show_default=True,
-              help="TFLite weights: float32, float16, or int8 dynamic-range.")
+@click.option("--quantize", type=click.Choice(["none", "fp16", "int8", "int8-full"]), default="none",
+              show_default=True,
+              help="TFLite: float32; fp16 or int8 weights (int8: dynamic range, smaller, not faster); "
+                   "int8-full: int8 weights and activations calibrated on the built-in samples, for int8 "
+                   "kernels (XNNPACK, NNAPI), --interface y only. Its PSNR against float is reported.")
+@click.option("--target", default="", metavar="NAME",
+              help="Make the file for a runtime: opencv4 (onnx), nnapi, mobile-gpu (tflite), coreml "
+                   "(savedmodel). Fixed shapes (--input-size), depth-to-space as a transposed conv where the "
+                   "runtime lacks it, and the ops it will not take reported.")
+@click.option("--input-size", default=None, metavar="HxW",
+              help="Fixed LR input size (batch 1), e.g. 240x320; default: batch, height and width dynamic.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the export report as JSON (the file's names and self-description included).")
 @click.option("--weights", default=None, metavar="FILE|random",
               help="Weights for an architecture MODEL: .weights.h5, .keras, checkpoint prefix, or 'random'.")
 @click.option("--val", default="Set5", show_default=True, metavar="NAME|FOLDER",
@@ -32,14 +43,18 @@ def _echo_err(message: str) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder [env FALSR_DATA, ./dataset].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing OUT that is a previous export of the same kind (nothing else).")
-def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, weights: str | None, val: str,
-               data_dir: str | None, overwrite: bool) -> None:
+def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, target: str,
+               input_size: str | None, as_json: bool, weights: str | None, val: str, data_dir: str | None,
+               overwrite: bool) -> None:
     """Export a model to a deployable file; the export is checked against the Keras model.
 
     MODEL: a training run (or a checkpoint in one), a FALSR .pb (re-export), or an architecture (preset,
-    .json, pareto.json#K) with --weights. Batch, height and width stay dynamic. The max abs difference
+    .json, pareto.json#K) with --weights. Batch, height and width stay dynamic unless --input-size or a
+    --target fixes them. The file is loaded back and run by the names it gives; the max abs difference
     to the Keras model on a fixed input is printed (float32 formats must stay within 1e-5), and a report
-    goes to OUT.json. The write is atomic: a failed export leaves nothing behind. An existing OUT is never
+    goes to OUT.json. ONNX, TFLite and SavedModel files describe themselves (scale, value range, colour
+    convention, layout, tensor names, architecture) in their own metadata. The write is atomic: a failed
+    export leaves nothing behind. An existing OUT is never
     replaced without --overwrite, and never the MODEL itself, a folder holding it or the working folder.
 
     \b
@@ -48,12 +63,15 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
       falsr export FALSR-B --format tflite --quantize int8 --out falsr-b.tflite
       falsr export FALSR-C --weights runs/c/model.keras --format savedmodel --out serving/falsr_c/1
       falsr export runs/demo --format onnx --interface y --out falsr-y.onnx
+      falsr export FALSR-B --format onnx --target opencv4 --input-size 240x320 --out falsr-b-cv.onnx
     """
     from falsr_cli.console import console
     from falsr_cli.export.exporter import check_options, claim_export, export_model
+    from falsr_cli.export.targets import parse_input_size
     from falsr_cli.runtime.open import load_keras_model
 
-    check_options(fmt, interface, quantize)  # before loading anything (e.g. the onnx extra is missing)
+    size = parse_input_size(input_size) if input_size else None
+    check_options(fmt, interface, quantize, target, size)  # before loading anything (e.g. a missing extra)
     inputs = [p for p in (model, weights) if p and os.path.exists(p)]
     # The output is checked before the (slow) load, and again by export_model just before writing.
     claim_export(out, fmt, overwrite=overwrite, inputs=inputs)
@@ -66,7 +84,13 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, we
         loaded = load_keras_model(model, weights)
     report = export_model(loaded.model, out, fmt, interface=interface, quantize=quantize, arch=loaded.arch,
                           source=loaded.source, val=None if val.lower() == "none" else val,
-                          data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs)
+                          data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs,
+                          target=target, input_size=size)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+        return
     console.print(f"wrote {report.path} ({report.bytes:,} bytes): {fmt}"
                   f"{'' if quantize == 'none' else ' ' + quantize}, interface {interface}, "
                   f"inputs {', '.join(report.inputs)} → {', '.join(report.outputs)}; "

@@ -1,18 +1,23 @@
 """Export a Keras luma model to the formats people deploy, each export checked against the Keras model.
 
 Formats: `pb` (frozen GraphDef, the published FALSR interface by default: a drop-in for the released
-graphs), `savedmodel` (TF Serving signature), `tflite` (float32, fp16 or int8 dynamic-range weights) and
-`onnx` (optional extra, via tf2onnx from the frozen graph). All keep batch, height and width dynamic.
+graphs, written with the ops and attributes TensorFlow 1.x knows), `savedmodel` (TF Serving signature, and
+the same function as an attribute for Keras 3's `TFSMLayer`), `tflite` (float32, fp16 or int8 weights, or
+int8 weights and activations calibrated on the built-in samples) and `onnx` (via tf2onnx from the frozen
+graph). Batch, height and width stay dynamic unless a fixed `input_size` (or a deployment `target`, see
+`targets`) asks for one.
 
 Interfaces: `falsr` — inputs `input_image_evaluate_y` (N,h,w,1 LR luma in [0,1]) and
 `input_image_evaluate_pbpr` (N,sh,sw,2 bicubic HR Pb/Pr), output RGB in [0,1] with the fixed
-YPbPr→RGB stage and clamp inside (the .pb names it `test_sr_evaluator_i1_b0_g/target`, the other formats
-`rgb`); `y` — input `input_image_evaluate_y`, output `sr_y` (HR luma), for runtimes with their own colour
-handling.
+YPbPr→RGB stage and clamp inside (the .pb and .onnx name it `test_sr_evaluator_i1_b0_g/target:0`, the
+signatures of the SavedModel and the .tflite `rgb`); `y` — input `input_image_evaluate_y`, output `sr_y`
+(HR luma), for runtimes with their own colour handling.
 
-Every artefact is written to a temporary path, loaded back and run on a fixed input; the max abs
-difference to the Keras model is printed and must be ≤ 1e-5 for float32 formats (a looser, stated bound
-for quantized TFLite), or the export fails and nothing is left behind. A report goes to `<out>.json`.
+Every artefact is written to a temporary path, loaded back and run on a fixed input through its own
+runtime and by the names the file itself gives (tensor names, signature, metadata); the max abs difference
+to the Keras model must be ≤ 1e-5 for float32 formats (a looser, stated bound for quantized TFLite), or
+the export fails and nothing is left behind. ONNX, TFLite and SavedModel files carry a description of
+what they expect (`metadata.describe`). A report goes to `<out>.json`.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ import numpy as np
 from falsr_cli import interrupts
 from falsr_cli.atomic import atomic_path, read_json, sha256_file, write_json
 from falsr_cli.errors import FalsrError
+from falsr_cli.export.graphs import depth_to_space_as_conv_transpose, graph_ops, tf1_compatible, tf1_problems
+from falsr_cli.export.metadata import METADATA_NAME, describe, to_json
+from falsr_cli.export.targets import Target, get_target
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
 from falsr_cli.outputs import claim_output, json_kind
 
 EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
-QUANTIZE = ("none", "fp16", "int8")
+QUANTIZE = ("none", "fp16", "int8", "int8-full")
 
 INPUT_Y = "input_image_evaluate_y"
 INPUT_PBPR = "input_image_evaluate_pbpr"
@@ -45,9 +53,12 @@ PB_OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
 PB_OUTPUT = f"{PB_OUTPUT_SCOPE}/target"
 RGB_OUTPUT = "rgb"
 Y_OUTPUT = "sr_y"
+SIGNATURE = "serving_default"
 
 ONNX_EXTRA_HINT = "pip install 'falsr[onnx]'"
 ONNX_OPSET = 17
+# int8-full calibration: the built-in samples, LR crops of this side where the input size is free.
+CALIBRATION_SIDE = 64
 
 
 @dataclass
@@ -66,10 +77,17 @@ class ExportReport:
     seconds: float
     source: str = ""
     architecture: dict | None = None
-    inputs: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # as the written file names them
     outputs: list[str] = field(default_factory=list)
     validation: dict | None = None  # tflite: PSNR/SSIM of the float model and the export on a data set
     sha256: str = ""  # of the file (savedmodel: of saved_model.pb): how a later --overwrite knows it is ours
+    target: str = ""
+    input_size: list[int] | None = None  # fixed LR height and width, None: dynamic
+    metadata: dict[str, str] = field(default_factory=dict)  # the description, as read back from the file
+    ops: list[str] = field(default_factory=list)  # op types in the file, as its format names them
+    unsupported_ops: list[str] = field(default_factory=list)  # those the target will not take
+    tf1_problems: list[str] = field(default_factory=list)  # pb: what TensorFlow 1.x could not import
+    quantization: dict | None = None  # quantized tflite: PSNR of its output against the float model's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +99,9 @@ def report_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".json")
 
 
-def check_options(fmt: str, interface: str, quantize: str) -> None:
-    """Reject unknown or meaningless combinations before any work is done."""
+def check_options(fmt: str, interface: str, quantize: str, target: str = "",
+                  input_size: tuple[int, int] | None = None) -> Target | None:
+    """Reject unknown or meaningless combinations before any work is done; the target, if named."""
     if fmt not in EXPORT_FORMATS:
         raise FalsrError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     if interface not in INTERFACES:
@@ -91,8 +110,19 @@ def check_options(fmt: str, interface: str, quantize: str) -> None:
         raise FalsrError(f"unknown quantization {quantize!r}: use one of {', '.join(QUANTIZE)}")
     if quantize != "none" and fmt != "tflite":
         raise FalsrError(f"--quantize {quantize} applies to --format tflite only")
+    if quantize == "int8-full" and interface != "y":
+        # TFLite's converter gives the colour stage's input (255·Y) the scale of its output, so the luma
+        # comes out in steps of one: 11.5 dB against the float model on FALSR-B-res, 49 dB for the network.
+        raise FalsrError("--quantize int8-full takes --interface y (the luma network; the colour stage does "
+                         "not survive int8 activations)")
     if fmt == "onnx":
         require_onnx()
+    if not target:
+        return None
+    found = get_target(target, fmt)
+    if found.fixed_size and input_size is None:
+        raise FalsrError(f"--target {target} needs fixed input shapes: give --input-size HxW (LR pixels)")
+    return found
 
 
 def require_onnx() -> None:
@@ -109,28 +139,31 @@ def require_onnx() -> None:
 
 @dataclass
 class _Traced:
-    """The export function of one interface: Keras reference, concrete function and frozen graph."""
+    """The export function of one interface: Keras reference, serving function and frozen graph."""
 
     keras_fn: Callable[..., Any]
-    concrete: Any
-    frozen: Any
-    graph_def: Any  # frozen, pruned to the output, nodes named for the .pb
-    input_names: list[str]
+    serve: Any  # tf.function of the serving signature (savedmodel)
+    keras_inputs: list[Any]  # the input structures TFSMLayer may pass to `serving_default` (savedmodel)
+    graph_def: Any  # frozen, pruned to the output, nodes named for the .pb (TF 2 ops)
+    input_names: list[str]  # placeholder / signature input names
     output_name: str  # signature output key (savedmodel, tflite)
-    pb_output: str  # node name in the .pb
+    pb_output: str  # node name in the .pb and .onnx
     module: Any  # tf.Module tracking the model's variables (for savedmodel)
 
 
-def _trace(luma_model: Any, interface: str) -> _Traced:
+def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, int] | None = None) -> _Traced:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    spec_y = tf.TensorSpec([None, None, None, 1], tf.float32, name=INPUT_Y)
+    n, h, w = (1, *input_size) if input_size else (None, None, None)
+    spec_y = tf.TensorSpec([n, h, w, 1], tf.float32, name=INPUT_Y)
+    module = tf.Module()
     if interface == "falsr":
         from falsr_cli.models.builder import build_falsr_interface
 
         keras_model = build_falsr_interface(luma_model)
-        spec_c = tf.TensorSpec([None, None, None, 2], tf.float32, name=INPUT_PBPR)
+        hr = (h * scale, w * scale) if input_size else (None, None)
+        spec_c = tf.TensorSpec([n, *hr, 2], tf.float32, name=INPUT_PBPR)
 
         @tf.function(input_signature=[spec_y, spec_c])
         def serve(input_image_evaluate_y, input_image_evaluate_pbpr):
@@ -145,6 +178,13 @@ def _trace(luma_model: Any, interface: str) -> _Traced:
             with tf.name_scope(PB_OUTPUT_SCOPE):
                 return tf.identity(rgb, name="target")
 
+        @tf.function
+        def for_keras(inputs):
+            # Keras 3's TFSMLayer calls its endpoint with the layer's one input: [y, pbpr] or a dict.
+            y, pbpr = (inputs[INPUT_Y], inputs[INPUT_PBPR]) if isinstance(inputs, dict) else inputs
+            return serve(y, pbpr)
+
+        keras_inputs = [[spec_y, spec_c], (spec_y, spec_c), {INPUT_Y: spec_y, INPUT_PBPR: spec_c}]
         inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, PB_OUTPUT
     else:
         keras_model = luma_model
@@ -157,31 +197,43 @@ def _trace(luma_model: Any, interface: str) -> _Traced:
         def for_pb(input_image_evaluate_y):
             return tf.identity(keras_model(input_image_evaluate_y, training=False), name=Y_OUTPUT)
 
+        for_keras, keras_inputs = serve, []
         inputs, output, pb_output = [INPUT_Y], Y_OUTPUT, Y_OUTPUT
 
-    concrete = serve.get_concrete_function()
-    frozen = convert_variables_to_constants_v2(concrete)
     pb_frozen = convert_variables_to_constants_v2(for_pb.get_concrete_function())
     graph_def = _reachable_subgraph(pb_frozen.graph.as_graph_def(), pb_output)
     names = {n.name for n in graph_def.node}
     missing = [n for n in [*inputs, pb_output] if n not in names]
     if missing:  # tf.function renamed something: never write a graph with the wrong interface
         raise FalsrError(f"internal: the frozen graph lacks node(s) {', '.join(missing)}")
-    module = tf.Module()
     module.model = keras_model
     module.serve = serve
+    # Keras's advice for a SavedModel, `TFSMLayer(path, call_endpoint="serving_default")`, looks for an
+    # attribute of that name before the signature (which takes keywords only, and so fails in a layer).
+    setattr(module, SIGNATURE, for_keras)
 
     def keras_fn(*arrays: np.ndarray) -> np.ndarray:
         xs = list(arrays) if len(arrays) > 1 else arrays[0]
         return np.asarray(keras_model(xs, training=False))
 
-    return _Traced(keras_fn, concrete, frozen, graph_def, inputs, output, pb_output, module)
+    return _Traced(keras_fn, serve, keras_inputs, graph_def, inputs, output, pb_output, module)
 
 
-# ---- writers: each writes `tmp` and returns a runner of the written artefact ----
+# ---- writers: each writes `tmp` and says how to run it, by the names the written file gives ----
 
 
 Runner = Callable[..., np.ndarray]
+
+
+@dataclass
+class _Written:
+    """A written artefact as read back from disk: how to run it and what it says about itself."""
+
+    run: Runner
+    inputs: list[str]
+    outputs: list[str]
+    metadata: dict[str, str]
+    ops: list[str]
 
 
 def _reachable_subgraph(graph_def: Any, output: str) -> Any:
@@ -204,36 +256,84 @@ def _reachable_subgraph(graph_def: Any, output: str) -> Any:
     return out
 
 
-def _write_pb(tr: _Traced, tmp: Path) -> Runner:
-    from falsr_cli.models.graphdef import FrozenGraph, read_graph_def
+def _write_pb(tr: _Traced, graph_def: Any, tmp: Path, description: dict[str, str]) -> _Written:
+    from falsr_cli.models.graphdef import FrozenGraph, placeholders, read_graph_def
 
-    tmp.write_bytes(tr.graph_def.SerializeToString())
+    tmp.write_bytes(graph_def.SerializeToString())
     # Load it back from the bytes on disk, through the same vetted loader `falsr calculate` uses.
+    written = read_graph_def(tmp)
     inputs = [f"{n}:0" for n in tr.input_names]
-    return FrozenGraph(read_graph_def(tmp), inputs, f"{tr.pb_output}:0", str(tmp))
+    run = FrozenGraph(written, inputs, f"{tr.pb_output}:0", str(tmp))
+    found = [f"{n}:0" for n in placeholders(written)]
+    # A GraphDef has no metadata field: the description goes to the report beside it.
+    return _Written(run, found, [f"{tr.pb_output}:0"], description, graph_ops(written))
 
 
-def _write_savedmodel(tr: _Traced, tmp: Path) -> Runner:
+def _write_savedmodel(tr: _Traced, tmp: Path, description: dict[str, str]) -> _Written:
+    import json
+
     import tensorflow as tf
 
-    tf.saved_model.save(tr.module, str(tmp), signatures={"serving_default": tr.concrete})
-    signature = tf.saved_model.load(str(tmp)).signatures["serving_default"]
+    with tempfile.TemporaryDirectory() as folder:
+        asset = Path(folder) / f"{METADATA_NAME}.json"
+        asset.write_bytes(to_json(description))
+        tr.module.description = tf.saved_model.Asset(str(asset))
+        for structure in tr.keras_inputs:  # traced here: the other formats do not need them
+            getattr(tr.module, SIGNATURE).get_concrete_function(structure)
+        tf.saved_model.save(tr.module, str(tmp), signatures={SIGNATURE: tr.serve.get_concrete_function()})
+    loaded = tf.saved_model.load(str(tmp))
+    signature = loaded.signatures[SIGNATURE]
+    _, kwargs = signature.structured_input_signature
+    metadata = json.loads((tmp / "assets" / f"{METADATA_NAME}.json").read_text(encoding="utf-8"))
 
     def run(*arrays: np.ndarray) -> np.ndarray:
         feeds = {name: tf.constant(a) for name, a in zip(tr.input_names, arrays, strict=True)}
         return signature(**feeds)[tr.output_name].numpy()
 
-    return run
+    # The SavedModel runs the Keras functions themselves; its ops are those of their frozen graph.
+    return _Written(run, sorted(kwargs, key=_order(tr.input_names)), list(signature.structured_outputs),
+                    metadata, graph_ops(tr.graph_def))
 
 
-def _write_tflite(tr: _Traced, tmp: Path, quantize: str) -> Runner:
-    from falsr_cli.models.tflite import TFLiteModel, tflite_bytes
-
-    tmp.write_bytes(tflite_bytes(tr.frozen, quantize))
-    return TFLiteModel(tmp, name=tmp.name)
+def _order(names: list[str]) -> Callable[[str], int]:
+    """Sort key putting names in the interface's order (unknown names last)."""
+    return lambda n: names.index(n) if n in names else len(names)
 
 
-def _write_onnx(tr: _Traced, tmp: Path) -> Runner:
+def _write_tflite(tr: _Traced, graph_def: Any, tmp: Path, quantize: str, description: dict[str, str],
+                  calibration: Callable[[], Iterator[dict[str, np.ndarray]]] | None) -> _Written:
+    import json
+
+    from falsr_cli.models.graphdef import graph_function
+    from falsr_cli.models.tflite import (
+        make_interpreter,
+        tflite_bytes,
+        tflite_metadata,
+        tflite_ops,
+        with_tflite_metadata,
+    )
+
+    # From the frozen graph, pruned with the output keyed by name: the signature then names it (a frozen
+    # tf.function's outputs would come out as `output_0`).
+    fn = graph_function(graph_def, [f"{n}:0" for n in tr.input_names], {tr.output_name: f"{tr.pb_output}:0"})
+    content = tflite_bytes(fn, quantize, calibration)
+    content = with_tflite_metadata(content, METADATA_NAME, to_json(description))
+    tmp.write_bytes(content)
+    content = tmp.read_bytes()
+    interpreter = make_interpreter(content, None)
+    signature = interpreter.get_signature_list()[SIGNATURE]
+    runner = interpreter.get_signature_runner(SIGNATURE)
+    metadata = json.loads(tflite_metadata(content).get(METADATA_NAME, b"{}"))
+
+    def run(*arrays: np.ndarray) -> np.ndarray:
+        feeds = {n: np.asarray(a, np.float32) for n, a in zip(tr.input_names, arrays, strict=True)}
+        return np.array(runner(**feeds)[tr.output_name])
+
+    return _Written(run, sorted(signature["inputs"], key=_order(tr.input_names)), signature["outputs"],
+                    metadata, tflite_ops(content))
+
+
+def _write_onnx(tr: _Traced, graph_def: Any, tmp: Path, description: dict[str, str]) -> _Written:
     require_onnx()
     import onnxruntime as ort
     import tf2onnx
@@ -241,17 +341,58 @@ def _write_onnx(tr: _Traced, tmp: Path) -> Runner:
     inputs = [f"{n}:0" for n in tr.input_names]
     try:
         model_proto, _ = tf2onnx.convert.from_graph_def(
-            tr.graph_def, input_names=inputs, output_names=[f"{tr.pb_output}:0"], opset=ONNX_OPSET
+            graph_def, input_names=inputs, output_names=[f"{tr.pb_output}:0"], opset=ONNX_OPSET
         )
     except Exception as e:  # tf2onnx raises plain Exceptions for unsupported ops
         raise FalsrError(f"ONNX conversion failed: {str(e).strip().splitlines()[0]}") from None
+    del model_proto.metadata_props[:]
+    for key, value in description.items():
+        model_proto.metadata_props.add(key=key, value=value)
     tmp.write_bytes(model_proto.SerializeToString())
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    found = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
 
     def run(*arrays: np.ndarray) -> np.ndarray:
-        return session.run(None, dict(zip(inputs, arrays, strict=True)))[0]
+        return session.run(outputs[:1], dict(zip(inputs, arrays, strict=True)))[0]
 
-    return run
+    ops = sorted({n.op_type for n in model_proto.graph.node})
+    return _Written(run, found, outputs, dict(session.get_modelmeta().custom_metadata_map), ops)
+
+
+def calibration_inputs(interface: str, scale: int,
+                       input_size: tuple[int, int] | None) -> list[list[np.ndarray]]:
+    """The inputs int8-full quantization is calibrated on, and its PSNR cost measured on: the built-in
+    samples' LR images (MATLAB bicubic), at the fixed input size or as centre crops."""
+    from falsr_cli.data.imresize import imresize
+    from falsr_cli.data.samples import sample_hr_images
+    from falsr_cli.models.network import falsr_inputs
+
+    out = []
+    for _name, hr in sample_hr_images():
+        if input_size:
+            lr = imresize(hr, output_shape=input_size)
+        else:
+            lr = imresize(hr, 1.0 / scale)
+            h, w = (min(CALIBRATION_SIDE, d) for d in lr.shape[:2])
+            top, left = (lr.shape[0] - h) // 2, (lr.shape[1] - w) // 2
+            lr = lr[top : top + h, left : left + w]
+        y, pbpr = falsr_inputs(np.ascontiguousarray(lr), scale)
+        out.append([y, pbpr] if interface == "falsr" else [y])
+    return out
+
+
+def quantization_cost(run: Runner, keras_fn: Callable[..., np.ndarray],
+                      samples: list[list[np.ndarray]]) -> dict[str, Any]:
+    """PSNR (dB, peak 255) of a quantized export's output against the float model's, over the samples."""
+    psnrs, worst = [], 0.0
+    for xs in samples:
+        got, want = np.asarray(run(*xs), np.float64), np.asarray(keras_fn(*xs), np.float64)
+        mse = float(np.mean((255.0 * (got - want)) ** 2))
+        psnrs.append(float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse))
+        worst = max(worst, float(np.max(np.abs(got - want))))
+    return {"images": len(samples), "data": "samples (built-in)", "psnr_db": float(np.mean(psnrs)),
+            "min_psnr_db": float(np.min(psnrs)), "max_abs_diff": worst}
 
 
 # ---- atomic placement ----
@@ -357,29 +498,57 @@ def export_model(
     overwrite: bool = False,
     inputs: Sequence[str | os.PathLike] = (),
     flag: str = "--out",
+    target: str = "",
+    input_size: tuple[int, int] | None = None,
 ) -> ExportReport:
     """Export `luma_model` ((N,h,w,1) LR luma → HR luma) to `out`; verify, write atomically, report.
 
     `val` (a data set name or folder of pairs) measures, for TFLite, the PSNR/SSIM of the float Keras
     model and of the export; a validation set that cannot be loaded is reported, not fatal. An existing
     `out` (or its report `<out>.json`) is replaced only with `overwrite`, and only when it is a previous
-    export of the same kind; `inputs` (what the model was read from) are never written over.
+    export of the same kind; `inputs` (what the model was read from) are never written over. `target`
+    (targets.TARGETS) checks the file's ops against what that runtime takes, and rewrites depth-to-space
+    for one without it; `input_size` (LR height, width) fixes the input shapes (batch 1).
     """
     start = time.perf_counter()
     out = Path(out)
-    check_options(fmt, interface, quantize)
+    chosen = check_options(fmt, interface, quantize, target, input_size)
     claim_export(out, fmt, overwrite=overwrite, inputs=inputs, flag=flag)
     _check_out(out, fmt, flag)
     log = log or (lambda _msg: None)
     scale = model_scale(luma_model)
-    tr = _trace(luma_model, interface)
-    xs = verify_inputs(interface, scale)
+    tr = _trace(luma_model, interface, scale, input_size)
+    xs = verify_inputs(interface, scale, hw=input_size, batch=1 if input_size else None)
     expected = tr.keras_fn(*xs)
     tolerance = QUANT_TOLERANCE[quantize] if quantize != "none" else FLOAT_TOLERANCE
     label = fmt + (f" ({quantize})" if quantize != "none" else "")
 
-    def verify(run: Runner) -> float:
-        got = np.asarray(run(*xs))
+    graph_def = tr.graph_def
+    if chosen is not None and not chosen.takes_depth_to_space(fmt) and fmt in ("tflite", "onnx"):
+        graph_def = depth_to_space_as_conv_transpose(graph_def)
+        log(f"{label}: depth-to-space written as a transposed convolution ({chosen.name} lacks it)")
+    graph_def = tf1_compatible(graph_def)  # the .pb's promise; the same ops for the converters
+    signature_names = fmt in ("savedmodel", "tflite")
+    names_in = tr.input_names if signature_names else [f"{n}:0" for n in tr.input_names]
+    names_out = [tr.output_name if signature_names else f"{tr.pb_output}:0"]
+    description = describe(interface, scale, names_in, names_out, input_size=input_size,
+                           architecture=arch.to_text() if arch is not None else "", target=target,
+                           quantize=quantize)
+    samples = calibration_inputs(interface, scale, input_size) if quantize != "none" else []
+
+    def calibration() -> Iterator[dict[str, np.ndarray]]:
+        # By name: the converter feeds a list in its signature's (alphabetical) order, PbPr first.
+        for sample in samples:
+            yield dict(zip(tr.input_names, sample, strict=True))
+
+    def verify(written: _Written) -> float:
+        # The names the file gives are the documented ones, and its description is the one written.
+        if (written.inputs, written.outputs) != (names_in, names_out):
+            raise FalsrError(f"internal: the {label} file names its inputs {written.inputs} and outputs "
+                             f"{written.outputs}, not {names_in} and {names_out}")
+        if written.metadata != description:
+            raise FalsrError(f"internal: the {label} file's description does not read back as written")
+        got = np.asarray(written.run(*xs))
         if got.shape != expected.shape:
             raise FalsrError(f"{label} export gives shape {got.shape}, the Keras model {expected.shape}")
         diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
@@ -391,22 +560,49 @@ def export_model(
         log(f"{label}: max abs diff to the Keras model {diff:.3g} (bound {tolerance:g}) on {shape_text(xs)}")
         return diff
 
-    validation = None
+    def check_ops(written: _Written) -> list[str]:
+        if chosen is None:
+            return []
+        bad = chosen.unsupported(fmt, written.ops)
+        if bad and not chosen.falls_back:
+            raise FalsrError(f"{chosen.runtime} does not take op(s) {', '.join(bad)} of this {fmt} export; "
+                             "nothing was written")
+        if bad:
+            log(f"{label}: {chosen.name} runs op(s) {', '.join(bad)} on the CPU instead (not delegated)")
+        else:
+            log(f"{label}: every op is one {chosen.name} takes")
+        return bad
+
+    validation = quantization = None
+    tf1: list[str] = []
     if fmt == "savedmodel":
         with _atomic_dir(out) as tmp:
-            diff = verify(_write_savedmodel(tr, tmp))
+            written = _write_savedmodel(tr, tmp, description)
+            diff = verify(written)
+            unsupported = check_ops(written)
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     else:
         with atomic_path(out, suffix=out.suffix) as tmp:
             if fmt == "pb":
-                run = _write_pb(tr, tmp)
+                written = _write_pb(tr, graph_def, tmp, description)
+                tf1 = tf1_problems(graph_def)
+                if tf1:  # the op's TF 1 form is unknown: say so, the graph still runs in TF 2
+                    log(f"pb: TensorFlow 1.x cannot import this graph: {'; '.join(tf1[:3])}")
             elif fmt == "tflite":
-                run = _write_tflite(tr, tmp, quantize)
+                written = _write_tflite(tr, graph_def, tmp, quantize, description,
+                                        calibration if quantize == "int8-full" else None)
             else:
-                run = _write_onnx(tr, tmp)
-            diff = verify(run)
-            if fmt == "tflite" and val:
+                written = _write_onnx(tr, graph_def, tmp, description)
+            diff = verify(written)
+            unsupported = check_ops(written)
+            if samples:
+                quantization = quantization_cost(written.run, tr.keras_fn, samples)
+                log(f"{label}: PSNR against the float model {quantization['psnr_db']:.2f} dB on "
+                    f"{quantization['images']} sample images")
+            if fmt == "tflite" and val and input_size is None:
                 validation = tflite_validation(luma_model, tmp, val, scale, data_dir, log)
+            elif fmt == "tflite" and val:  # whole images of any size do not fit a fixed input
+                log(f"PSNR change on {val} not measured: the input size is fixed")
         size = out.stat().st_size
     report = ExportReport(
         format=fmt,
@@ -421,10 +617,17 @@ def export_model(
         seconds=round(time.perf_counter() - start, 3),
         source=source,
         architecture=arch.to_dict() if arch is not None else None,
-        inputs=[f"{n}:0" if fmt in ("pb", "onnx") else n for n in tr.input_names],
-        outputs=[f"{tr.pb_output}:0" if fmt in ("pb", "onnx") else tr.output_name],
+        inputs=written.inputs,
+        outputs=written.outputs,
         validation=validation,
         sha256=_export_hash(out),
+        target=target,
+        input_size=list(input_size) if input_size else None,
+        metadata=written.metadata,
+        ops=written.ops,
+        unsupported_ops=unsupported,
+        tf1_problems=tf1,
+        quantization=quantization,
     )
     write_json(report_path(out), report.to_dict())
     return report

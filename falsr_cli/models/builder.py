@@ -17,8 +17,8 @@ The network, as the published FALSR graphs:
   (features/4)·s² ("up_expand"), depth-to-space ×s, then the same 3×3 conv features/4 → 1 at HR size.
 
 Image-level residual (`arch.residual`, our extension): `up_bicubic` upscales the LR input by MATLAB's
-bicubic (symmetric padding, one fixed conv to s² phases, depth-to-space — plain tensor ops that every
-export format runs) and `up_image_residual` adds it to `up_out`.
+bicubic (symmetric padding as slices and a concat, one fixed conv to s² phases, depth-to-space — plain tensor
+ops that every export format and runtime runs) and `up_image_residual` adds it to `up_out`.
 
 Layer names (`fe`, `cell3_conv2`, `cell2_supple`, `cell2_b1_expand`/`_dw`/`_project`, `up_conv`,
 `up_expand`, `up_out`; cells and blocks counted from 1) let weights be mapped from the published graphs.
@@ -118,9 +118,28 @@ def bicubic_phase_kernel(scale: int) -> np.ndarray:
     return kernel.astype(np.float32)
 
 
+def symmetric_pad(x, r: int, axis: int):
+    """`tf.pad(mode="SYMMETRIC")` by `r` on both sides of one axis, written as slices and a concat.
+
+    The same values; but MirrorPad's SYMMETRIC mode has no ONNX counterpart, and tf2onnx's emulation of it
+    passes a boolean tensor that OpenCV 4's ONNX importer refuses ("Unsupported data type: BOOL").
+    """
+    if r == 0:
+        return x
+
+    def edge(i: int):  # the one-pixel slice at index i (negative: from the end) along `axis`
+        index = [slice(None)] * 4
+        index[axis] = slice(i, i + 1 or None)
+        return x[tuple(index)]
+
+    before = [edge(i) for i in range(r - 1, -1, -1)]
+    after = [edge(-1 - i) for i in range(r)]
+    return tf.concat([*before, x, *after], axis=axis)
+
+
 @keras.saving.register_keras_serializable(package="falsr")
 class BicubicUpsample(keras.layers.Layer):
-    """MATLAB-compatible bicubic ×s of a 1-channel image in float32: MirrorPad, Conv2D, DepthToSpace."""
+    """MATLAB-compatible bicubic ×s of a 1-channel image in float32: symmetric pad, Conv2D, DepthToSpace."""
 
     def __init__(self, scale: int, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
@@ -131,7 +150,7 @@ class BicubicUpsample(keras.layers.Layer):
     def call(self, x):
         r = self._kernel.shape[0] // 2
         x = tf.cast(x, tf.float32)
-        x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="SYMMETRIC")
+        x = symmetric_pad(symmetric_pad(x, r, axis=1), r, axis=2)
         x = tf.nn.conv2d(x, tf.constant(self._kernel), strides=1, padding="VALID")
         return tf.nn.depth_to_space(x, self.scale)
 

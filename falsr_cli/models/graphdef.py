@@ -32,8 +32,9 @@ ALLOWED_OPS: frozenset[str] = frozenset(
         "Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "NoOp", "StopGradient",
         # calls into the graph's own function library (the callee is vetted like the graph itself)
         "PartitionedCall", "StatefulPartitionedCall",
-        # convolutions
-        "Conv2D", "DepthwiseConv2dNative", "BiasAdd",
+        # convolutions, pooling and resizing (attention gates, pooled and resized cells)
+        "Conv2D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "BiasAdd", "MaxPool", "AvgPool",
+        "ResizeBilinear", "ResizeNearestNeighbor",
         # element-wise arithmetic and activations
         "Add", "AddV2", "AddN", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "ClipByValue", "Neg",
         "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh",
@@ -266,6 +267,21 @@ def check_interface(
         )
 
 
+def graph_function(graph_def: Any, inputs: Sequence[str], outputs: str | dict[str, str]) -> Any:
+    """A concrete function of a (vetted) frozen graph, pruned from the `inputs` tensors to `outputs` (a tensor
+    name, or output key → tensor name: the keys become a TFLite signature's output names)."""
+    import tensorflow as tf
+
+    def _import() -> None:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(_import, [])
+    graph = wrapped.graph
+    fetches = (graph.get_tensor_by_name(outputs) if isinstance(outputs, str)
+               else {key: graph.get_tensor_by_name(name) for key, name in outputs.items()})
+    return wrapped.prune([graph.get_tensor_by_name(name) for name in inputs], fetches)
+
+
 class FrozenGraph:
     """A vetted frozen graph, imported and pruned once to a callable from `inputs` to `output`."""
 
@@ -280,15 +296,8 @@ class FrozenGraph:
         self.inputs = tuple(inputs)
         self.output = output
 
-        def _import() -> None:
-            tf.compat.v1.import_graph_def(graph_def, name="")
-
         try:
-            wrapped = tf.compat.v1.wrap_function(_import, [])
-            graph = wrapped.graph
-            self._fn = wrapped.prune(
-                [graph.get_tensor_by_name(name) for name in self.inputs], graph.get_tensor_by_name(output)
-            )
+            self._fn = graph_function(graph_def, self.inputs, output)
         except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise FalsrError(f"cannot import {source}: {first}") from None

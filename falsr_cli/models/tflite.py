@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,88 @@ from falsr_cli.models.network import probe_scale
 MAX_INTERPRETERS = 4  # interpreters a TFLiteModel keeps allocated, one per recent input shape
 
 
-def tflite_bytes(frozen: Any, quantize: str = "none") -> bytes:
+def tflite_bytes(frozen: Any, quantize: str = "none",
+                 calibration: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None) -> bytes:
     """A frozen concrete function (or a list of them: one signature each) → a .tflite flatbuffer: float32,
-    fp16 weights, or int8 (dynamic range)."""
+    fp16 weights, int8 weights (dynamic range), or int8 weights and activations (`int8-full`, calibrated on
+    the inputs `calibration` yields by input name; float32 in and out, so the interface does not change)."""
     import tensorflow as tf
 
     # From the frozen function: converting the variable-holding one leaves READ_VARIABLE ops that
     # return garbage once the inputs are resized.
     functions = list(frozen) if isinstance(frozen, (list, tuple)) else [frozen]
     converter = tf.lite.TFLiteConverter.from_concrete_functions(functions, tf.Module())
-    if quantize in ("fp16", "int8"):
+    if quantize in ("fp16", "int8", "int8-full"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":
         converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8-full":
+        if calibration is None:
+            raise FalsrError("int8-full quantization needs calibration inputs")
+        converter.representative_dataset = calibration
+        # int8 kernels where TFLite has them, float for the rest (the colour stage's clamp and division).
+        ops = tf.lite.OpsSet
+        converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
     try:
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8-full: the converter calibrates with TensorFlow's own (deprecated) interpreter.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            return converter.convert()
     except Exception as e:  # the converter raises a zoo of types (ConverterError, RuntimeError, …)
         raise FalsrError(f"TFLite conversion failed: {str(e).strip().splitlines()[0]}") from None
+
+
+def _schema() -> Any:
+    """The TFLite flatbuffer schema module: LiteRT's, else TensorFlow's (the same generated code)."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def tflite_ops(content: bytes) -> list[str]:
+    """The builtin op names (CONV_2D, DEPTH_TO_SPACE, …; custom ops by their code) a .tflite uses, sorted."""
+    fb = _schema()
+    model = fb.Model.GetRootAs(content, 0)
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())  # as the schema's readers do
+        custom = code.CustomCode()
+        ops.add(custom.decode() if custom else names.get(builtin, str(builtin)))
+    return sorted(ops)
+
+
+def tflite_metadata(content: bytes) -> dict[str, bytes]:
+    """The metadata entries of a .tflite (name → bytes of its buffer)."""
+    fb = _schema()
+    model = fb.Model.GetRootAs(content, 0)
+    out = {}
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        buffer = model.Buffers(entry.Buffer())
+        out[entry.Name().decode()] = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
+    return out
+
+
+def with_tflite_metadata(content: bytes, name: str, data: bytes) -> bytes:
+    """A .tflite with the metadata entry `name` set to `data` (the model itself unchanged)."""
+    import flatbuffers
+
+    fb = _schema()
+    model = fb.ModelT.InitFromObj(fb.Model.GetRootAs(content, 0))
+    buffer = fb.BufferT()
+    buffer.data = np.frombuffer(data, np.uint8)
+    model.buffers.append(buffer)
+    model.metadata = [m for m in (model.metadata or []) if m.name != name.encode()]
+    entry = fb.MetadataT()
+    entry.name, entry.buffer = name, len(model.buffers) - 1
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(content) + len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def luma_tflite_bytes(luma_model: Any, quantize: str = "none") -> bytes:
