@@ -209,15 +209,15 @@ def test_sigkill_mid_rung_then_the_same_command_gives_the_uninterrupted_front(re
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--rungs", "1000,300"], "error: rungs: steps must increase from rung to rung, got 1000,300"),
-    (["--rungs", "300,300"], "error: rungs: steps must increase from rung to rung, got 300,300"),
-    (["--rungs", "0,300"], "error: rungs: '0' is not a positive number of steps"),
-    (["--rungs", "-5,300"], "error: rungs: '-5' is not a positive number of steps"),
-    (["--rungs", "300,1k"], "error: rungs: '1k' is not a positive number of steps"),
-    (["--rungs", "300"], "error: rungs: expected at least two step counts such as 300,1000,3000, got '300'"),
+    (["--rungs", "1000,300"], "error: --rungs: steps must increase from rung to rung, got 1000,300"),
+    (["--rungs", "300,300"], "error: --rungs: steps must increase from rung to rung, got 300,300"),
+    (["--rungs", "0,300"], "error: --rungs: '0' is not a positive number of steps"),
+    (["--rungs", "-5,300"], "error: --rungs: '-5' is not a positive number of steps"),
+    (["--rungs", "300,1k"], "error: --rungs: '1k' is not a positive number of steps"),
+    (["--rungs", "300"], "error: --rungs: expected at least two step counts such as 300,1000,3000, got '300'"),
     ([], "error: rungs: --fidelity sh needs the steps of each rung, e.g. --rungs 300,1000,3000"),
-    (["--rungs", "300,1000", "--promote", "0"], "error: promote: must be a fraction in (0, 1], got 0.0"),
-    (["--rungs", "300,1000", "--promote", "1.5"], "error: promote: must be a fraction in (0, 1], got 1.5"),
+    (["--rungs", "300,1000", "--promote", "0"], "error: --promote: must be a fraction in (0, 1], got 0.0"),
+    (["--rungs", "300,1000", "--promote", "1.5"], "error: --promote: must be a fraction in (0, 1], got 1.5"),
 ])
 def test_bad_rungs_are_a_one_line_error(tmp_path, flags, message):
     args = ["search", "--evaluator", "proxy", "--fidelity", "sh", *flags, "--out", str(tmp_path / "s")]
@@ -231,7 +231,7 @@ def test_rungs_without_sh_and_a_changed_rung_on_resume_are_refused(reference, tm
     runner = CliRunner()
     result = runner.invoke(main, ["search", "--evaluator", "proxy", "--rungs", "300,1000", "--out",
                                   str(tmp_path / "s")])
-    assert result.exit_code == 1 and result.stderr.strip() == ("error: rungs: only with --fidelity sh "
+    assert result.exit_code == 1 and result.stderr.strip() == ("error: --rungs: only with --fidelity sh "
                                                                "(successive halving)")
     result = runner.invoke(main, ["search", "--evaluator", "proxy", "--promote", "0.5", "--out",
                                   str(tmp_path / "s")])
