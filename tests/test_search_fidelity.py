@@ -235,7 +235,7 @@ def test_rungs_without_sh_and_a_changed_rung_on_resume_are_refused(reference, tm
                                                                "(successive halving)")
     result = runner.invoke(main, ["search", "--evaluator", "proxy", "--promote", "0.5", "--out",
                                   str(tmp_path / "s")])
-    assert result.exit_code == 1 and result.stderr.startswith("error: promote: only with --fidelity sh")
+    assert result.exit_code == 1 and result.stderr.startswith("error: --promote: only with --fidelity sh")
     result = runner.invoke(main, ["search", "--resume", "--out", str(reference), "--rungs", "300,1000"])
     assert result.exit_code == 1 and "error: rungs (--rungs): the search in" in result.stderr
     result = runner.invoke(main, ["search", "--resume", "--out", str(reference), "--promote", "0.5"])
