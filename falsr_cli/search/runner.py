@@ -494,18 +494,17 @@ def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after
 def _finish(st: _Search, say: Log) -> SearchResult:
     """pareto.json once more (a kill after the last snapshot must not leave it stale), and the plots."""
     finished = [r for r in st.journal.read_evaluations() if r["generation"] <= st.generation]
+    removed: list[dict] = []
+    if st.generation and st.config.latency_max is not None:
+        st.front, removed = _with_measured_latency(st, finished, say)
+    hv = hypervolume(st.front, reference_point(st.config))
     if st.generation:
-        removed: list[dict] = []
-        if st.config.latency_max is not None:
-            st.front, removed = _with_measured_latency(st, finished, say)
-        hv = hypervolume(st.front, reference_point(st.config))
         doc = pareto_document(st.config, st.front, st.generation, hv, st.n_evals, removed=removed,
                               history=st.history)
         write_json(st.out / "pareto.json", doc)
         write_reports(st.out, st.config, finished, st.front, st.history)
         say(f"front: {len(st.front)} networks in {st.out / 'pareto.json'}; "
             f"plots: {st.out / 'pareto.png'}, {st.out / 'history.png'}")
-    hv = hypervolume(st.front, reference_point(st.config))
     return SearchResult(out=st.out, generation=st.generation, evaluations=st.n_evals, front=st.front,
                         history=st.history, hypervolume=hv)
 
