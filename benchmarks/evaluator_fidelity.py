@@ -102,8 +102,9 @@ def reference(out: Path, plan: list[dict], runs: Path, only: str | None) -> None
         resumed = (run / "config.json").is_file()
         print(f"{time.strftime('%H:%M:%S')} train {job_name(row)} {row['mult_adds'] / 1e9:.1f}G "
               f"{'(resuming)' if resumed else ''}", flush=True)
-        subprocess.run([*FALSR, "train", "--arch", row["text"], *RECIPE, "--seed", str(row["seed"]),
-                        "--out", str(run), "-q", "--json"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*FALSR, "train", "--arch", row["text"], *RECIPE, *row.get("train_args", []),
+                        "--seed", str(row["seed"]), "--out", str(run), "-q", "--json"],
+                       check=True, stdout=subprocess.DEVNULL)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         scores = {}
         for ds in ("Set5", "Set14"):

@@ -78,6 +78,67 @@ class GroupConv2D(keras.layers.Conv2D):
         )
 
 
+# Fixed 3×3 edge filters of ECBSR's edge-oriented block: Sobel-x, Sobel-y, Laplacian (mask, row, column).
+EDGE_MASKS = np.array([[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+                       [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+                       [[0, 1, 0], [1, -4, 1], [0, 1, 0]]], dtype=np.float32)
+REPARAM_EXPAND = 2  # the expand-squeeze branch's width, in multiples of the conv's filters
+
+
+class RepConv2D(keras.layers.Conv2D):
+    """A 3×3 conv trained as ECBSR's edge-oriented block (Zhang et al., ACM MM 2021), without its identity.
+
+    Besides the 3×3 kernel it learns a 1×1 → 3×3 expand-squeeze branch and three 1×1 convs seen through
+    the fixed Sobel-x, Sobel-y and Laplacian masks, each with a per-channel scale. Every branch is linear
+    and bias-free, so their sum is one 3×3 kernel (`merged_kernel`): the forward runs that one kernel — a
+    plain conv's cost, and the same function and gradients as running the branches — and `fold_reparam`
+    writes it into a plain Conv2D for inference. The squeeze and the scales start at zero, so at step 0
+    the network is exactly the plain one with the same seed.
+    """
+
+    def __init__(self, *args: Any, branch_initializer: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.branch_initializer = keras.initializers.get(branch_initializer or "he_normal")
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        cin, cout = int(input_shape[-1]), self.filters
+        self.expand = self.add_weight(name="expand", shape=(cin, REPARAM_EXPAND * cout),
+                                      initializer=self.branch_initializer)
+        self.squeeze = self.add_weight(name="squeeze", shape=(3, 3, REPARAM_EXPAND * cout, cout),
+                                       initializer="zeros")
+        self.edge_in = self.add_weight(name="edge_in", shape=(len(EDGE_MASKS), cin, cout),
+                                       initializer=self.branch_initializer)
+        self.edge_scale = self.add_weight(name="edge_scale", shape=(len(EDGE_MASKS), cout), initializer="zeros")
+
+    def merged_kernel(self, kernel):
+        masks = tf.cast(EDGE_MASKS, kernel.dtype)
+        expand = tf.cast(self.expand, kernel.dtype)
+        squeeze = tf.cast(self.squeeze, kernel.dtype)
+        edge = tf.cast(self.edge_in, kernel.dtype) * tf.cast(self.edge_scale, kernel.dtype)[:, None, :]
+        return (kernel + tf.einsum("im,hwmo->hwio", expand, squeeze)
+                + tf.einsum("ehw,eio->hwio", masks, edge))
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, self.merged_kernel(kernel))
+
+
+def fold_reparam(model: keras.Model, arch: Architecture) -> keras.Model:
+    """The plain float32 network of a model built with `reparam=True`: each RepConv2D's branches merged
+    into its 3×3 kernel (exact: the forward already runs the merged kernel), every other weight copied."""
+    plain = build_luma_model(arch, name=model.name)
+    for layer in plain.layers:
+        if not layer.weights:
+            continue
+        source = model.get_layer(layer.name)
+        if isinstance(source, RepConv2D):
+            kernel = source.merged_kernel(tf.convert_to_tensor(source.kernel.value, tf.float32))
+            layer.set_weights([np.asarray(kernel), np.asarray(source.bias.value, np.float32)])
+        else:
+            layer.set_weights([np.asarray(w, np.float32) for w in source.get_weights()])
+    return plain
+
+
 @keras.saving.register_keras_serializable(package="falsr")
 class YPbPrToRGB(keras.layers.Layer):
     """The graphs' fixed colour stage: Y (…,1) and PbPr (…,2) → RGB in [0,1] (1×1 conv, clamp, /255)."""
@@ -184,13 +245,23 @@ class _Init:
     starts at bicubic; every other layer gets the same weights as with `he`.
     """
 
-    def __init__(self, seed: int | None, kind: str = "normal", residual: bool = False) -> None:
+    def __init__(self, seed: int | None, kind: str = "normal", residual: bool = False,
+                 reparam: bool = False) -> None:
         if kind not in INITS:
             raise ValueError(f"init: {kind!r} is not one of {', '.join(INITS)}")
         self.seed = seed
         self.kind = kind
         self.residual = residual
+        self.reparam = reparam
         self.count = 0
+        self.branches = 0
+
+    def branch(self) -> keras.initializers.Initializer:
+        """He-normal for a RepConv2D branch, from a seed stream of its own: the plain layers' draws stay
+        those of the same seed without re-parameterisation."""
+        self.branches += 1
+        seed = None if self.seed is None else self.seed * 100003 + 60000 + self.branches
+        return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=seed)
 
     def __call__(self, output: bool = False, depthwise: int = 0) -> keras.initializers.Initializer:
         """`depthwise`: a depthwise kernel's channels (Keras counts its fan-in as k²·channels, not k²)."""
@@ -209,7 +280,13 @@ class _Init:
 
 def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, groups: int = 1,
           output: bool = False):
-    cls = GroupConv2D if groups > 1 else keras.layers.Conv2D
+    kwargs: dict[str, Any] = {}
+    if groups > 1:
+        cls = GroupConv2D
+    elif init.reparam and kernel == 3:
+        cls, kwargs = RepConv2D, {"branch_initializer": init.branch()}
+    else:
+        cls = keras.layers.Conv2D
     return cls(
         filters,
         kernel,
@@ -219,6 +296,7 @@ def _conv(init: _Init, filters: int, kernel: int, name: str, relu: bool = True, 
         kernel_initializer=init(output),
         bias_initializer="zeros",
         name=name,
+        **kwargs,
     )
 
 
@@ -281,15 +359,16 @@ def _cell(x, cell: Cell, t: int, init: _Init):
 
 def build_luma_model(
     arch: Architecture, name: str = "falsr", seed: int | None = None, input_hw: tuple[int, int] | None = None,
-    init: str = "normal",
+    init: str = "normal", reparam: bool = False,
 ) -> keras.Model:
     """The SR network of `arch`: (N,h,w,1) LR luma in [0,1] → (N,sh,sw,1) HR luma.
 
     Weights are N(0, 0.02) (`init="normal"`, the paper's) or He-normal (`"he"`, `"he-zero"`), seeded per
     layer when `seed` is given; biases 0. `input_hw` fixes the spatial input size (e.g. for export); by
-    default any size is accepted.
+    default any size is accepted. `reparam`: every ungrouped 3×3 conv is a RepConv2D (training only;
+    `fold_reparam` gives the plain network).
     """
-    init = _Init(seed, init, arch.residual)
+    init = _Init(seed, init, arch.residual, reparam)
     h, w = input_hw if input_hw else (None, None)
     inp = keras.Input((h, w, 1), name="y", dtype="float32")
     fe = _conv(init, arch.features, 3, "fe")(inp)

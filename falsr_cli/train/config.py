@@ -69,6 +69,9 @@ class TrainConfig:
     beta2: float = 0.999
     # "normal": the paper's N(0, 0.02); "he": He-normal, output conv near zero; "he-zero": at 0 in -res nets
     init: str = "he-zero"
+    # Train every ungrouped 3×3 conv as an edge-oriented block (models.builder.RepConv2D); the saved model
+    # is the plain network with the branches merged, so inference is unchanged.
+    reparam: bool = False
     augment: bool = True
     seed: int = 0
     val_every: int = 1000

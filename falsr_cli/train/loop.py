@@ -205,7 +205,7 @@ class _Run:
         self.trainer = Trainer(self.arch, batch=c.batch, patch=c.patch,
                                lr=WarmupSchedule.from_config_of_run(c), beta1=c.beta1, beta2=c.beta2,
                                precision=c.precision, jit=c.jit, seed=c.seed,
-                               strategy=make_strategy(c.devices), init=c.init)
+                               strategy=make_strategy(c.devices), init=c.init, reparam=c.reparam)
         self.out.mkdir(parents=True, exist_ok=True)
         self.manager = CheckpointManager(self.out / CHECKPOINTS, self.trainer.checkpoint(), keep=c.keep)
         self.manager.clean_partial()
@@ -359,7 +359,11 @@ class _Run:
                 continue
             final = info
             break
-        if c.precision != "float32" or self.trainer.replicas > 1:
+        if c.reparam:
+            from falsr_cli.models.builder import fold_reparam
+
+            model = fold_reparam(model, self.arch)
+        elif c.precision != "float32" or self.trainer.replicas > 1:
             # Ship a plain float32 single-device model (mixed-precision variables are float32 too).
             export = build_model(self.arch, "float32")
             export.set_weights(model.get_weights())

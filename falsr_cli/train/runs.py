@@ -84,14 +84,16 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
     if run is None:
         raise FalsrError(f"{p}: not a training run or a file in one (no {ARCH} and {CONFIG} found)")
     arch = load_architecture(str(run / ARCH))
-    model = build_model(arch, "float32")
-
     name = p.name
     if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
         from falsr_cli.models.weights import load_weights
 
+        model = build_model(arch, "float32")
         load_weights(model, str(p), f"the architecture of {run}")
         return arch, model
+    # A re-parameterised run's checkpoints hold the branches: restore them, then merge (model.keras is plain).
+    reparam = read_run_config(run)[0].reparam
+    model = build_model(arch, "float32", reparam=reparam)
 
     info: CheckpointInfo | None = None
     prefix: str | None = None
@@ -115,6 +117,10 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
         if not Path(prefix + ".index").is_file():
             raise FalsrError(f"{p}: not a checkpoint (no {prefix}.index)")
     restore_into(_model_checkpoint(model), prefix, partial=True)
+    if reparam:
+        from falsr_cli.models.builder import fold_reparam
+
+        model = fold_reparam(model, arch)
     return arch, model
 
 

@@ -125,14 +125,14 @@ class Adam(keras.optimizers.Adam):
 
 
 def build_model(arch: Architecture, precision: str = "float32", seed: int | None = None,
-                init: str = "normal") -> keras.Model:
+                init: str = "normal", reparam: bool = False) -> keras.Model:
     """The builder's luma model under a precision policy; its output layer computes in float32."""
     from falsr_cli.models.builder import build_luma_model
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(KERAS_POLICY[precision])
     try:
-        model = build_luma_model(arch, seed=seed, init=init)
+        model = build_luma_model(arch, seed=seed, init=init, reparam=reparam)
     finally:
         keras.config.set_dtype_policy(previous)
     if precision != "float32":
@@ -147,7 +147,8 @@ class Trainer:
 
     def __init__(self, arch: Architecture, *, batch: int, patch: int, lr: Any = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.999, precision: str = "float32", jit: bool = False, seed: int | None = 0,
-                 strategy: tf.distribute.Strategy | None = None, init: str = "normal") -> None:
+                 strategy: tf.distribute.Strategy | None = None, init: str = "normal",
+                 reparam: bool = False) -> None:
         self.arch = arch
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
@@ -159,7 +160,7 @@ class Trainer:
         self.precision = precision = resolve_precision(precision)
         self.jit = bool(jit)
         with self.strategy.scope():
-            self.model = build_model(arch, precision, seed, init)
+            self.model = build_model(arch, precision, seed, init, reparam)
             optimizer = Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=1e-8)
             if precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
