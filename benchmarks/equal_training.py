@@ -49,10 +49,11 @@ def main() -> None:
         if mult_adds(arch) > mult_adds(ceiling) or params(arch) > params(ceiling):
             sys.exit(f"{name} is over FALSR-B-res's mult-adds or parameters")
         plan.append({"name": name, "text": arch.to_text(), "hash": f"{arch.hash()}{''.join(train_args)}",
-                     "train_args": train_args, "mult_adds": mult_adds(arch), "params": params(arch), "seed": 0})
+                     "train_args": train_args, "mult_adds": mult_adds(arch), "params": params(arch),
+                     "seed": 0})
     reference(out, plan, out / "runs", args.only)
-    control = next((r for r in read_jsonl(Path(args.control)) if r["name"] == "FALSR-B-res" and r["seed"] == 0),
-                   None)
+    control = next((r for r in read_jsonl(Path(args.control))
+                    if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
     rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
     print(f"\n12,000 steps, shipped recipe, seed 0; {rows[0]['cpu'] if rows else ''}")
     print(f"{'network':20s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}")

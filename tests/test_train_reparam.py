@@ -1,4 +1,4 @@
-"""`falsr train --reparam`: RepConv2D starts as the plain network, folds exactly, and a run ships plain weights."""
+"""`falsr train --reparam`: starts as the plain network, folds exactly; a run ships the plain one."""
 
 from __future__ import annotations
 

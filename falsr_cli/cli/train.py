@@ -45,7 +45,8 @@ _TRAIN = TrainConfig()
                    "it starts at bicubic), he (output conv near zero) or normal (paper: N(0, 0.02)).")
 @click.option("--reparam/--no-reparam", default=_TRAIN.reparam, show_default=True,
               help="Train each 3×3 conv with extra linear branches (1×1→3×3, Sobel and Laplacian edges) "
-                   "merged into one 3×3 kernel: same cost per step and at inference, a different optimisation.")
+                   "merged into one 3×3 kernel: same cost per step and at inference, a different "
+                   "optimisation.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random flips and 90° rotations.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -72,7 +73,8 @@ _TRAIN = TrainConfig()
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON instead of a table.")
 def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, patch: int, lr: float,
               scale: int, schedule: str, warmup: int | None, decay_every: int, decay_gamma: float,
-              min_lr: float, init: str, reparam: bool, augment: bool, seed: int, val_every: int, ckpt_every: int,
+              min_lr: float, init: str, reparam: bool, augment: bool, seed: int, val_every: int,
+              ckpt_every: int,
               keep: int, log_every: int, precision: str, jit: bool, devices: str, resume: bool,
               data_dir: str | None, quiet: bool, as_json: bool) -> None:
     """Train an architecture on luma (Adam, L1 loss), validating on held-out images and checkpointing.
@@ -98,7 +100,8 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
     config = TrainConfig(
         arch=arch, data=data, val=None if val.lower() == "none" else val, steps=steps, out=out, batch=batch,
         patch=patch, lr=lr, scale=scale, schedule=schedule, warmup=warmup, decay_every=decay_every,
-        decay_gamma=decay_gamma, min_lr=min_lr, init=init, reparam=reparam, augment=augment, seed=seed, val_every=val_every,
+        decay_gamma=decay_gamma, min_lr=min_lr, init=init, reparam=reparam, augment=augment, seed=seed,
+        val_every=val_every,
         ckpt_every=ckpt_every, keep=keep, log_every=log_every, precision=precision, jit=jit, devices=devices,
         data_dir=data_dir, resume=resume, progress=not quiet,
     )

@@ -109,7 +109,8 @@ class RepConv2D(keras.layers.Conv2D):
                                        initializer="zeros")
         self.edge_in = self.add_weight(name="edge_in", shape=(len(EDGE_MASKS), cin, cout),
                                        initializer=self.branch_initializer)
-        self.edge_scale = self.add_weight(name="edge_scale", shape=(len(EDGE_MASKS), cout), initializer="zeros")
+        self.edge_scale = self.add_weight(name="edge_scale", shape=(len(EDGE_MASKS), cout),
+                                          initializer="zeros")
 
     def merged_kernel(self, kernel):
         masks = tf.cast(EDGE_MASKS, kernel.dtype)
