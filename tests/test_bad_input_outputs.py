@@ -197,7 +197,7 @@ def _fill_graph(side: int):
 
 def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, monkeypatch):
     from falsr_cli.models.graphdef import check_ops
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     graph_def = _fill_graph(20000)  # a few bytes of graph, 1.49 GiB when run
     assert graph_def.ByteSize() < 4096
@@ -214,7 +214,7 @@ def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, m
                                        "--data-dir", str(tmp_path / "data")])
     assert "makes a tensor of 1.49 GiB" in one_line_error(result)
     with pytest.raises(FalsrError, match="1.49 GiB"):
-        load_model(str(tmp_path / "g.pb"))
+        open_model(str(tmp_path / "g.pb"))
 
 
 def test_an_impossible_batch_is_refused_up_front_with_what_it_needs(tmp_path):

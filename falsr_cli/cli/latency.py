@@ -53,10 +53,10 @@ def _load(spec: str):
     try:
         arch = load_architecture(spec)
     except FalsrError:
-        from falsr_cli.runtime.open import load_keras_model
+        from falsr_cli.runtime.open import open_model
 
-        loaded = load_keras_model(spec)
-        return loaded.arch, loaded.model
+        net = open_model(spec, engine="keras")
+        return net.arch, net.keras
     return arch, random_luma_model(arch)
 
 

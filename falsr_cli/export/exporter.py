@@ -40,7 +40,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.export.graphs import depth_to_space_as_conv_transpose, graph_ops, tf1_compatible, tf1_problems
 from falsr_cli.export.metadata import METADATA_NAME, describe, to_json
 from falsr_cli.export.targets import Target, get_target
-from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
+from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, probe_scale, verify_inputs
 from falsr_cli.outputs import claim_output, json_kind
 
 EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
@@ -516,7 +516,7 @@ def export_model(
     claim_export(out, fmt, overwrite=overwrite, inputs=inputs, flag=flag)
     _check_out(out, fmt, flag)
     log = log or (lambda _msg: None)
-    scale = model_scale(luma_model)
+    scale = probe_scale(luma_model)
     tr = _trace(luma_model, interface, scale, input_size)
     xs = verify_inputs(interface, scale, hw=input_size, batch=1 if input_size else None)
     expected = tr.keras_fn(*xs)
@@ -647,8 +647,7 @@ def tflite_validation(
 ) -> dict[str, Any]:
     """PSNR/SSIM on a validation set of the float Keras model and of the exported TFLite model."""
     from falsr_cli.data.pairs import load_pairs
-    from falsr_cli.models.network import keras_luma_upscaler
-    from falsr_cli.models.tflite import TFLiteModel, TFLiteUpscaler
+    from falsr_cli.models.network import SRNet
     from falsr_cli.runtime.evaluate import run_pairs, summarize
 
     try:
@@ -658,8 +657,8 @@ def tflite_validation(
         return {"dataset": str(val), "error": str(e)}
     results = {}
     for key, upscaler in (
-        ("float", keras_luma_upscaler(luma_model, scale=scale, name="keras")),
-        ("tflite", TFLiteUpscaler(TFLiteModel(tflite_path, name=tflite_path.name))),
+        ("float", SRNet.from_keras(luma_model, name="keras", scale=scale)),
+        ("tflite", SRNet.from_tflite(tflite_path)),
     ):
         summary = summarize(run_pairs(upscaler, pairs, scale=scale, progress=False))
         results[key] = {"psnr": summary["psnr"], "ssim": summary["ssim"]}

@@ -100,12 +100,12 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
                      search: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores);
     `name` names the architecture (default: the run's --arch), `search` the search it was found by."""
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
     name = name or str(facts["config"]["arch"])
-    scores = _scores(load_model(str(pb)), datasets, data_dir)  # vetted and pruned once, for every data set
+    scores = _scores(open_model(pb, scale=2), datasets, data_dir)  # opened once, for every data set
     paper = paper_figures(name)
     card = {
         "model": pb.name,
@@ -155,9 +155,8 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
                      reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The authors' FALSR-A/B/C graphs in the folder `reference` (`--published DIR`) evaluated now, as
     card-like rows; none without a folder or where it lacks them."""
-    from falsr_cli.models.graphdef import INPUT_PBPR, INPUT_Y, OUTPUT, FrozenGraph, read_graph_def
-    from falsr_cli.models.network import FrozenGraphUpscaler
-    from falsr_cli.models.pb_import import architecture_from_graph_def
+    from falsr_cli.runtime.open import open_model
+
     if reference is None:
         return []
     ref = Path(reference)
@@ -166,12 +165,11 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
         pb = ref / f"{name}.pb"
         if not pb.is_file():
             continue
-        graph_def = read_graph_def(pb)  # once: vetted (FrozenGraph) and parsed for its architecture
-        model = FrozenGraphUpscaler(FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, str(pb)))
+        model = open_model(pb, scale=2)  # read once: vetted, run, and parsed for its architecture
         paper = paper_figures(name)
         rows.append({"architecture_name": name, "published": True, "model": str(pb),
                      "scores": _scores(model, datasets, data_dir),
-                     "cost": _cost(architecture_from_graph_def(graph_def)),
+                     "cost": _cost(model.arch),
                      "paper": {d: paper.get(d) for d in datasets} if paper else None})
     return rows
 

@@ -19,8 +19,9 @@ import numpy as np
 from falsr_cli.atomic import write_json
 from falsr_cli.data.metrics import score
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.network import Upscaler
+from falsr_cli.models.network import SRNet
 from falsr_cli.outputs import claim_folder, claim_output, json_kind
+from falsr_cli.runtime.open import open_model
 
 METRICS_FILE = "metrics.json"
 
@@ -40,18 +41,8 @@ def _dataset_label(spec: str | os.PathLike) -> str:
     return Path(spec).resolve().name or str(spec)
 
 
-def _resolve_model(model: str | os.PathLike | Upscaler, scale: int, engine: str = "tf") -> Upscaler:
-    if isinstance(model, str | os.PathLike):
-        from falsr_cli.runtime.open import load_model
-
-        return load_model(str(model), scale=scale, engine=engine)
-    if not isinstance(model, Upscaler):
-        raise FalsrError(f"not a model: {model!r}")
-    return model
-
-
 def run_pairs(
-    upscaler: Upscaler,
+    upscaler: SRNet,
     pairs: Sequence[Any],
     *,
     scale: int,
@@ -117,7 +108,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_model(
-    model: str | os.PathLike | Upscaler,
+    model: str | os.PathLike | SRNet,
     dataset: str | os.PathLike,
     *,
     scale: int = 2,
@@ -129,7 +120,7 @@ def evaluate_model(
     overwrite: bool = False,
     engine: str = "tf",
 ) -> dict[str, Any]:
-    """Score a model (spec or Upscaler) on a data set (name or folder); `engine` runs a spec in TensorFlow,
+    """Score a model (spec or SRNet) on a data set (name or folder); `engine` runs a spec in TensorFlow,
     XNNPACK or the faster of the two for this host (`auto`, see models/engine.py).
 
     Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
@@ -151,7 +142,7 @@ def evaluate_model(
         from falsr_cli.models.engine import resolve_engine
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
-    upscaler = _resolve_model(model, scale, engine)
+    upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine)
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
@@ -222,7 +213,6 @@ def calculate(
     rewritten after each data set completes (a failing run never loses what was saved).
     """
     from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
-    from falsr_cli.models.network import FrozenGraphUpscaler
     from falsr_cli.runtime.zoo import find_model, resolve_model_spec
 
     start = time.perf_counter()
@@ -236,7 +226,7 @@ def calculate(
     claim_output(Path(save_path) / stem / METRICS_FILE, overwrite=True, same_kind=json_kind("datasets"),
                  inputs=pb_inputs, sealed=sealed, flag="--save_path")
     pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download))
-    upscaler = FrozenGraphUpscaler(pb_path, scale=scale)
+    upscaler = open_model(pb_path, scale=scale)
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
     folders: dict[str, Path] = {}
     for name in names:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.data import color
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.network import SRNet
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass
@@ -258,12 +262,8 @@ def validate_model(model: Any, val: ValidationSet, keep_images: int = 0, upscale
     return float(np.mean(psnrs)), float(np.mean(ssims)), kept
 
 
-def make_upscaler(model: Any, scale: int, engine: str = "tf"):
-    """The evaluation path's LumaUpscaler over `model`: TensorFlow (one trace for every image size) or
-    XNNPACK (converted once; see models/engine.py)."""
-    from falsr_cli.models.engine import luma_function
-    from falsr_cli.models.network import LumaUpscaler
-
-    name = getattr(model, "name", "model")
-    fn, _ = luma_function(model, engine, name=name, cache=False)
-    return LumaUpscaler(fn, scale=scale, name=name)
+def make_upscaler(model: keras.Model, scale: int, engine: str = "tf") -> SRNet:
+    """The evaluation path's SRNet over `model`: TensorFlow (one trace for every image size) or XNNPACK
+    (converted once; see models/engine.py)."""
+    return SRNet.from_keras(model, name=getattr(model, "name", "model"), scale=scale, engine=engine,
+                            cache=False)
