@@ -110,8 +110,8 @@ def main() -> None:
 
     from falsr_cli.cost.cost_model import mult_adds
     from falsr_cli.data import metrics
-    from falsr_cli.machine import describe
-    from falsr_cli.models.engine import cached_tflite, default_threads, keras_luma_fn
+    from falsr_cli.machine import describe, usable_cores
+    from falsr_cli.models.engine import cached_tflite, keras_luma_fn
     from falsr_cli.models.network import SRNet, falsr_inputs
     from falsr_cli.models.tflite import TFLiteModel
     from falsr_cli.runtime.evaluate import evaluate_model
@@ -130,7 +130,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = default_threads()
+    threads = usable_cores()
     ceiling = conv_ceiling(threads)
     print(f"{describe()['cpu']}, {threads} threads; XNNPACK 3x3 64->64 conv at 240x240: "
           f"{ceiling:.1f} GFLOP/s", flush=True)

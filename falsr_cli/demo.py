@@ -14,8 +14,9 @@ from typing import Any
 
 from falsr_cli import atomic
 from falsr_cli.outputs import json_kind
+from falsr_cli.runtime.open import DEFAULT_MODEL
 
-PRETRAINED = Path("pretrained_model/t291-FALSR-B-res.pb")  # the best shipped model, for comparison
+PRETRAINED = DEFAULT_MODEL  # the best shipped model, for comparison (in this folder)
 TRAIN_STEPS = 1000  # the searched network's training: about 40 s on 2 CPU cores
 # What a demo folder holds; a folder with anything else is not a previous demo and is never written into.
 DEMO_FILES = frozenset({"search", "train", "demo-best.pb", "demo-best.pb.json", "demo.json", ".falsr.lock"})

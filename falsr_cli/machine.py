@@ -31,6 +31,14 @@ def cpu_flags() -> list[str]:
     return sorted(f for f in flags if f.startswith(VECTOR_FLAGS))
 
 
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def describe() -> dict[str, object]:
     """What a model card or benchmark records about the machine."""
     return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from falsr_cli.atomic import sha256_file
-from falsr_cli.data.images import list_images, read_keyed, read_rgb, write_image
+from falsr_cli.data.images import list_images, natural_key, read_keyed, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.errors import FalsrError
 
@@ -93,7 +93,7 @@ def is_pair_folder(folder: str | os.PathLike) -> bool:
 
 def _load_pair_folder(folder: Path, scale: int) -> list[ImagePair]:
     found = _pair_files(folder)
-    stems = sorted((s for s in found if scale in found[s]), key=lambda s: _natural(s))
+    stems = sorted((s for s in found if scale in found[s]), key=natural_key)
     if not stems:
         scales = sorted({sc for v in found.values() for sc in v})
         raise FalsrError(f"no x{scale} pairs in {folder} (it holds x{', x'.join(map(str, scales))} pairs)")
@@ -113,10 +113,6 @@ def _load_pair_folder(folder: Path, scale: int) -> list[ImagePair]:
             )
         pairs.append(ImagePair(stem, lr, hr, _join_notes(("LR", lr_note), ("HR", hr_note))))
     return pairs
-
-
-def _natural(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -> np.ndarray:
@@ -194,7 +190,7 @@ def list_hr_files(
     folder = resolve_folder(spec, data_dir=data_dir, download=download)
     found = _pair_files(folder)
     if found:
-        hr = [v["HR"] for stem in sorted(found, key=_natural) for v in found[stem].values() if "HR" in v]
+        hr = [v["HR"] for stem in sorted(found, key=natural_key) for v in found[stem].values() if "HR" in v]
         # One HR per stem even if several scales are present.
         seen: set[Path] = set()
         out = [p for p in hr if not (p in seen or seen.add(p))]

@@ -23,23 +23,21 @@ what they expect (`metadata.describe`). A report goes to `<out>.json`.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from falsr_cli import interrupts
-from falsr_cli.atomic import atomic_path, read_json, sha256_file, write_json
+from falsr_cli.atomic import atomic_dir, atomic_path, read_json, sha256_file, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.export.graphs import depth_to_space_as_conv_transpose, graph_ops, tf1_compatible, tf1_problems
 from falsr_cli.export.metadata import METADATA_NAME, describe, to_json
 from falsr_cli.export.targets import Target, get_target
+from falsr_cli.models.graphdef import INPUT_PBPR, INPUT_Y, OUTPUT, OUTPUT_SCOPE, Y_OUTPUT
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, probe_scale, verify_inputs
 from falsr_cli.outputs import claim_output, json_kind
 
@@ -47,12 +45,7 @@ EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
 QUANTIZE = ("none", "fp16", "int8", "int8-full")
 
-INPUT_Y = "input_image_evaluate_y"
-INPUT_PBPR = "input_image_evaluate_pbpr"
-PB_OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
-PB_OUTPUT = f"{PB_OUTPUT_SCOPE}/target"
-RGB_OUTPUT = "rgb"
-Y_OUTPUT = "sr_y"
+RGB_OUTPUT = "rgb"  # the output's name in a SavedModel signature, a .tflite and an .onnx
 SIGNATURE = "serving_default"
 
 ONNX_EXTRA_HINT = "pip install 'falsr[onnx]'"
@@ -175,7 +168,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
         def for_pb(input_image_evaluate_y, input_image_evaluate_pbpr):
             rgb = keras_model([input_image_evaluate_y, input_image_evaluate_pbpr], training=False)
             # The published output tensor name, so that the graph is a drop-in for the released files.
-            with tf.name_scope(PB_OUTPUT_SCOPE):
+            with tf.name_scope(OUTPUT_SCOPE):
                 return tf.identity(rgb, name="target")
 
         @tf.function
@@ -185,7 +178,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
             return serve(y, pbpr)
 
         keras_inputs = [[spec_y, spec_c], (spec_y, spec_c), {INPUT_Y: spec_y, INPUT_PBPR: spec_c}]
-        inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, PB_OUTPUT
+        inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, OUTPUT
     else:
         keras_model = luma_model
 
@@ -395,33 +388,6 @@ def quantization_cost(run: Runner, keras_fn: Callable[..., np.ndarray],
             "min_psnr_db": float(np.min(psnrs)), "max_abs_diff": worst}
 
 
-# ---- atomic placement ----
-
-
-@contextmanager
-def _atomic_dir(target: Path) -> Iterator[Path]:
-    """A temporary sibling folder that replaces `target` (file or folder) only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    shutil.rmtree(tmp)  # writers (tf.saved_model.save) create the folder themselves
-    try:
-        yield tmp
-        interrupts.check()  # a swallowed interrupt stops here, before anything is renamed into place
-        if target.exists():
-            # Two renames: the old artefact survives until the new one is complete.
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _is_savedmodel(folder: Path) -> bool:
     """A folder holding a SavedModel and nothing else (what an earlier `--format savedmodel` wrote)."""
     allowed = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
@@ -576,7 +542,7 @@ def export_model(
     validation = quantization = None
     tf1: list[str] = []
     if fmt == "savedmodel":
-        with _atomic_dir(out) as tmp:
+        with atomic_dir(out, create=False) as tmp:
             written = _write_savedmodel(tr, tmp, description)
             diff = verify(written)
             unsupported = check_ops(written)

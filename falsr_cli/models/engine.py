@@ -24,6 +24,7 @@ import numpy as np
 
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
+from falsr_cli.machine import cpu_model, machine_id, usable_cores
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import data_dir as resolve_data_dir
 
@@ -57,7 +58,6 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
     import tensorflow as tf
 
-    from falsr_cli.machine import cpu_model, machine_id
     from falsr_cli.models.latency import measure_network, random_luma_model
     from falsr_cli.space.architecture import PRESETS
 
@@ -70,27 +70,19 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
         except FalsrError:
             pass
     model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
-    ms = {e: measure_network(model, e, default_threads(), (240, 240), runs=3, warmup=1)["median_ms"]
+    ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=3, warmup=1)["median_ms"]
           for e in ("tf", "xnnpack")}
     # TensorFlow unless XNNPACK is clearly faster: the two tie within noise on AVX-512 here (121 vs 118 ms),
     # and XNNPACK costs a conversion per model.
     choice = "xnnpack" if ms["xnnpack"] < XNNPACK_MARGIN * ms["tf"] else "tf"
     known = {"choice": choice, "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
              "cpu": cpu_model(),
-             "threads": default_threads(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
+             "threads": usable_cores(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
     try:
         atomic.write_json(path, known)
     except OSError:
         pass
     return known
-
-
-def default_threads() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def model_digest(luma_model: keras.Model) -> str:
@@ -163,7 +155,7 @@ def luma_function(luma_model: keras.Model, engine: str = "auto", threads: int | 
     if used == "xnnpack":
         content = cached_tflite(luma_model, data_dir) if cache else luma_tflite_bytes(luma_model)
         # a luma `.tflite` in memory, with TFLiteModel's interpreters kept per input shape
-        return TFLiteModel(content, threads or default_threads(), name), used
+        return TFLiteModel(content, threads or usable_cores(), name), used
     return keras_luma_fn(luma_model), used
 
 

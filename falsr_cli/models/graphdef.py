@@ -15,12 +15,18 @@ import numpy as np
 
 from falsr_cli.errors import FalsrError
 
-# The FALSR interface, as the published graphs name it.
-INPUT_Y = "input_image_evaluate_y:0"
-INPUT_PBPR = "input_image_evaluate_pbpr:0"
-OUTPUT = "test_sr_evaluator_i1_b0_g/target:0"
+# The FALSR interface, as the published graphs name its nodes (tensor_name gives their outputs' names).
+INPUT_Y = "input_image_evaluate_y"
+INPUT_PBPR = "input_image_evaluate_pbpr"
+OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
+OUTPUT = f"{OUTPUT_SCOPE}/target"
 # The luma-only form falsr exports with `--interface y`: LR Y → HR Y.
-Y_OUTPUT = "sr_y:0"
+Y_OUTPUT = "sr_y"
+
+
+def tensor_name(name: str) -> str:
+    """A node's first output (`x` → `x:0`); a tensor name stays."""
+    return name if ":" in name else f"{name}:0"
 
 # Pure tensor ops: the union of what the three published graphs use and what our exporter emits
 # (tf.function of a Keras model + convert_variables_to_constants_v2), plus close relatives that such
@@ -293,11 +299,11 @@ class FrozenGraph:
         self._graph_def = graph_def
         self._bounded: set[tuple] = set()  # input shapes whose allocations have been sized
         self.source = source
-        self.inputs = tuple(inputs)
-        self.output = output
+        self.inputs = tuple(tensor_name(t) for t in inputs)
+        self.output = tensor_name(output)
 
         try:
-            self._fn = graph_function(graph_def, self.inputs, output)
+            self._fn = graph_function(graph_def, self.inputs, self.output)
         except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise FalsrError(f"cannot import {source}: {first}") from None
@@ -337,6 +343,6 @@ def load_falsr_graph(path: str | os.PathLike) -> FrozenGraph:
 def interface_graph(graph_def: Any, source: str = "graph") -> tuple[FrozenGraph, bool]:
     """A graph as it runs: the FALSR interface (Y, PbPr → RGB) when it has the PbPr input, else the
     `--interface y` form (Y → HR Y); and whether it is the FALSR interface."""
-    if INPUT_PBPR.split(":")[0] in placeholders(graph_def):
+    if INPUT_PBPR in placeholders(graph_def):
         return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source), True
     return FrozenGraph(graph_def, (INPUT_Y,), Y_OUTPUT, source), False

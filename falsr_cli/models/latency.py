@@ -23,7 +23,7 @@ import numpy as np
 from falsr_cli import atomic
 from falsr_cli.cost.latency_model import PROFILE_FORMAT, Op, fit_calibration, profile_ops, raw_ms
 from falsr_cli.errors import FalsrError
-from falsr_cli.machine import describe, machine_id
+from falsr_cli.machine import describe, machine_id, usable_cores
 from falsr_cli.paths import data_dir as resolve_data_dir
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import DEFAULT_SPACE
@@ -31,21 +31,8 @@ from falsr_cli.space.cells import DEFAULT_SPACE
 RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
 QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
 CALIBRATION_NETWORKS = 8
+MAX_SIDE = 8192  # the largest input side a network is measured on (`parse_hw(..., most=MAX_SIDE)`)
 _OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
-
-
-def parse_hw(text: str, flag: str = "--input") -> tuple[int, int]:
-    """'240x320' (height x width) or '240' → (240, 320) / (240, 240); `flag`: the option it came from."""
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        hw = tuple(int(p) for p in parts)
-    except ValueError:
-        hw = ()
-    if len(hw) == 1:
-        hw = (hw[0], hw[0])
-    if len(hw) != 2 or min(hw) < 1 or max(hw) > 8192:
-        raise FalsrError(f"{flag} {text!r} is not HxW in pixels (at most 8192 a side), e.g. 240x240")
-    return hw  # type: ignore[return-value]
 
 
 def check_runtime(runtime: str) -> str:
@@ -60,10 +47,7 @@ def default_threads(threads: int | None, flag: str = "--threads") -> int:
         if threads < 1:
             raise FalsrError(f"{flag} {threads} must be at least 1")
         return threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def set_tf_threads(threads: int) -> int:

@@ -24,9 +24,7 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
         if Path(prefix + ".index").is_file():
             import tensorflow as tf
 
-            tf.train.Checkpoint(model=model).restore(
-                prefix
-            ).assert_existing_objects_matched().expect_partial()
+            restore_into(tf.train.Checkpoint(model=model), prefix, partial=True)
             return
     except FalsrError:
         raise
@@ -36,3 +34,17 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
     raise FalsrError(
         f"--weights {weights}: not a .weights.h5/.keras file or a checkpoint prefix, nor 'random'"
     )
+
+
+def restore_into(checkpoint: Any, prefix: str, partial: bool = False) -> None:
+    """Read a TF checkpoint into `checkpoint`; every object it tracks must be found there."""
+    import tensorflow as tf
+
+    try:
+        status = checkpoint.read(prefix)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: truncated data
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise FalsrError(f"cannot restore checkpoint {prefix}: {msg[:300]}") from None

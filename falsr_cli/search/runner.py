@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.atomic import read_json, write_json
+from falsr_cli.cost.summary import parse_hw
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.latency import measure_network, parse_hw, random_luma_model
+from falsr_cli.models.latency import MAX_SIDE, measure_network, random_luma_model
 from falsr_cli.outputs import folder_lock
 from falsr_cli.search.config import SearchConfig, check_compatible, expected_work
 from falsr_cli.search.evaluator import Evaluator, TrainFn
@@ -534,7 +535,7 @@ def _with_measured_latency(st: _Search, records: list[dict], say: Log) -> tuple[
                     known[r["hash"]] = r["latency_measured_ms"]
                 else:
                     arch = st.problem.architecture(r["genome"])
-                    hw = parse_hw(c.latency_input, "--latency-input")
+                    hw = parse_hw(c.latency_input, "--latency-input", MAX_SIDE)
                     known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime,
                                                        threads or 1, hw, runs=7, warmup=2)["median_ms"]
             if known[r["hash"]] > c.latency_max:

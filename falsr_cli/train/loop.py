@@ -20,6 +20,7 @@ import numpy as np
 
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.weights import load_weights
 from falsr_cli.outputs import folder_lock
 from falsr_cli.train.checkpoints import list_checkpoints
 from falsr_cli.train.config import TrainConfig, learning_rate
@@ -151,7 +152,8 @@ def _truncate_metrics(path: Path, step: int) -> list[dict]:
 
 
 def save_model_file(model: Any, target: Path) -> None:
-    """`model.save` atomically: Keras insists on the `.keras` name, so write in a temporary folder."""
+    """`model.save` atomically: Keras insists on the `.keras` name (atomic_path ends its names in .tmp), so
+    write in a temporary folder."""
     tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
     try:
         tmp = tmpdir / target.name
@@ -336,9 +338,6 @@ class _Run:
     # ---- the outputs ----------------------------------------------------------------------------------
 
     def finish(self) -> dict[str, Any]:
-        import tensorflow as tf
-
-        from falsr_cli.train.checkpoints import restore_into
         from falsr_cli.train.trainer import build_model
 
         c = self.config
@@ -353,7 +352,7 @@ class _Run:
                 final = info
                 break
             try:
-                restore_into(tf.train.Checkpoint(model=model), info.prefix, partial=True)
+                load_weights(model, info.prefix, "the run's architecture")
             except FalsrError as e:
                 self.notes.append(f"{e}; it is passed over")
                 continue

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.weights import load_weights
 from falsr_cli.train.config import TrainConfig
 
 CONFIG = "config.json"
@@ -73,7 +74,6 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
         best_checkpoint,
         list_checkpoints,
         read_checkpoint_info,
-        restore_into,
     )
     from falsr_cli.train.trainer import build_model
 
@@ -88,8 +88,6 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
 
     name = p.name
     if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
-        from falsr_cli.models.weights import load_weights
-
         load_weights(model, str(p), f"the architecture of {run}")
         return arch, model
 
@@ -114,14 +112,8 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
         prefix = str(p.parent / base)
         if not Path(prefix + ".index").is_file():
             raise FalsrError(f"{p}: not a checkpoint (no {prefix}.index)")
-    restore_into(_model_checkpoint(model), prefix, partial=True)
+    load_weights(model, prefix, f"the architecture of {run}")
     return arch, model
-
-
-def _model_checkpoint(model: Any) -> Any:
-    import tensorflow as tf
-
-    return tf.train.Checkpoint(model=model)
 
 
 # ---- the end-of-run summary -------------------------------------------------------------------------
