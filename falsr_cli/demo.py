@@ -103,7 +103,7 @@ def run_demo(
         models.append((f"pretrained {PRETRAINED.stem}", str(PRETRAINED)))
     rows = []
     for label, spec in models:
-        r = evaluate_model(spec, "samples", data_dir=data_dir, progress=False)
+        r = evaluate_model(spec, "samples", data_dir=data_dir)
         rows.append({"model": label, "spec": spec, "psnr": r["psnr"], "ssim": r["ssim"],
                      "images_per_second": r["images_per_second"]})
     searched = rows[1]["psnr"] - rows[0]["psnr"]

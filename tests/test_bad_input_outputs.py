@@ -98,7 +98,7 @@ def test_a_locked_run_folder_refuses_a_second_process_and_names_it(tmp_path):
         cfg = resolve_config({"evaluator": "proxy", "workers": 0, "n": 2, "pop": 2, "generations": 1,
                               "out": str(tmp_path / "search")})
         with pytest.raises(FalsrError, match="in use by another falsr process"):
-            run_search(cfg, quiet=True)
+            run_search(cfg)
     assert not (tmp_path / "search" / "config.json").exists()  # nothing written by the refused one
     data = tmp_path / "data"
     with folder_lock(data / "Set5", "test", lock_file=data / ".locks" / "Set5.lock"):
@@ -124,7 +124,7 @@ def test_a_mirror_that_sends_too_much_is_cut_off_at_the_registry_size(tmp_path, 
         (mirror / f.name).write_bytes(b"\0" * (f.bytes * 3 + (1 << 20)))
     monkeypatch.setenv("FALSR_DATA_MIRROR", str(tmp_path / "mirror"))
     with pytest.raises(FalsrError, match=r"download of Set5/img_00\d_SRF_2_[LH]R.png from .* sent more than"):
-        registry.download("Set5", data_dir=tmp_path / "data", quiet=True)
+        registry.download("Set5", data_dir=tmp_path / "data")
     left = list((tmp_path / "data" / "Set5").glob("*"))
     assert all(p.stat().st_size <= entry.bytes * 2 for p in left)
     assert not any(p.name.endswith(".part") for p in left)

@@ -138,7 +138,7 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
       falsr upscale 'holiday/*.png' scans/ --model runs/demo --out big/ --format png
       falsr upscale huge.tif --model FALSR-B.pb --memory 256M --out big/
     """
-    from falsr_cli.console import console
+    from falsr_cli.console import console, progress
     from falsr_cli.errors import FalsrError
     from falsr_cli.outputs import claim_output, json_kind
     from falsr_cli.runtime.upscale import collect_inputs, upscale_files
@@ -155,7 +155,7 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err,
-                           engine=engine, threads=threads, memory=budget,
+                           engine=engine, threads=threads, memory=budget, progress=progress,
                            reserved=[json_path] if json_path else [])
     if json_path:
         from falsr_cli.atomic import write_json

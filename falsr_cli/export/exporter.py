@@ -626,7 +626,7 @@ def tflite_validation(
         ("float", SRNet.from_keras(luma_model, name="keras", scale=scale)),
         ("tflite", SRNet.from_tflite(tflite_path)),
     ):
-        summary = summarize(run_pairs(upscaler, pairs, scale=scale, progress=False))
+        summary = summarize(run_pairs(upscaler, pairs, scale=scale))
         results[key] = {"psnr": summary["psnr"], "ssim": summary["ssim"]}
     change = {
         "dataset": str(val),

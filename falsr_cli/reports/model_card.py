@@ -1,14 +1,13 @@
 """Model cards for shipped models: what a `.pb` is, how it was trained, and how it scores.
 
-`python -m falsr_cli.reports.model_card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the
-exported graph with the paper's protocol and writes the card; `make pretrained` calls it. The paper's
+`falsr model card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the exported graph with the
+paper's protocol and writes the card (`make pretrained` calls it); `falsr model results` rewrites the
+README's results table and plot from the cards (`make results`). The paper's
 figures come from the package's copy of the paper's table: no number in a card is typed.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,7 @@ def _scores(model: Any, datasets: tuple[str, ...], data_dir: str | os.PathLike |
 
     out = {}
     for ds in datasets:
-        r = evaluate_model(model, ds, data_dir=data_dir, progress=False)
+        r = evaluate_model(model, ds, data_dir=data_dir)
         out[ds] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
     return out
 
@@ -148,7 +147,7 @@ def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None
     """Bicubic (MATLAB imresize) evaluated now on each data set: the floor every model must beat."""
     from falsr_cli.runtime.evaluate import evaluate_model
 
-    return {d: evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets}
+    return {d: evaluate_model("bicubic", d, data_dir=data_dir) for d in datasets}
 
 
 def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None,
@@ -287,46 +286,3 @@ def update_readme(readme: str | os.PathLike, table: str) -> None:
     before, rest = text.split(README_START, 1)
     after = rest.split(README_END, 1)[1]
     atomic.write_text(readme, f"{before}{README_START}\n{table}\n{README_END}{after}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m falsr_cli.reports.model_card", description=__doc__)
-    p.add_argument("run", nargs="?")
-    p.add_argument("pb", nargs="?")
-    p.add_argument("out", nargs="?")
-    p.add_argument("--dataset", action="append", default=None)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--name", default=None, help="The architecture's name in the card [the run's --arch].")
-    p.add_argument("--search", default=None, metavar="DIR",
-                   help="The search that found the architecture: its config, journal and front are copied "
-                        "beside the card as provenance.")
-    p.add_argument("--readme", default=None,
-                   help="Instead: rewrite this README's results table from the cards.")
-    p.add_argument("--model-dir", default="pretrained_model", help="With --readme: the model cards' folder.")
-    p.add_argument("--published", default=None, metavar="DIR",
-                   help="With --readme: a folder holding the authors' FALSR-{A,B,C}.pb, evaluated for rows.")
-    p.add_argument("--plot", default=None,
-                   help="With --readme: also draw PSNR against mult-adds of the cards' models to this PNG.")
-    a = p.parse_args(argv)
-    datasets = tuple(a.dataset or ("Set5", "Set14"))
-    if a.readme:
-        cards = load_cards(a.model_dir)
-        bicubic = bicubic_scores(datasets, a.data_dir)
-        published = published_graphs(datasets, a.data_dir, a.published)
-        table = results_table(published + cards, bicubic, datasets, model_dir=a.model_dir)
-        update_readme(a.readme, table)
-        print(table)
-        if a.plot:
-            from falsr_cli.data.reference import published_figures
-
-            plot_results(a.plot, cards, bicubic, published_figures(), dataset=datasets[0])
-            print(f"plot: {a.plot}")
-        return
-    if not (a.run and a.pb and a.out):
-        p.error("RUN, PB and OUT are required (or --readme README.md)")
-    card = write_model_card(a.run, a.pb, a.out, datasets, a.data_dir, name=a.name, search=a.search)
-    print(json.dumps(card["scores"]))
-
-
-if __name__ == "__main__":
-    main()

@@ -21,6 +21,7 @@ from falsr_cli.data.metrics import score
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRNet
 from falsr_cli.outputs import claim_folder, claim_output, json_kind
+from falsr_cli.reporting import BarFactory, bar
 from falsr_cli.runtime.open import open_model
 
 METRICS_FILE = "metrics.json"
@@ -47,7 +48,7 @@ def run_pairs(
     *,
     scale: int,
     save_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     description: str = "",
     overwrite: bool = False,
     sealed: Sequence[str | os.PathLike] = (),
@@ -58,7 +59,6 @@ def run_pairs(
     With `save_dir`, an SR file already there is replaced only with `overwrite` and only when falsr wrote
     it; nothing is written into a `sealed` (data set) folder — all checked before any work.
     """
-    from falsr_cli.console import progress as progress_bar
     from falsr_cli.data.images import is_falsr_image, write_image
 
     if save_dir is not None:
@@ -73,8 +73,8 @@ def run_pairs(
             claim_output(Path(save_dir) / name, overwrite=overwrite, same_kind=is_falsr_image, flag=flag,
                          sealed=sealed)
     rows = []
-    with progress_bar(transient=True, disable=not progress) as bar:
-        task = bar.add_task(description or upscaler.name, total=len(pairs))
+    with bar(progress, transient=True) as bars:
+        task = bars.add_task(description or upscaler.name, total=len(pairs))
         for pair in pairs:
             expected = (pair.lr.shape[0] * scale, pair.lr.shape[1] * scale)
             if pair.hr.shape[:2] != expected:
@@ -90,7 +90,7 @@ def run_pairs(
                 write_image(Path(save_dir) / sr_filename(pair.name, scale), sr)
             row = {"name": pair.name, "psnr": psnr, "ssim": ssim, "seconds": seconds, "note": pair.note}
             rows.append(row)
-            bar.advance(task)
+            bars.advance(task)
     return rows
 
 
@@ -116,7 +116,7 @@ def evaluate_model(
     download: bool = True,
     save_dir: str | os.PathLike | None = None,
     per_image: bool = False,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     overwrite: bool = False,
     engine: str = "tf",
 ) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def calculate(
     scale: int = 2,
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
-    progress: bool = True,
+    progress: BarFactory | None = None,
 ) -> dict[str, Any]:
     """The original `calculate.py`: run a FALSR-interface graph over data sets, save SR images and metrics.
 

@@ -30,6 +30,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.models.engine import resolve_engine
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
+from falsr_cli.reporting import BarFactory, bar
 from falsr_cli.runtime.open import open_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
@@ -217,7 +218,7 @@ def upscale_files(
     memory: float = DEFAULT_MEMORY,
     weights: str | None = None,
     quality: int = 95,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     log: Callable[[str], None] | None = None,
     engine: str = "auto",
     threads: int | None = None,
@@ -234,9 +235,8 @@ def upscale_files(
     seconds, load_seconds (of `seconds`, opening the model: import, conversion)}.
     Setup problems (output folder is a file, scale or tile mismatch, unknown model) raise FalsrError
     before any file is touched.
+    `progress` (a factory like console.progress) draws a bar that moves by tiles.
     """
-    from falsr_cli.console import progress as progress_bar
-
     start = time.perf_counter()
     log = log or (lambda _msg: None)
     out_dir = Path(out_dir)
@@ -302,14 +302,14 @@ def upscale_files(
         for note in write_photo(target, result, quality=quality):
             log(f"{target.name}: {note}")
 
-    with progress_bar(disable=not progress) as bar, ThreadPoolExecutor(max_workers=2) as io:
-        task = bar.add_task(f"upscale ×{scale}", total=len(todo))
+    with bar(progress) as bars, ThreadPoolExecutor(max_workers=2) as io:
+        task = bars.add_task(f"upscale ×{scale}", total=len(todo))
         # Decoding and encoding (PIL releases the GIL) overlap the network: one photo read ahead, one
         # written behind, so at most three photos are in memory.
         reading = io.submit(read_photo, todo[0][0]) if todo else None
         writing: tuple[Future, Path, Path] | None = None
         for done, (path, target) in enumerate(todo):
-            bar.update(task, description=path.name, completed=done)
+            bars.update(task, description=path.name, completed=done)
             try:
                 photo = reading.result()
             except FalsrError as e:
@@ -320,7 +320,7 @@ def upscale_files(
                 try:
                     # The bar moves by tiles within a photo, so one huge photo shows progress too.
                     result = upscale_photo(photo, sr, scale, tile, pad,
-                                           on_tile=lambda n: bar.advance(task, 1 / n))
+                                           on_tile=lambda n: bars.advance(task, 1 / n))
                     del photo
                     if writing is not None:
                         _finish_write(writing, written, failed)
@@ -329,7 +329,7 @@ def upscale_files(
                     failed.append((str(path), str(e)))
                 except MemoryError:
                     failed.append((str(path), f"{path}: out of memory (use a smaller --tile)"))
-            bar.update(task, completed=done + 1)
+            bars.update(task, completed=done + 1)
         if writing is not None:
             _finish_write(writing, written, failed)
     return {

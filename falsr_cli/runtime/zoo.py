@@ -18,6 +18,7 @@ from pathlib import Path
 from falsr_cli import atomic
 from falsr_cli.data import registry
 from falsr_cli.errors import FalsrError
+from falsr_cli.reporting import ByteReport
 
 SHIPPED_DIR = Path("pretrained_model")
 
@@ -116,14 +117,14 @@ def get_model(name: str, data_dir: str | os.PathLike | None = None) -> ModelEntr
 
 
 def download_model(name: str, data_dir: str | os.PathLike | None = None, mirror: str | None = None,
-                   force: bool = False, quiet: bool = False) -> Path:
+                   force: bool = False, progress: ByteReport | None = None) -> Path:
     """Fetch a published model (resumable, sha256-checked) into the data folder; return its .pb.
 
     A shipped model is already here: its path is returned as it is.
     """
     entry = get_model(name, data_dir)
     if entry.kind == "published":
-        registry.download(entry.name, data_dir=data_dir, mirror=mirror, force=force, quiet=quiet)
+        registry.download(entry.name, data_dir=data_dir, mirror=mirror, force=force, progress=progress)
     elif not entry.present:
         raise FalsrError(f"{entry.name}: {entry.path} is missing from this checkout")
     return entry.path

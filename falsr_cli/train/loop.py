@@ -22,6 +22,7 @@ from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.weights import load_weights
 from falsr_cli.outputs import folder_lock
+from falsr_cli.reporting import NoBar
 from falsr_cli.train.checkpoints import list_checkpoints
 from falsr_cli.train.config import TrainConfig, learning_rate
 from falsr_cli.train.runs import (
@@ -50,22 +51,6 @@ def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = No
         run.prepare()
         run.loop(on_event, progress if config.progress else None)
         return run.finish()
-
-
-class _NoBar:
-    """Stands in for a progress bar when none is drawn."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | None:
@@ -261,7 +246,7 @@ class _Run:
         self.t_start = clock = time.perf_counter()
         clock_step = step
         with progress(loss="loss {task.fields[loss]}", psnr="val {task.fields[psnr]}",
-                      rate="{task.fields[rate]} step/s") if progress else _NoBar() as bar:
+                      rate="{task.fields[rate]} step/s") if progress else NoBar() as bar:
             psnr = f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-"
             task = bar.add_task("train", total=c.steps, completed=step, loss="-", psnr=psnr, rate="-")
             for lr_batch, hr_batch in self.sampler.dataset(self.start, c.steps):
