@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli import interrupts
+from falsr_cli.errors import FalsrError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -117,8 +118,6 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
 
 def read_json(target: str | os.PathLike) -> Any:
     """A JSON file's content; a file that is not JSON text is a one-line FalsrError, not a traceback."""
-    from falsr_cli.errors import FalsrError
-
     try:
         return json.loads(Path(target).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from pathlib import Path
@@ -48,8 +49,6 @@ def describe() -> dict[str, object]:
 def machine_id(*extra: str) -> str:
     """A short stable name of this machine's processor (model, vector flags, cores) and of `extra` (e.g.
     a runtime's version): measurements keyed by it are remeasured when any of these change."""
-    import hashlib
-
     text = "|".join([cpu_model(), " ".join(cpu_flags()), str(os.cpu_count()), *extra])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

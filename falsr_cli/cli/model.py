@@ -14,7 +14,8 @@ _data_dir_option = click.option(
 
 @click.group("model")
 def model_group() -> None:
-    """List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships.
+    """List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships; model
+    cards and the README's results.
 
     A model's name works wherever a MODEL is accepted (evaluate, calculate, upscale, export).
 

@@ -13,6 +13,7 @@ that a results table can flag the image:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import struct
@@ -196,8 +197,6 @@ _KEY_TEXT = "falsr-cache-key"
 
 
 def _pixels_hash(arr: np.ndarray) -> str:
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:32]
 
 

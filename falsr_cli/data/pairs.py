@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from falsr_cli.atomic import sha256_file
+from falsr_cli.data import registry
 from falsr_cli.data.images import list_images, natural_key, read_keyed, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.errors import FalsrError
+from falsr_cli.paths import data_dir as default_data_dir
 
 # Bump when the LR degradation changes, so stale cached LR images are not reused.
 LR_CACHE_VERSION = "matlab-bicubic-v1"
@@ -52,8 +54,6 @@ def resolve_folder(
     spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True
 ) -> Path:
     """The local folder a spec stands for: a registered data set (fetched if needed) or an existing folder."""
-    from falsr_cli.data import registry
-
     text = str(spec)
     if registry.find_dataset(text) is not None:
         return registry.ensure_dataset(text, data_dir=data_dir, download=download)
@@ -69,8 +69,6 @@ def resolve_folder(
 def dataset_folder(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
     """Where a data set spec's images are (or will be, once fetched), without fetching: the folder an
     output must never be written into."""
-    from falsr_cli.data import registry
-
     if registry.find_dataset(str(spec)) is not None:
         return registry.dataset_dir(str(spec), data_dir)
     return Path(spec)
@@ -136,15 +134,11 @@ def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -
 
 def lr_cache_dir(data_dir: str | os.PathLike | None = None, scale: int = 2) -> Path:
     """Where LR images made from HR-only folders are cached."""
-    from falsr_cli.paths import data_dir as default_data_dir
-
     return default_data_dir(data_dir) / ".cache" / f"lr_x{scale}"
 
 
 def _split_names(spec: str | os.PathLike) -> set[str] | None:
     """The file names a registered split (e.g. BSDS200-val) keeps of its parent's folder; None otherwise."""
-    from falsr_cli.data import registry
-
     ds = registry.find_dataset(str(spec))
     return set(ds.file_names) if ds is not None and ds.parent else None
 

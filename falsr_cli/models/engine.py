@@ -25,8 +25,10 @@ import numpy as np
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import cpu_model, machine_id, usable_cores
+from falsr_cli.models.latency import measure_network, random_luma_model
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import data_dir as resolve_data_dir
+from falsr_cli.space.architecture import PRESETS
 
 if TYPE_CHECKING:
     import keras
@@ -57,9 +59,6 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     """Which engine runs FALSR-B (240×240 LR, all cores) faster on this machine: measured once, cached under
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
     import tensorflow as tf
-
-    from falsr_cli.models.latency import measure_network, random_luma_model
-    from falsr_cli.space.architecture import PRESETS
 
     path = resolve_data_dir(data_dir) / "cache" / f"engine-{machine_id(tf.__version__)}.json"
     if path.is_file():

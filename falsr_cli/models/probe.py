@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.graphdef import interface_graph
 
 if TYPE_CHECKING:
     import keras
@@ -77,7 +78,6 @@ def check_imported_graph(graph_def: tf.compat.v1.GraphDef, model: keras.Model, s
     shapes), so an export never starts from weights that do not reproduce the graph.
     """
     from falsr_cli.models.builder import build_falsr_interface
-    from falsr_cli.models.graphdef import interface_graph
 
     graph, is_interface = interface_graph(graph_def, source)
     keras_model = build_falsr_interface(model) if is_interface else model

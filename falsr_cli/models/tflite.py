@@ -11,12 +11,15 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.probe import probe_scale
+
+if TYPE_CHECKING:
+    import keras
 
 MAX_INTERPRETERS = 4  # interpreters a TFLiteModel keeps allocated, one per recent input shape
 
@@ -105,7 +108,7 @@ def with_tflite_metadata(content: bytes, name: str, data: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-def luma_tflite_bytes(luma_model: Any, quantize: str = "none") -> bytes:
+def luma_tflite_bytes(luma_model: keras.Model, quantize: str = "none") -> bytes:
     """A Keras luma model ((N,h,w,1) → (N,sh,sw,1)) as a .tflite flatbuffer with dynamic height and width."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from falsr_cli.errors import FalsrError
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
-def load_weights(model: Any, weights: str, arch_label: str) -> None:
+
+def load_weights(model: keras.Model, weights: str, arch_label: str) -> None:
     """Load `.weights.h5` / `.keras` / TF checkpoint `weights` into `model`; `random` keeps its init."""
     if weights == "random":
         return
@@ -36,7 +40,7 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
     )
 
 
-def restore_into(checkpoint: Any, prefix: str, partial: bool = False) -> None:
+def restore_into(checkpoint: tf.train.Checkpoint, prefix: str, partial: bool = False) -> None:
     """Read a TF checkpoint into `checkpoint`; every object it tracks must be found there."""
     import tensorflow as tf
 

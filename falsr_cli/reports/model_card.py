@@ -9,13 +9,20 @@ figures come from the package's copy of the paper's table: no number in a card i
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
+from falsr_cli.atomic import atomic_path
+from falsr_cli.cost.cost_model import mult_adds, params
+from falsr_cli.data.reference import published_figures
 from falsr_cli.machine import describe
-from falsr_cli.space.architecture import RESIDUAL_SUFFIX
+from falsr_cli.runtime.evaluate import evaluate_model
+from falsr_cli.runtime.open import open_model
+from falsr_cli.space.architecture import RESIDUAL_SUFFIX, Architecture, load_architecture
 from falsr_cli.train.runs import run_seconds
+from falsr_cli.units import format_count
 
 
 def machine() -> dict[str, Any]:
@@ -28,8 +35,6 @@ def machine() -> dict[str, Any]:
 def paper_figures(name: str) -> dict[str, Any] | None:
     """The paper's ×2 row for `name` (FALSR-B; FALSR-B-res is compared with FALSR-B), from the package's
     copy of the paper's table."""
-    from falsr_cli.data.reference import published_figures
-
     published = published_figures()
     return published["models"].get(name.removesuffix(RESIDUAL_SUFFIX)) if published else None
 
@@ -61,8 +66,6 @@ def training_facts(run: Path) -> dict[str, Any]:
 
 def _scores(model: Any, datasets: tuple[str, ...], data_dir: str | os.PathLike | None) -> dict[str, dict]:
     """PSNR/SSIM of one loaded model on each data set, rounded as the cards and the table print them."""
-    from falsr_cli.runtime.evaluate import evaluate_model
-
     out = {}
     for ds in datasets:
         r = evaluate_model(model, ds, data_dir=data_dir)
@@ -70,17 +73,13 @@ def _scores(model: Any, datasets: tuple[str, ...], data_dir: str | os.PathLike |
     return out
 
 
-def _cost(arch: Any) -> dict[str, int]:
-    from falsr_cli.cost.cost_model import mult_adds, params
-
+def _cost(arch: Architecture) -> dict[str, int]:
     return {"mult_adds": mult_adds(arch), "params": params(arch)}
 
 
 def copy_search(search: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
     """Copy a search's small files (config.json, evaluations.jsonl, pareto.json) into `<card stem>.search/`
     beside the card, as the searched model's provenance; what the card records about it."""
-    import shutil
-
     src, card = Path(search), Path(out)
     folder = card.with_name(card.stem + ".search")
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,8 +98,6 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
                      search: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores);
     `name` names the architecture (default: the run's --arch), `search` the search it was found by."""
-    from falsr_cli.runtime.open import open_model
-
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
     name = name or str(facts["config"]["arch"])
@@ -130,8 +127,6 @@ README_END = "<!-- results:end -->"
 
 def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[str, Any]]:
     """The model cards in `model_dir`, with a "cost" (480×480 mult-adds, params) from the architecture."""
-    from falsr_cli.space.architecture import load_architecture
-
     cards = []
     for card_path in sorted(Path(model_dir).glob("*.json")):
         card = atomic.read_json(card_path)
@@ -145,8 +140,6 @@ def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[s
 
 def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
     """Bicubic (MATLAB imresize) evaluated now on each data set: the floor every model must beat."""
-    from falsr_cli.runtime.evaluate import evaluate_model
-
     return {d: evaluate_model("bicubic", d, data_dir=data_dir) for d in datasets}
 
 
@@ -154,8 +147,6 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
                      reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The authors' FALSR-A/B/C graphs in the folder `reference` (`--published DIR`) evaluated now, as
     card-like rows; none without a folder or where it lacks them."""
-    from falsr_cli.runtime.open import open_model
-
     if reference is None:
         return []
     ref = Path(reference)
@@ -176,8 +167,6 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
 def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], datasets: tuple[str, ...],
                   model_dir: str = "pretrained_model") -> str:
     """Markdown rows for the model cards (and published graphs) plus bicubic, each with its command."""
-    from falsr_cli.units import format_count
-
     head = ["model", "mult-adds / params", *[f"{d} PSNR / SSIM" for d in datasets],
             *[f"paper {d}" for d in datasets], "training", "command"]
     rows = []
@@ -219,7 +208,6 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from falsr_cli.atomic import atomic_path
     from falsr_cli.search.report import staircase
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)

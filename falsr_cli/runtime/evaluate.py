@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.atomic import write_json
+from falsr_cli.data import registry
+from falsr_cli.data.images import is_falsr_image, write_image
 from falsr_cli.data.metrics import score
+from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRNet
 from falsr_cli.outputs import claim_folder, claim_output, json_kind
 from falsr_cli.reporting import BarFactory, bar
 from falsr_cli.runtime.open import open_model
+from falsr_cli.runtime.zoo import find_model, resolve_model_spec
 
 METRICS_FILE = "metrics.json"
 
@@ -34,8 +38,6 @@ def sr_filename(name: str, scale: int) -> str:
 
 def _dataset_label(spec: str | os.PathLike) -> str:
     """A registered data set's canonical name, or a folder's own name."""
-    from falsr_cli.data import registry
-
     entry = registry.find_dataset(str(spec))
     if entry is not None:
         return entry.name
@@ -59,8 +61,6 @@ def run_pairs(
     With `save_dir`, an SR file already there is replaced only with `overwrite` and only when falsr wrote
     it; nothing is written into a `sealed` (data set) folder — all checked before any work.
     """
-    from falsr_cli.data.images import is_falsr_image, write_image
-
     if save_dir is not None:
         # Two inputs that would write one SR file (ok.bmp and ok.webp): refused before any work.
         seen: dict[str, str] = {}
@@ -128,8 +128,6 @@ def evaluate_model(
     inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`
     (existing ones are replaced only with `overwrite`).
     """
-    from falsr_cli.data.pairs import dataset_folder, load_pairs
-
     start = time.perf_counter()
     sealed = [dataset_folder(dataset, data_dir)]
     if save_dir is not None:  # before the model is loaded or anything is fetched
@@ -160,8 +158,6 @@ def evaluate_model(
 
 def default_datasets(data_dir: str | os.PathLike | None = None, scale: int = 2) -> list[str]:
     """Every registered ×`scale` benchmark already present locally, plus the built-in `samples`."""
-    from falsr_cli.data import registry
-
     names = [
         name
         for name in registry.benchmark_names()
@@ -212,9 +208,6 @@ def calculate(
     per-image figures to `<save_path>/<pb stem>/metrics.json`, merged with data sets of earlier runs and
     rewritten after each data set completes (a failing run never loses what was saved).
     """
-    from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
-    from falsr_cli.runtime.zoo import find_model, resolve_model_spec
-
     start = time.perf_counter()
     names = list(datasets) if datasets else default_datasets(data_dir, scale)
     # Outputs first: nothing is written into a data set folder, the graph or beside it as an SR image.

@@ -25,6 +25,7 @@ from falsr_cli.models.network import SRNet
 from falsr_cli.models.pb_import import model_from_graph_def
 from falsr_cli.models.probe import check_imported_graph
 from falsr_cli.models.weights import load_weights
+from falsr_cli.paths import DEFAULT_MODEL
 from falsr_cli.runtime.zoo import resolve_model_spec
 from falsr_cli.space.architecture import Architecture, load_architecture
 from falsr_cli.train.runs import load_trained_model
@@ -38,8 +39,6 @@ MODEL_FORMS = (
 )
 MODEL_SPEC_HELP = ("'bicubic', a model's name (falsr model list), a frozen graph (.pb), a .tflite file, or a "
                    "training-run folder")
-# The best model falsr ships (see the README's results): FALSR-B with the image-level residual.
-DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res.pb"
 
 
 def default_model_path() -> Path:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.data import color
-from falsr_cli.data.images import is_falsr_image
+from falsr_cli.data.images import is_falsr_image, list_images
 from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.engine import resolve_engine
@@ -153,8 +153,6 @@ def _bicubic(a: np.ndarray, scale: int) -> np.ndarray:
 
 def collect_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     """Files from files, folders (their images, not recursive) and globs; plus one error per bad item."""
-    from falsr_cli.data.images import list_images
-
     files: list[Path] = []
     errors: list[str] = []
     seen: set[Path] = set()

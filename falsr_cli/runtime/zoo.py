@@ -18,6 +18,7 @@ from pathlib import Path
 from falsr_cli import atomic
 from falsr_cli.data import registry
 from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import claim_output
 from falsr_cli.reporting import ByteReport
 
 SHIPPED_DIR = Path("pretrained_model")
@@ -134,8 +135,6 @@ def copy_model(name: str, to: str | os.PathLike, data_dir: str | os.PathLike | N
                overwrite: bool = False) -> Path:
     """Copy a present model's .pb into the folder `to` (e.g. ./pretrained_model, as the authors' README
     has it); an existing different file there is kept unless `overwrite`."""
-    from falsr_cli.outputs import claim_output
-
     entry = get_model(name, data_dir)
     if not entry.present:
         raise FalsrError(f"{entry.name} is not downloaded; run `falsr model download {entry.name}`")

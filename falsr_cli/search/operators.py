@@ -28,6 +28,7 @@ from pymoo.core.duplicate import DuplicateElimination
 from pymoo.core.mutation import Mutation
 from pymoo.core.sampling import Sampling
 
+from falsr_cli.cost.cost_model import mult_adds, params
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
 from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
@@ -44,8 +45,6 @@ def row_slice(n: int, j: int) -> slice:
 def cell_costs(scale: int = 2, features: int = 32,
                space: str = DEFAULT_SPACE) -> tuple[np.ndarray, np.ndarray]:
     """(mult-adds, params) of the one-cell network made of each cell of the space, in genome order."""
-    from falsr_cli.cost.cost_model import mult_adds, params
-
     flops, prms = [], []
     for cell in space_cells(space):
         arch = Architecture((cell,), (0,), scale=scale, features=features)

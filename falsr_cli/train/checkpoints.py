@@ -14,11 +14,14 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from falsr_cli.atomic import atomic_dir
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.weights import restore_into
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 PREFIX = "ckpt"
 META = "meta.json"
@@ -74,7 +77,7 @@ def best_checkpoint(checkpoints: list[CheckpointInfo]) -> CheckpointInfo | None:
 class CheckpointManager:
     """Atomic save, listing, restore and pruning of one run's checkpoints."""
 
-    def __init__(self, directory: str | os.PathLike, checkpoint: Any, keep: int = 3) -> None:
+    def __init__(self, directory: str | os.PathLike, checkpoint: tf.train.Checkpoint, keep: int = 3) -> None:
         self.directory = Path(directory)
         self.checkpoint = checkpoint
         self.keep = max(1, int(keep))

@@ -14,12 +14,20 @@ Layout of `--out`:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.weights import load_weights
+from falsr_cli.space.architecture import load_architecture
+from falsr_cli.train.checkpoints import (
+    CheckpointInfo,
+    best_checkpoint,
+    list_checkpoints,
+    read_checkpoint_info,
+)
 from falsr_cli.train.config import TrainConfig
 
 CONFIG = "config.json"
@@ -49,8 +57,6 @@ def find_run_dir(path: str | os.PathLike) -> Path | None:
 
 def read_run_config(run: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]]:
     """The run's TrainConfig and its recorded extras (arch hash, data fingerprint, …)."""
-    import json
-
     path = Path(run) / CONFIG
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -68,13 +74,6 @@ def read_run_config(run: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]
 def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
     """(Architecture, keras.Model) from a run folder (best checkpoint, else last, else model.keras),
     a checkpoint folder or file in it, or a `.keras` / `.weights.h5` file in it."""
-    from falsr_cli.space.architecture import load_architecture
-    from falsr_cli.train.checkpoints import (
-        CheckpointInfo,
-        best_checkpoint,
-        list_checkpoints,
-        read_checkpoint_info,
-    )
     from falsr_cli.train.trainer import build_model
 
     p = Path(path)
