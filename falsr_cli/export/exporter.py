@@ -257,7 +257,7 @@ class _Written:
     ops: list[str]
 
 
-def _reachable_subgraph(graph_def: GraphDef, output: str) -> Any:
+def _reachable_subgraph(graph_def: GraphDef, output: str) -> GraphDef:
     """The nodes `output` depends on, in their original order (what the deprecated TF1
     `graph_util.extract_sub_graph` did, without its warning on every export)."""
     import tensorflow as tf

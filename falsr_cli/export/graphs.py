@@ -55,7 +55,7 @@ def _attr_value(value: Any) -> Any:
     return getattr(value, kind) if kind else None
 
 
-def tf1_compatible(graph_def: GraphDef) -> Any:
+def tf1_compatible(graph_def: GraphDef) -> GraphDef:
     """A copy of a frozen graph that TensorFlow 1.x can import: TF 2-only ops renamed to their TF 1 twins,
     TF 2-only attributes dropped where they hold their TF 1 meaning. The same output in TF 2."""
     import tensorflow as tf
@@ -98,7 +98,7 @@ def depth_to_space_kernel(block: int, channels: int) -> np.ndarray:
     return kernel
 
 
-def depth_to_space_as_conv_transpose(graph_def: GraphDef) -> Any:
+def depth_to_space_as_conv_transpose(graph_def: GraphDef) -> GraphDef:
     """A copy of a graph (with fixed input shapes) in which every DepthToSpace is a transposed convolution
     with fixed 0/1 weights and stride = block size: the same output (each output value is one input value
     times 1), for runtimes without DEPTH_TO_SPACE (mobile GPU delegates, OpenCV's TFLite importer)."""

@@ -16,6 +16,7 @@ import numpy as np
 from falsr_cli.errors import FalsrError
 
 if TYPE_CHECKING:
+    import tensorflow as tf
     from tensorflow.core.framework.graph_pb2 import GraphDef
     from tensorflow.core.framework.node_def_pb2 import NodeDef
 
@@ -60,7 +61,7 @@ ALLOWED_OPS: frozenset[str] = frozenset(
 _CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 
 
-def read_graph_def(path: str | os.PathLike) -> Any:
+def read_graph_def(path: str | os.PathLike) -> GraphDef:
     """Parse a binary frozen GraphDef; a missing file or one that is not a graph is a FalsrError."""
     import tensorflow as tf
     from google.protobuf.message import DecodeError
@@ -215,7 +216,7 @@ def check_allocation(graph_def: GraphDef, input_shapes: dict[str, Sequence[int]]
     _check_ops_allocation(graph, graph_def, mapped, limit, source, "", 0)
 
 
-def _check_ops_allocation(graph: Any, graph_def: GraphDef, skip: set[str], limit: int, source: str,
+def _check_ops_allocation(graph: tf.Graph, graph_def: GraphDef, skip: set[str], limit: int, source: str,
                           where: str, depth: int) -> None:
     from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
 

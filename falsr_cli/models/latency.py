@@ -137,7 +137,7 @@ def measure_network(luma_model: keras.Model, runtime: str, threads: int, hw: tup
             **summarise(samples), "samples_ms": samples}
 
 
-def random_luma_model(arch: Architecture) -> Any:
+def random_luma_model(arch: Architecture) -> keras.Model:
     """The architecture's luma network with random weights (latency does not depend on their values)."""
     from falsr_cli.models.builder import build_luma_model
 

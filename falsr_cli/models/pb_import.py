@@ -50,7 +50,7 @@ class _Graph:
     def of(cls, graph_def: GraphDef) -> _Graph:
         return cls({n.name: n for n in graph_def.node})
 
-    def node(self, tensor: str) -> Any:
+    def node(self, tensor: str) -> NodeDef:
         name = _node_name(tensor)
         if name not in self.nodes:
             raise FalsrError(f"graph is incomplete: node {name} is referenced but missing")
@@ -107,7 +107,7 @@ def _sources(g: _Graph, tensor: str, fe: str) -> list[int]:
     return [_producer(g, tensor, fe)]
 
 
-def _single_consumer(g: _Graph, name: str, op: str) -> Any:
+def _single_consumer(g: _Graph, name: str, op: str) -> NodeDef:
     found = [c for c in g.consumers(name) if c.op == op]
     if len(found) != 1:
         raise FalsrError(f"graph does not have the FALSR layout: expected one {op} after {name}")
@@ -117,10 +117,10 @@ def _single_consumer(g: _Graph, name: str, op: str) -> Any:
 @dataclass
 class _Parsed:
     arch: Architecture
-    fe_conv: Any
-    up_conv: Any
-    expand_conv: Any | None
-    out_conv: Any
+    fe_conv: NodeDef
+    up_conv: NodeDef
+    expand_conv: NodeDef | None
+    out_conv: NodeDef
     cell_scopes: dict[int, str]
 
 
@@ -233,7 +233,7 @@ def _kernel_bias(g: _Graph, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     return kernels[0], biases[0]
 
 
-def _conv_weights(g: _Graph, conv: Any) -> tuple[np.ndarray, np.ndarray]:
+def _conv_weights(g: _Graph, conv: NodeDef) -> tuple[np.ndarray, np.ndarray]:
     bias_add = _single_consumer(g, conv.name, "BiasAdd")
     return g.const(conv.input[1]), g.const(bias_add.input[1])
 

@@ -36,7 +36,7 @@ import numpy as np
 from falsr_cli.cost.cost_model import mult_adds, params, receptive_field
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.fidelity import final_result, promoted, rung_gains
-from falsr_cli.search.journal import RUNG
+from falsr_cli.search.journal import RUNG, Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.train.brief import train_and_validate
@@ -182,7 +182,7 @@ def _float(v: Any) -> float | None:
 class Evaluator:
     """Batch evaluation with the journal as cache: cost filter, dedupe by hash, streaming results."""
 
-    def __init__(self, problem: FalsrProblem, journal: Any, pool_factory: Callable[[], Any],
+    def __init__(self, problem: FalsrProblem, journal: Journal, pool_factory: Callable[[], Any],
                  cache: dict[str, dict] | None = None, train_fn: TrainFn | None = None,
                  own_pool: bool = True, rung_cache: dict[tuple[str, int], dict] | None = None):
         cfg = problem.config

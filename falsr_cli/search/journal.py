@@ -28,12 +28,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from falsr_cli.atomic import append_jsonl, atomic_dir, read_jsonl, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import FAILED, OK, SKIPPED
+
+if TYPE_CHECKING:
+    from falsr_cli.search.controller import Controller
 
 KEEP_SNAPSHOTS = 3
 RUNG = "rung"  # the `kind` of a rung record (successive halving, fidelity.py); candidates have no kind
@@ -111,7 +114,8 @@ class Journal:
     def snapshot_dir(self, generation: int) -> Path:
         return self.state_dir / f"gen_{generation:04d}"
 
-    def save_snapshot(self, generation: int, state: dict[str, Any], controller: Any = None) -> None:
+    def save_snapshot(self, generation: int, state: dict[str, Any],
+                      controller: Controller | None = None) -> None:
         """Write state.json (+ controller.npz) into a fresh folder, fsync, rename it into place."""
         # The temporary folder is `.gen_N.…`, a stray _prune removes; a generation redone after a crash
         # between rename and prune replaces its snapshot.

@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from falsr_cli.search.report import (
 )
 from falsr_cli.train.pipeline import split_spec
 from falsr_cli.units import format_count
+
+if TYPE_CHECKING:
+    from pymoo.algorithms.moo.nsga2 import NSGA2
 
 
 @dataclass
@@ -86,7 +89,7 @@ def reward(problem: FalsrProblem, record: dict, baseline: float) -> float:
     return psnr - problem.config.penalty * problem.violation(record)
 
 
-def make_algorithm(config: SearchConfig, controller: Any = None):
+def make_algorithm(config: SearchConfig, controller: Controller | None = None) -> NSGA2:
     """pymoo's NSGA2 with our sampling, crossover, mutation, crowding and duplicate elimination."""
     from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
     from pymoo.operators.selection.tournament import TournamentSelection
@@ -182,7 +185,7 @@ class _Search:
     out: Path
     journal: Journal
     problem: FalsrProblem
-    controller: Any
+    controller: Controller | None
     algorithm: Any
     generation: int = 0
     history: list[dict] = field(default_factory=list)
