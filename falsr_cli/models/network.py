@@ -59,6 +59,7 @@ class SRNet:
     working_floats: int | None = None
 
     def __post_init__(self) -> None:
+        # From the architecture once, when there is a real one (not when the caller says otherwise).
         if isinstance(self.arch, Architecture):
             self.receptive_field = self.receptive_field or receptive_field(self.arch)
             self.working_floats = self.working_floats or working_floats(self.arch)
