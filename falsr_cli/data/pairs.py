@@ -24,6 +24,7 @@ from falsr_cli.data.images import list_images, natural_key, read_keyed, read_rgb
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.errors import FalsrError
 from falsr_cli.paths import data_dir as default_data_dir
+from falsr_cli.reporting import ByteReport
 
 # Bump when the LR degradation changes, so stale cached LR images are not reused.
 LR_CACHE_VERSION = "matlab-bicubic-v1"
@@ -51,12 +52,14 @@ def _join_notes(*notes: tuple[str, str | None]) -> str | None:
 
 
 def resolve_folder(
-    spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True
+    spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True,
+    on_download: ByteReport | None = None,
 ) -> Path:
-    """The local folder a spec stands for: a registered data set (fetched if needed) or an existing folder."""
+    """The local folder a spec stands for: a registered data set (fetched if needed, `on_download` following
+    the transfer) or an existing folder."""
     text = str(spec)
     if registry.find_dataset(text) is not None:
-        return registry.ensure_dataset(text, data_dir=data_dir, download=download)
+        return registry.ensure_dataset(text, data_dir=data_dir, download=download, on_download=on_download)
     path = Path(spec)
     if path.is_dir():
         return path
@@ -167,11 +170,12 @@ def load_pairs(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     cache: bool = True,
+    on_download: ByteReport | None = None,
 ) -> list[ImagePair]:
     """LR/HR pairs of a data set name or a folder (pairs, or HR only → LR made and cached)."""
     if scale < 1:
         raise FalsrError(f"scale must be a positive integer, got {scale}")
-    folder = resolve_folder(spec, data_dir=data_dir, download=download)
+    folder = resolve_folder(spec, data_dir=data_dir, download=download, on_download=on_download)
     if is_pair_folder(folder):
         return _load_pair_folder(folder, scale)
     return _load_hr_folder(folder, scale, data_dir, cache, only=_split_names(spec))

@@ -593,7 +593,8 @@ def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool
     return folder
 
 
-def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                   on_download: ByteReport | None = None) -> Path:
     """The local folder of a data set or model, fetching what is missing first (unless `download` is
     false)."""
     ds = _lookup(name)
@@ -611,4 +612,4 @@ def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, downloa
             "allow "
             "downloading"
         )
-    return _download(ds.name, data_dir=data_dir)
+    return _download(ds.name, data_dir=data_dir, progress=on_download)

@@ -24,7 +24,7 @@ from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRNet
 from falsr_cli.outputs import claim_folder, claim_output, json_kind
-from falsr_cli.reporting import BarFactory, bar
+from falsr_cli.reporting import BarFactory, ByteReport, bar
 from falsr_cli.runtime.open import open_model
 from falsr_cli.runtime.zoo import find_model, resolve_model_spec
 
@@ -119,6 +119,7 @@ def evaluate_model(
     progress: BarFactory | None = None,
     overwrite: bool = False,
     engine: str = "tf",
+    on_download: ByteReport | None = None,
 ) -> dict[str, Any]:
     """Score a model (spec or SRNet) on a data set (name or folder); `engine` runs a spec in TensorFlow,
     XNNPACK or the faster of the two for this host (`auto`, see models/engine.py).
@@ -126,7 +127,8 @@ def evaluate_model(
     Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
     images_per_second (of the model), total_seconds (wall time incl. loading and scoring), notes (converted
     inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`
-    (existing ones are replaced only with `overwrite`).
+    (existing ones are replaced only with `overwrite`). `progress` (a factory like console.progress) draws
+    the images' bar, `on_download` follows a data set being fetched.
     """
     start = time.perf_counter()
     sealed = [dataset_folder(dataset, data_dir)]
@@ -141,7 +143,7 @@ def evaluate_model(
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
     upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine)
-    pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
+    pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download, on_download=on_download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
                      description=f"{upscaler.name} on {label}", overwrite=overwrite, sealed=sealed)
@@ -201,6 +203,7 @@ def calculate(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     progress: BarFactory | None = None,
+    on_download: ByteReport | None = None,
 ) -> dict[str, Any]:
     """The original `calculate.py`: run a FALSR-interface graph over data sets, save SR images and metrics.
 
@@ -223,7 +226,8 @@ def calculate(
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
     folders: dict[str, Path] = {}
     for name in names:
-        label, folder = _dataset_label(name), resolve_folder(name, data_dir=data_dir, download=download)
+        label = _dataset_label(name)
+        folder = resolve_folder(name, data_dir=data_dir, download=download, on_download=on_download)
         if label in folders and folders[label].resolve() != folder.resolve():
             raise FalsrError(f"two data sets would be saved as {label!r}: {folders[label]} and {folder}")
         folders[label] = folder
