@@ -142,7 +142,8 @@ def evaluate_model(
         from falsr_cli.models.engine import resolve_engine
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
-    upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine)
+    upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine,
+                                                                  on_download=on_download)
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download, on_download=on_download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
@@ -221,7 +222,7 @@ def calculate(
     claim_folder(Path(save_path) / stem, inputs=pb_inputs, sealed=sealed, flag="--save_path")
     claim_output(Path(save_path) / stem / METRICS_FILE, overwrite=True, same_kind=json_kind("datasets"),
                  inputs=pb_inputs, sealed=sealed, flag="--save_path")
-    pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download))
+    pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download, on_download=on_download))
     upscaler = open_model(pb_path, scale=scale)
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
     folders: dict[str, Path] = {}

@@ -26,6 +26,7 @@ from falsr_cli.models.pb_import import model_from_graph_def
 from falsr_cli.models.probe import check_imported_graph
 from falsr_cli.models.weights import load_weights
 from falsr_cli.paths import DEFAULT_MODEL
+from falsr_cli.reporting import ByteReport
 from falsr_cli.runtime.zoo import resolve_model_spec
 from falsr_cli.space.architecture import Architecture, load_architecture
 from falsr_cli.train.runs import load_trained_model
@@ -54,15 +55,17 @@ def default_model_path() -> Path:
 
 
 def open_model(spec: str | os.PathLike | None = None, weights: str | None = None, scale: int | None = None,
-               engine: str = "tf", threads: int | None = None) -> SRNet:
+               engine: str = "tf", threads: int | None = None,
+               on_download: ByteReport | None = None) -> SRNet:
     """MODEL (and `--weights`) → the SRNet that runs it; no spec: the project's best pretrained model.
 
-    A `scale` the network does not have is refused; a .tflite always runs in TFLite.
+    A `scale` the network does not have is refused; a .tflite always runs in TFLite. `on_download` follows
+    the fetch of a published model on its first use.
     """
     if engine not in (*ENGINES, "keras"):
         raise FalsrError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     spec = str(spec if spec is not None else default_model_path())
-    spec = spec if weights else resolve_model_spec(spec)
+    spec = spec if weights else resolve_model_spec(spec, on_download=on_download)
     if spec.lower() == "bicubic":
         return SRNet.bicubic(scale)
     path = Path(spec)

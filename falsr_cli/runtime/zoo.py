@@ -156,8 +156,10 @@ def copy_model(name: str, to: str | os.PathLike, data_dir: str | os.PathLike | N
     return target
 
 
-def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> str:
-    """A model's name → the path of its .pb (a published one is fetched first); any other spec unchanged.
+def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                       on_download: ByteReport | None = None) -> str:
+    """A model's name → the path of its .pb (a published one is fetched first, `on_download` following the
+    transfer); any other spec unchanged.
 
     A path that exists always wins over a name, so a file or run folder named like a model still opens.
     """
@@ -170,5 +172,5 @@ def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, dow
     if entry.kind == "published" and not entry.present:
         if not download:
             raise FalsrError(f"{entry.name} is not downloaded; run `falsr model download {entry.name}`")
-        registry.ensure_dataset(entry.name, data_dir)
+        registry.ensure_dataset(entry.name, data_dir, on_download=on_download)
     return str(entry.path)
