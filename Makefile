@@ -64,7 +64,7 @@ pretrained-%: pretrained-data
 	$(BIN)/falsr train --arch FALSR-$* --data $(TRAIN_DATA) --steps $(STEPS_$*) --patch $(PATCH) \
 	  --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/FALSR-$*
 	$(BIN)/falsr export $(RUNS)/FALSR-$* --format pb --out pretrained_model/t291-FALSR-$*.pb
-	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/FALSR-$* pretrained_model/t291-FALSR-$*.pb \
+	$(BIN)/falsr model card $(RUNS)/FALSR-$* pretrained_model/t291-FALSR-$*.pb \
 	  pretrained_model/t291-FALSR-$*.json
 	$(BIN)/falsr export pretrained_model/t291-FALSR-$*.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-FALSR-$*.tflite
@@ -88,7 +88,7 @@ pretrained-NAS-B: pretrained-data
 	$(BIN)/falsr train --arch '$(SEARCH_B)/pareto.json#$(NAS_K)' --data $(TRAIN_DATA) --steps $(STEPS_B-res) \
 	  --patch $(PATCH) --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/t291-NAS-B
 	$(BIN)/falsr export $(RUNS)/t291-NAS-B --format pb --out pretrained_model/t291-NAS-B.pb
-	$(BIN)/python -m falsr_cli.reports.model_card $(RUNS)/t291-NAS-B pretrained_model/t291-NAS-B.pb \
+	$(BIN)/falsr model card $(RUNS)/t291-NAS-B pretrained_model/t291-NAS-B.pb \
 	  pretrained_model/t291-NAS-B.json --name NAS-B --search $(SEARCH_B)
 	$(BIN)/falsr export pretrained_model/t291-NAS-B.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-NAS-B.tflite
@@ -96,5 +96,5 @@ pretrained-NAS-B: pretrained-data
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results
 results: pretrained-data
-	$(BIN)/python -m falsr_cli.reports.model_card --readme README.md --plot pretrained_model/pareto.png \
+	$(BIN)/falsr model results --readme README.md --plot pretrained_model/pareto.png \
 	  $(if $(wildcard $(FALSR_SHARED)/reference/FALSR-A.pb),--published $(FALSR_SHARED)/reference)

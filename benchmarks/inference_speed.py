@@ -110,11 +110,12 @@ def main() -> None:
 
     from falsr_cli.cost.cost_model import mult_adds
     from falsr_cli.data import metrics
-    from falsr_cli.machine import describe
-    from falsr_cli.models.engine import XnnpackLuma, cached_tflite, default_threads
-    from falsr_cli.models.network import LumaUpscaler, falsr_inputs, keras_luma_fn
+    from falsr_cli.machine import describe, usable_cores
+    from falsr_cli.models.engine import cached_tflite, keras_luma_fn
+    from falsr_cli.models.network import SRNet, falsr_inputs
+    from falsr_cli.models.tflite import TFLiteModel
     from falsr_cli.runtime.evaluate import evaluate_model
-    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.runtime.open import open_model
     from falsr_cli.train.brief import validation_set
     from falsr_cli.train.pipeline import make_upscaler, validate_model
 
@@ -129,7 +130,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = default_threads()
+    threads = usable_cores()
     ceiling = conv_ceiling(threads)
     print(f"{describe()['cpu']}, {threads} threads; XNNPACK 3x3 64->64 conv at 240x240: "
           f"{ceiling:.1f} GFLOP/s", flush=True)
@@ -156,23 +157,23 @@ def main() -> None:
                 r = run_upscale(photo, name, engine, tmp / f"o-{label}", extra, args.repeats if full else 1)
                 row[f"upscale_{label}_s"], row[f"upscale_{label}_rss_gb"] = r["seconds"], r["peak_rss_gb"]
                 row[f"upscale_{label}_photo_s"], row[f"upscale_{label}_tile"] = r["photo_seconds"], r["tile"]
-        loaded = load_keras_model(name)
+        loaded = open_model(name, engine="keras")
         macs = mult_adds(loaded.arch, (h, w))
         row["mult_adds"] = macs
         if full:
             rgb = np.asarray(Image.open(photo).convert("RGB"))
             y, _ = falsr_inputs(rgb, 2)
-            row["baseline_predict_s"] = timed(functools.partial(loaded.model.predict, verbose=0), y)
-            tf_fn = keras_luma_fn(loaded.model)
+            row["baseline_predict_s"] = timed(functools.partial(loaded.keras.predict, verbose=0), y)
+            tf_fn = keras_luma_fn(loaded.keras)
             tf_fn(y[:, :64, :64])  # trace once
             row["tf_untiled_s"] = timed(tf_fn, y, warm=True)
             t = time.perf_counter()
-            content = cached_tflite(loaded.model)
+            content = cached_tflite(loaded.keras)
             row["xnnpack_convert_s"] = time.perf_counter() - t
-            xnn = XnnpackLuma(content, threads)
+            xnn = TFLiteModel(content, threads)
             xnn(y[:, :64, :64])
             row["xnnpack_untiled_s"] = timed(xnn, y, warm=True)
-            reference = LumaUpscaler(tf_fn, 2).upscale(rgb)  # the float model's untiled result
+            reference = SRNet("tf", 2, luma=tf_fn).upscale(rgb)  # the float model's untiled result
             for engine in ENGINES:
                 got = np.asarray(Image.open(tmp / f"o-{engine}" / f"{photo.stem}_x2.png").convert("RGB"))
                 # PSNR of the RGB pixels (all three channels) against the float model's untiled result
@@ -190,8 +191,8 @@ def main() -> None:
                     row[f"evaluate_set5_{engine}_model_s"] = r["model_seconds"]
                     # one search validation: the brief evaluator scores a fresh candidate (with conversion)
                     t = time.perf_counter()
-                    psnr, _, _ = validate_model(loaded.model, valset,
-                                                upscaler=make_upscaler(loaded.model, 2, engine))
+                    psnr, _, _ = validate_model(loaded.keras, valset,
+                                                upscaler=make_upscaler(loaded.keras, 2, engine))
                     row[f"search_validation_{engine}_s"] = time.perf_counter() - t
                     row[f"search_validation_{engine}_psnr"] = psnr
                 # A candidate trained in bfloat16 (precision auto on a CPU with native BF16) is scored as it
@@ -202,7 +203,7 @@ def main() -> None:
 
                 if auto_precision(cpu_flags()) == "bfloat16":
                     bf16 = build_model(loaded.arch, "bfloat16")
-                    bf16.set_weights(loaded.model.get_weights())
+                    bf16.set_weights(loaded.keras.get_weights())
                     t = time.perf_counter()
                     psnr, _, _ = validate_model(bf16, valset, upscaler=make_upscaler(bf16, 2, "tf"))
                     row["search_validation_bf16_s"] = time.perf_counter() - t

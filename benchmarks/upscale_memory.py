@@ -44,17 +44,19 @@ def synthetic_photo(width: int, height: int, seed: int = 0) -> np.ndarray:
 def child(mode: str, image: str, out: str, model: str | None, tile: int) -> None:
     """Runs in the measured subprocess: load the model, upscale (unless baseline), print JSON."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from falsr_cli.runtime.upscale import keras_sr_model, load_sr_model, upscale_files
+    from falsr_cli.models.network import SRNet
+    from falsr_cli.runtime.open import open_model
+    from falsr_cli.runtime.upscale import upscale_files
 
     start = time.perf_counter()
     if model:
-        sr = load_sr_model(model)
+        sr = open_model(model)
     else:
         from falsr_cli.models.builder import build_luma_model
         from falsr_cli.space.architecture import PRESETS
 
         arch = PRESETS["FALSR-A"]
-        sr = keras_sr_model(build_luma_model(arch, seed=0), arch, name="FALSR-A-shaped")
+        sr = SRNet.from_keras(build_luma_model(arch, seed=0), arch, name="FALSR-A-shaped")
     loaded = time.perf_counter() - start
     seconds = 0.0
     if mode != "baseline":

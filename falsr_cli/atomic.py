@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli import interrupts
+from falsr_cli.errors import FalsrError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -42,12 +44,62 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp_path, target)
     except BaseException:
         if tmp_path.is_dir():
-            import shutil
-
             shutil.rmtree(tmp_path, ignore_errors=True)
         else:
             tmp_path.unlink(missing_ok=True)
         raise
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file or a folder (its entries) to disk; a file system that cannot is left as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(target: str | os.PathLike, prefix: str | None = None, create: bool = True) -> Iterator[Path]:
+    """Yield a temporary sibling folder that replaces `target` (file or folder) only if the block succeeds.
+
+    Its files are fsynced before the rename; an existing target is swapped out by two renames, so the old
+    one survives until the new one is complete. `prefix` names the temporary folder (default
+    `.<target name>.`); `create=False` leaves it to the writer to make (tf.saved_model.save).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)  # as a plain mkdir would (mkdtemp makes 0700)
+    if not create:
+        tmp.rmdir()
+    try:
+        yield tmp
+        for folder, _, files in os.walk(tmp):
+            for name in files:
+                fsync_path(Path(folder) / name)
+            fsync_path(folder)
+        interrupts.check()  # a swallowed interrupt stops here, before anything is renamed into place
+        if target.exists():
+            old = tmp.with_name(f"{tmp.name}.old")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            _remove(old)
+        else:
+            os.replace(tmp, target)
+        fsync_path(target.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)  # also on an interrupt: no hidden half folder left
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:
@@ -66,8 +118,6 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
 
 def read_json(target: str | os.PathLike) -> Any:
     """A JSON file's content; a file that is not JSON text is a one-line FalsrError, not a traceback."""
-    from falsr_cli.errors import FalsrError
-
     try:
         return json.loads(Path(target).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

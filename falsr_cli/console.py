@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
+
+from falsr_cli.reporting import ByteReport
 
 
 def _console(stderr: bool = False) -> Console:
@@ -47,3 +53,24 @@ def progress(*extra_columns, transient: bool = False, disable: bool = False, **t
         transient=transient,
         disable=disable,
     )
+
+
+@contextmanager
+def byte_progress() -> Iterator[ByteReport]:
+    """A download's bar on stderr (bytes and speed instead of item counts: files differ a lot in size),
+    driven by its (description, bytes done, total) reports; drawn from the first report on."""
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn(), console=err_console)
+    tasks: list[int] = []
+
+    def report(what: str, done: int, total: int | None) -> None:
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(what, total=total))
+        bar.update(tasks[0], description=what, completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if tasks:
+            bar.stop()

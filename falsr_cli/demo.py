@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
-from falsr_cli.outputs import json_kind
+from falsr_cli.outputs import claim_output, json_kind
+from falsr_cli.paths import DEFAULT_MODEL
+from falsr_cli.reporting import BarFactory
 
-PRETRAINED = Path("pretrained_model/t291-FALSR-B-res.pb")  # the best shipped model, for comparison
+PRETRAINED = DEFAULT_MODEL  # the best shipped model, for comparison (in this folder)
 TRAIN_STEPS = 1000  # the searched network's training: about 40 s on 2 CPU cores
 # What a demo folder holds; a folder with anything else is not a previous demo and is never written into.
 DEMO_FILES = frozenset({"search", "train", "demo-best.pb", "demo-best.pb.json", "demo.json", ".falsr.lock"})
@@ -29,8 +31,7 @@ def _is_demo_folder(folder: Path) -> bool:
 def claim_demo(out: str | os.PathLike) -> None:
     """The output policy for a demo folder, before any work: a new folder, or a previous demo's (which a
     re-run resumes and refreshes); its files are replaced only when they are the demo's own."""
-    from falsr_cli.export.exporter import claim_export
-    from falsr_cli.outputs import claim_output
+    from falsr_cli.export.exporter import claim_export  # deferred, as in run_demo
 
     out = Path(out)
     claim_output(out, folder=True, overwrite=True, same_kind=_is_demo_folder)
@@ -53,13 +54,14 @@ def run_demo(
     train_steps: int = TRAIN_STEPS,
     data_dir: str | os.PathLike | None = None,
     say=print,
-    progress: Any = None,
+    progress: BarFactory | None = None,
 ) -> dict[str, Any]:
     """Run the demo into `out`; returns (and writes to demo.json) what each step produced.
 
     `say` receives every line to show, `progress` (a factory like `falsr_cli.console.progress`) draws the
     training's bar when given.
     """
+    # Deferred: `falsr demo --help` imports this module (TRAIN_STEPS); these load half of falsr.
     from falsr_cli.export.exporter import export_model
     from falsr_cli.runtime.evaluate import evaluate_model
     from falsr_cli.search import resolve_config, run_search
@@ -102,7 +104,7 @@ def run_demo(
         models.append((f"pretrained {PRETRAINED.stem}", str(PRETRAINED)))
     rows = []
     for label, spec in models:
-        r = evaluate_model(spec, "samples", data_dir=data_dir, progress=False)
+        r = evaluate_model(spec, "samples", data_dir=data_dir)
         rows.append({"model": label, "spec": spec, "psnr": r["psnr"], "ssim": r["ssim"],
                      "images_per_second": r["images_per_second"]})
     searched = rows[1]["psnr"] - rows[0]["psnr"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from pathlib import Path
@@ -31,6 +32,14 @@ def cpu_flags() -> list[str]:
     return sorted(f for f in flags if f.startswith(VECTOR_FLAGS))
 
 
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def describe() -> dict[str, object]:
     """What a model card or benchmark records about the machine."""
     return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
@@ -40,8 +49,6 @@ def describe() -> dict[str, object]:
 def machine_id(*extra: str) -> str:
     """A short stable name of this machine's processor (model, vector flags, cores) and of `extra` (e.g.
     a runtime's version): measurements keyed by it are remeasured when any of these change."""
-    import hashlib
-
     text = "|".join([cpu_model(), " ".join(cpu_flags()), str(os.cpu_count()), *extra])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -113,8 +114,6 @@ def claim_folder(
 
 def json_kind(*keys: str) -> SameKind:
     """`same_kind` of a JSON output: an object with all `keys` at its top level, as falsr writes it."""
-    import json
-
     def check(path: Path) -> bool:
         try:
             with open(path, encoding="utf-8") as f:

@@ -54,8 +54,8 @@ def shared_tiny() -> tuple[Any, Any]:
 
 @functools.cache
 def shared_tiny_sr() -> Any:
-    """The shared tiny model as an `upscale` SRModel (receptive field known)."""
-    from falsr_cli.models.network import keras_sr_model
+    """The shared tiny model as an `upscale` SRNet (receptive field known)."""
+    from falsr_cli.models.network import SRNet
 
     arch, model = shared_tiny()
-    return keras_sr_model(model, arch, name="tiny")
+    return SRNet.from_keras(model, arch, name="tiny")

@@ -32,7 +32,7 @@ def test_a_swapped_or_damaged_tflite_cache_entry_is_converted_again(two_models, 
         ("a byte changed", lambda: entry.write_bytes(_flip(entry))),  # the entry rebuilt by the step before
     ]:
         damage()
-        got = E.XnnpackLuma(E.cached_tflite(mine, tmp_path), threads=1)(y)
+        got = E.TFLiteModel(E.cached_tflite(mine, tmp_path), num_threads=1)(y)
         np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=name)
         assert E.cached_tflite(mine, tmp_path) != theirs
     # The rebuilt entry is whole again, and read back without converting.

@@ -98,7 +98,7 @@ def test_a_locked_run_folder_refuses_a_second_process_and_names_it(tmp_path):
         cfg = resolve_config({"evaluator": "proxy", "workers": 0, "n": 2, "pop": 2, "generations": 1,
                               "out": str(tmp_path / "search")})
         with pytest.raises(FalsrError, match="in use by another falsr process"):
-            run_search(cfg, quiet=True)
+            run_search(cfg)
     assert not (tmp_path / "search" / "config.json").exists()  # nothing written by the refused one
     data = tmp_path / "data"
     with folder_lock(data / "Set5", "test", lock_file=data / ".locks" / "Set5.lock"):
@@ -124,7 +124,7 @@ def test_a_mirror_that_sends_too_much_is_cut_off_at_the_registry_size(tmp_path, 
         (mirror / f.name).write_bytes(b"\0" * (f.bytes * 3 + (1 << 20)))
     monkeypatch.setenv("FALSR_DATA_MIRROR", str(tmp_path / "mirror"))
     with pytest.raises(FalsrError, match=r"download of Set5/img_00\d_SRF_2_[LH]R.png from .* sent more than"):
-        registry.download("Set5", data_dir=tmp_path / "data", quiet=True)
+        registry.download("Set5", data_dir=tmp_path / "data")
     left = list((tmp_path / "data" / "Set5").glob("*"))
     assert all(p.stat().st_size <= entry.bytes * 2 for p in left)
     assert not any(p.name.endswith(".part") for p in left)
@@ -197,7 +197,7 @@ def _fill_graph(side: int):
 
 def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, monkeypatch):
     from falsr_cli.models.graphdef import check_ops
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     graph_def = _fill_graph(20000)  # a few bytes of graph, 1.49 GiB when run
     assert graph_def.ByteSize() < 4096
@@ -214,7 +214,7 @@ def test_a_tiny_graph_that_fills_gigabytes_is_refused_before_it_runs(tmp_path, m
                                        "--data-dir", str(tmp_path / "data")])
     assert "makes a tensor of 1.49 GiB" in one_line_error(result)
     with pytest.raises(FalsrError, match="1.49 GiB"):
-        load_model(str(tmp_path / "g.pb"))
+        open_model(str(tmp_path / "g.pb"))
 
 
 def test_an_impossible_batch_is_refused_up_front_with_what_it_needs(tmp_path):

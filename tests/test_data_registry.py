@@ -87,7 +87,7 @@ def test_corrupt_mirror_file_is_named_and_good_local_file_kept(tmp_path, monkeyp
 def test_no_network_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("FALSR_DATA_MIRROR", "http://127.0.0.1:9/")
     with pytest.raises(FalsrError, match="no network") as e:
-        registry.download("Set5", data_dir=tmp_path, quiet=True)
+        registry.download("Set5", data_dir=tmp_path)
     assert "img_001_SRF_2_HR.png" in str(e.value) and "\n" not in str(e.value)
     result = CliRunner().invoke(main, ["dataset", "download", "Set5", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
@@ -145,7 +145,7 @@ def test_http_download_resumes_a_part_file(tmp_path, monkeypatch, http_mirror, b
     name = "img_001_SRF_2_HR.png"
     whole = (benchmark_mirror / "Set5" / name).read_bytes()
     (folder / (name + ".part")).write_bytes(whole[:300000])  # an interrupted earlier download
-    registry.download("Set5", data_dir=tmp_path, quiet=True)
+    registry.download("Set5", data_dir=tmp_path)
     assert registry.verify("Set5", tmp_path).complete
     total = sum(f.bytes for f in registry.get_dataset("Set5").files)
     assert _RangeHandler.served == total - 300000
@@ -197,7 +197,7 @@ def test_archive_missing_images_is_an_error(tmp_path, monkeypatch):
         zf.writestr("DIV2K_train_HR/0001.png", b"x")
     monkeypatch.setenv("FALSR_DATA_MIRROR", str(tmp_path / "mirror"))
     with pytest.raises(FalsrError, match="lacks 4 of the 5"):
-        registry.download("DIV2K", data_dir=tmp_path / "data", quiet=True)
+        registry.download("DIV2K", data_dir=tmp_path / "data")
 
 
 @pytest.mark.shared
@@ -251,6 +251,6 @@ def test_a_split_downloads_only_its_files_and_loads_only_them(tmp_path, monkeypa
     assert sorted(p.name for p in (tmp_path / "BSDS200").glob("*.png")) == sorted(held)
     assert registry.verify("BSDS200-val", tmp_path).complete and not registry.is_present("BSDS200", tmp_path)
     # With the whole set present, the training split still leaves the held-out images out.
-    registry.download("BSDS200", data_dir=tmp_path, quiet=True)
+    registry.download("BSDS200", data_dir=tmp_path)
     train_files = {p.name for p in list_hr_files("BSDS200-train", data_dir=tmp_path)}
     assert len(train_files) == 190 and train_files.isdisjoint(held)

@@ -9,8 +9,9 @@ import pytest
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.models import engine as E
+from falsr_cli.models.engine import keras_luma_fn
 from falsr_cli.models.latency import random_luma_model
-from falsr_cli.models.network import LumaUpscaler, keras_luma_fn
+from falsr_cli.models.network import SRNet
 from falsr_cli.space.architecture import load_architecture
 
 ARCH = "x2-f32-res:conv_f16_k3_b2_skip,invbot_f16_k1_b1_noskip,group2_f16_k3_b1_noskip:111111"
@@ -22,7 +23,7 @@ def model():
 
 
 def test_xnnpack_matches_tensorflow(model, tmp_path: Path) -> None:
-    fn = E.XnnpackLuma(E.cached_tflite(model, tmp_path), threads=1)
+    fn = E.TFLiteModel(E.cached_tflite(model, tmp_path), num_threads=1)
     tf_fn = keras_luma_fn(model)
     rng = np.random.default_rng(0)
     for shape in [(1, 17, 23, 1), (1, 32, 32, 1), (1, 5, 40, 1), (1, 17, 23, 1), (1, 9, 9, 1), (1, 12, 7, 1)]:
@@ -30,8 +31,8 @@ def test_xnnpack_matches_tensorflow(model, tmp_path: Path) -> None:
         assert np.abs(fn(y) - tf_fn(y)).max() < 1e-4, shape
     assert len(fn._by_shape) == 4  # at most four allocated; older shapes were resized, not re-created
     lr = rng.integers(0, 256, (13, 19, 3), dtype=np.uint8)
-    a = LumaUpscaler(fn, 2).upscale(lr).astype(int)
-    b = LumaUpscaler(tf_fn, 2).upscale(lr).astype(int)
+    a = SRNet("xnnpack", 2, luma=fn).upscale(lr).astype(int)
+    b = SRNet("tf", 2, luma=tf_fn).upscale(lr).astype(int)
     assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.01  # a grey level at a rounding edge at most
 
 

@@ -55,9 +55,9 @@ def test_pb_has_the_published_interface_and_dynamic_shapes(tiny, tmp_path: Path)
     assert saved["architecture"] == arch.to_dict() and saved["max_abs_diff"] == report.max_abs_diff
     # `falsr upscale --model m.pb` runs the graph itself and knows its receptive field from the report.
     from falsr_cli.cost.cost_model import receptive_field
-    from falsr_cli.runtime.open import load_sr_model
+    from falsr_cli.runtime.open import open_model
 
-    sr = load_sr_model(tmp_path / "m.pb")
+    sr = open_model(tmp_path / "m.pb")
     assert sr.interface is not None and sr.scale == 2 and sr.receptive_field == receptive_field(arch)
 
 
@@ -72,16 +72,16 @@ def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
     y, pbpr = _inputs(2, 7, 12)
     assert np.abs(graph(y) - np.asarray(model(y))).max() <= 1e-5
     # `falsr evaluate --model y.pb` runs it as a luma network, as the Keras model itself would run.
-    from falsr_cli.models.network import keras_luma_upscaler
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.models.network import SRNet
+    from falsr_cli.runtime.open import open_model
 
     lr = (np.random.default_rng(4).random((9, 11, 3)) * 255).astype(np.uint8)
-    up = load_model(str(tmp_path / "y.pb"))
+    up = open_model(str(tmp_path / "y.pb"))
     assert up.scale == 2 and up.name == "y"
-    diff = np.abs(up.upscale(lr).astype(int) - keras_luma_upscaler(model).upscale(lr).astype(int))
+    diff = np.abs(up.upscale(lr).astype(int) - SRNet.from_keras(model).upscale(lr).astype(int))
     assert diff.max() <= 1  # uint8 output; float differences of 1e-6 may cross a rounding boundary
     with pytest.raises(FalsrError, match="x2, but x3"):
-        load_model(str(tmp_path / "y.pb"), scale=3)
+        open_model(str(tmp_path / "y.pb"), scale=3)
 
     export_model(model, tmp_path / "sm", "savedmodel")
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
@@ -94,10 +94,10 @@ def test_y_interface_and_savedmodel_signature(tiny, tmp_path: Path) -> None:
 
 
 def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> None:
-    from falsr_cli.models.network import keras_luma_upscaler
+    from falsr_cli.models.network import SRNet
     from falsr_cli.models.tflite import TFLiteModel
     from falsr_cli.runtime.evaluate import evaluate_model
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     arch, model = tiny
     val = tmp_path / "val"
@@ -120,13 +120,13 @@ def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> Non
         y, pbpr = _inputs(n, h, w)
         assert np.abs(lite(y, pbpr) - _keras_rgb(model, y, pbpr)).max() <= 1e-5
     # `falsr evaluate --model x.tflite` goes through the runtime loader.
-    upscaler = load_model(str(tmp_path / "none.tflite"))
-    assert np.array_equal(upscaler.upscale(hr[:16, :18]), keras_luma_upscaler(model).upscale(hr[:16, :18]))
+    upscaler = open_model(str(tmp_path / "none.tflite"))
+    assert np.array_equal(upscaler.upscale(hr[:16, :18]), SRNet.from_keras(model).upscale(hr[:16, :18]))
     result = evaluate_model(str(tmp_path / "none.tflite"), val, progress=False)
     assert result["psnr"] == pytest.approx(reports["none"].validation["tflite"]["psnr"], abs=1e-9)
-    from falsr_cli.runtime.open import load_sr_model
+    from falsr_cli.runtime.open import open_model
 
-    assert load_sr_model(tmp_path / "int8.tflite").receptive_field == shared_tiny_sr().receptive_field
+    assert open_model(tmp_path / "int8.tflite").receptive_field == shared_tiny_sr().receptive_field
 
 
 def test_failures_leave_nothing_behind(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +174,7 @@ def test_cli_export(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, on the deliberately wrong weights
 def test_model_forms(tiny, tmp_path: Path) -> None:
     """A training run folder (its model.keras), an architecture + weights, and what is refused."""
-    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.runtime.open import open_model
     from falsr_cli.space.architecture import Architecture
 
     arch, model = tiny
@@ -186,10 +186,10 @@ def test_model_forms(tiny, tmp_path: Path) -> None:
     y = np.random.default_rng(1).random((1, 6, 7, 1), dtype=np.float32)
     keras_file = str(run / "model.keras")
     for spec, weights in [(run, None), (run / "model.keras", None), (run / "arch.json", keras_file)]:
-        loaded = load_keras_model(str(spec), weights)
+        loaded = open_model(str(spec), weights, engine="keras")
         assert loaded.arch == arch
-        assert np.array_equal(np.asarray(loaded.model(y)), np.asarray(model(y)))
-    assert load_keras_model(str(run / "arch.json"), "random").arch == arch
+        assert np.array_equal(np.asarray(loaded.keras(y)), np.asarray(model(y)))
+    assert open_model(str(run / "arch.json"), "random", engine="keras").arch == arch
     wider = tmp_path / "wider.json"
     Architecture(arch.cells, arch.connections, features=12).save(wider)
     for spec, weights, message in [
@@ -200,7 +200,7 @@ def test_model_forms(tiny, tmp_path: Path) -> None:
         (str(wider), keras_file, "cannot load weights"),
     ]:
         with pytest.raises(FalsrError, match=message):
-            load_keras_model(spec, weights)
+            open_model(spec, weights, engine="keras")
 
 
 @pytest.mark.parametrize("interface", ["falsr", "y"])
@@ -211,7 +211,7 @@ def test_exported_graphs_import_again_from_their_json(interface: str, tmp_path: 
 
     from falsr_cli.models.builder import build_luma_model
     from falsr_cli.models.pb_import import architecture_from_pb
-    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.runtime.open import open_model
     from falsr_cli.space.architecture import Architecture
 
     # All three cell families, so conv, grouped and depthwise weights are found by their scopes.
@@ -222,24 +222,24 @@ def test_exported_graphs_import_again_from_their_json(interface: str, tmp_path: 
     export_model(model, pb, "pb", interface=interface, arch=arch)
     y = np.random.default_rng(2).random((1, 11, 9, 1), dtype=np.float32)
 
-    loaded = load_keras_model(pb)
+    loaded = open_model(pb, engine="keras")
     assert loaded.arch == arch and architecture_from_pb(pb) == arch
-    assert np.abs(np.asarray(loaded.model(y)) - np.asarray(model(y))).max() <= 1e-6
+    assert np.abs(np.asarray(loaded.keras(y)) - np.asarray(model(y))).max() <= 1e-6
 
     report = Path(f"{pb}.json")
     report.rename(tmp_path / "report.json")
     with pytest.raises(FalsrError, match="published FALSR layout"):
-        load_keras_model(pb)  # no JSON beside it: nothing says what the graph is
+        open_model(pb, engine="keras")  # no JSON beside it: nothing says what the graph is
     card = tmp_path / "mine.json"
     card.write_text(json.dumps({"architecture": arch.to_text()}))  # a model card, as in pretrained_model/
-    assert np.abs(np.asarray(load_keras_model(pb).model(y)) - np.asarray(model(y))).max() <= 1e-6
+    assert np.abs(np.asarray(open_model(pb, engine="keras").keras(y)) - np.asarray(model(y))).max() <= 1e-6
 
     # A card naming another network with the same weight shapes (a skip switched off) is caught.
     no_skip = (dataclasses.replace(arch.cells[0], skip=False), *arch.cells[1:])
     card.write_text(json.dumps({"architecture": dataclasses.replace(arch, cells=no_skip).to_text()}))
     with pytest.raises(FalsrError, match="does not reproduce it"):
-        load_keras_model(pb)
+        open_model(pb, engine="keras")
     # One naming different shapes fails on the weights themselves.
     card.write_text(json.dumps({"architecture": dataclasses.replace(arch, features=12).to_text()}))
     with pytest.raises(FalsrError, match="does not match the architecture"):
-        load_keras_model(pb)
+        open_model(pb, engine="keras")

@@ -24,12 +24,12 @@ def test_exported_graph_scores_as_the_published_one(
 ) -> None:
     from falsr_cli.export.exporter import export_model
     from falsr_cli.runtime.evaluate import calculate
-    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.runtime.open import open_model
 
     original = reference_dir / f"{name}.pb"
-    loaded = load_keras_model(str(original))
+    loaded = open_model(str(original), engine="keras")
     exported = tmp_path / f"{name}.pb"
-    report = export_model(loaded.model, exported, "pb", arch=loaded.arch, source=loaded.source)
+    report = export_model(loaded.keras, exported, "pb", arch=loaded.arch, source=loaded.source)
     assert report.max_abs_diff <= 1e-5
 
     set5 = str(benchmark_mirror / "Set5")

@@ -87,7 +87,7 @@ def test_pb_in_the_authors_evaluation_flow(kind: str, exports) -> None:
     from skimage.color import rgb2ypbpr
 
     from falsr_cli.export.graphs import tf1_problems
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     report = exports(kind, "pb")
     graph_def = tf.compat.v1.GraphDef()
@@ -107,7 +107,7 @@ def test_pb_in_the_authors_evaluation_flow(kind: str, exports) -> None:
             out = session.run("test_sr_evaluator_i1_b0_g/target:0", feed_dict={
                 "input_image_evaluate_y:0": y[None], "input_image_evaluate_pbpr:0": pbpr[None]})
     authors = np.clip(out[0] * 255.0, 0, 255).astype(np.uint8)
-    ours = load_model(report.path).upscale(lr)  # what `falsr calculate` / `evaluate` make of the file
+    ours = open_model(report.path).upscale(lr)  # what `falsr calculate` / `evaluate` make of the file
     assert np.abs(authors.astype(int) - ours.astype(int)).max() <= 1
 
 

@@ -71,9 +71,9 @@ def test_published_name_is_fetched_on_first_use(tmp_path: Path, reference_dir: P
     data = tmp_path / "data"
     monkeypatch.setenv("FALSR_DATA_MIRROR", str(reference_dir))
     monkeypatch.setenv("FALSR_DATA", str(data))
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
-    upscaler = load_model("FALSR-C")
+    upscaler = open_model("FALSR-C")
     assert upscaler.scale == 2
     got = (data / "models" / "FALSR-C" / "FALSR-C.pb").read_bytes()
     assert got == (reference_dir / "FALSR-C.pb").read_bytes()

@@ -66,7 +66,7 @@ def test_an_untrained_residual_network_is_bicubic_and_learns_the_difference():
 def test_residual_networks_export_to_pb_and_tflite_and_load_back(tmp_path):
     from falsr_cli.export.exporter import export_model
     from falsr_cli.models.builder import build_luma_model
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
 
     arch = Architecture.from_sources(["conv_f16_k3_b1_noskip"], [[0], [0, 1]], features=8, residual=True)
     model = lively(build_luma_model(arch, seed=1), seed=1)
@@ -76,7 +76,7 @@ def test_residual_networks_export_to_pb_and_tflite_and_load_back(tmp_path):
         assert report.max_abs_diff <= 1e-5, fmt
         saved = json.loads((tmp_path / f"{name}.json").read_text())
         assert Architecture.from_dict(saved["architecture"]) == arch
-    sr_pb = load_model(str(tmp_path / "m.pb")).upscale(lr)
-    sr_tflite = load_model(str(tmp_path / "m.tflite")).upscale(lr)
+    sr_pb = open_model(str(tmp_path / "m.pb")).upscale(lr)
+    sr_tflite = open_model(str(tmp_path / "m.tflite")).upscale(lr)
     assert sr_pb.shape == (20, 26, 3)
     assert np.abs(sr_pb.astype(int) - sr_tflite.astype(int)).max() <= 1

@@ -81,7 +81,7 @@ def test_run_folder_holds_everything(full_run):
 
 
 def test_load_trained_model_from_every_form(full_run):
-    from falsr_cli.runtime.open import load_model
+    from falsr_cli.runtime.open import open_model
     from falsr_cli.train.runs import load_trained_model
 
     out, summary = full_run
@@ -92,7 +92,7 @@ def test_load_trained_model_from_every_form(full_run):
         assert all(np.array_equal(a, b) for a, b in zip(weights[0], w, strict=True))
     last = load_trained_model(out / "checkpoints" / "step_000000030")[1].get_weights()
     assert summary["weights_from_step"] == 30 or not np.array_equal(last[0], weights[0][0])
-    up = load_model(str(out))  # the `falsr evaluate --model RUN` path
+    up = open_model(str(out))  # the `falsr evaluate --model RUN` path
     assert up.scale == 2 and up.upscale(np.zeros((6, 7, 3), np.uint8)).shape == (12, 14, 3)
     with pytest.raises(FalsrError, match="not a training run"):
         load_trained_model(out.parent)

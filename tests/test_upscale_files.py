@@ -31,14 +31,14 @@ def _rgb(h: int = 30, w: int = 26, seed: int = 0) -> np.ndarray:
 
 def test_rgb_photo_is_what_evaluate_computes(tiny_sr, tmp_path: Path) -> None:
     """8-bit colour: luma through the network, chroma bicubic — identical to the evaluation upscaler."""
-    from falsr_cli.models.network import keras_luma_upscaler
+    from falsr_cli.models.network import SRNet
 
     rgb = _rgb()
     Image.fromarray(rgb).save(tmp_path / "p.png")
     result = upscale_files([tmp_path / "p.png"], tiny_sr, tmp_path / "out", tile=8, progress=False)
     assert result["written"] == [str(tmp_path / "out" / "p_x2.png")] and not result["failed"]
     got = np.asarray(Image.open(tmp_path / "out" / "p_x2.png"))
-    expected = keras_luma_upscaler(shared_tiny()[1], 2).upscale(rgb)
+    expected = SRNet.from_keras(shared_tiny()[1], scale=2).upscale(rgb)
     assert got.shape == (60, 52, 3)
     assert np.abs(got.astype(int) - expected).max() <= 1
 
@@ -46,15 +46,15 @@ def test_rgb_photo_is_what_evaluate_computes(tiny_sr, tmp_path: Path) -> None:
 def test_bicubic_is_the_same_pixels_in_upscale_and_evaluate(tmp_path: Path) -> None:
     """`bicubic` is MATLAB-compatible bicubic everywhere (the scoring protocol's), tiled or not."""
     from falsr_cli.data.imresize import imresize
-    from falsr_cli.runtime.open import load_model, load_sr_model
+    from falsr_cli.runtime.open import open_model
 
     rgb = _rgb(h=41, w=37, seed=4)
     Image.fromarray(rgb).save(tmp_path / "p.png")
-    evaluated = load_model("bicubic").upscale(rgb)
+    evaluated = open_model("bicubic", scale=2).upscale(rgb)
     np.testing.assert_array_equal(evaluated, imresize(rgb, 2))
     for tile in (0, 16):
         out = tmp_path / f"out{tile}"
-        upscale_files([tmp_path / "p.png"], load_sr_model("bicubic"), out, tile=tile, progress=False)
+        upscale_files([tmp_path / "p.png"], open_model("bicubic"), out, tile=tile, progress=False)
         np.testing.assert_array_equal(np.asarray(Image.open(out / "p_x2.png")), evaluated)
 
 

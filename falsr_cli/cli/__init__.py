@@ -46,7 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "latency": ("falsr_cli.cli.latency:latency_group",
                 "Latency on this machine: measure a network (MODEL or ARCH), or profile the latency model."),
     "model": ("falsr_cli.cli.model:model_group",
-              "List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships."),
+              "List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships; "
+              "model cards and the README's results."),
     "search": ("falsr_cli.cli.search:search_cmd",
                "Search the FALSR space for the Pareto front of PSNR, mult-adds and params (NSGA-II + RL)."),
     "train": ("falsr_cli.cli.train:train_cmd",

@@ -76,10 +76,11 @@ def dataset_download(name: str, data_dir: str | None, mirror: str | None, force:
       falsr dataset download Set5
       falsr dataset download DIV2K --data-dir /data/sr
     """
-    from falsr_cli.console import console
+    from falsr_cli.console import byte_progress, console
     from falsr_cli.data import registry
 
-    folder = registry.download(name, data_dir=data_dir, mirror=mirror, force=force)
+    with byte_progress() as report:
+        folder = registry.download(name, data_dir=data_dir, mirror=mirror, force=force, progress=report)
     report = registry.verify(name, data_dir=data_dir, full=False)
     console.print(f"{registry.get_dataset(name).name}: {len(report.ok)} files in {folder}")
 

@@ -44,7 +44,7 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
     """
     from falsr_cli.atomic import write_json
     from falsr_cli.cli.views import per_image_table, summary_table
-    from falsr_cli.console import console
+    from falsr_cli.console import byte_progress, console, progress
     from falsr_cli.data.pairs import dataset_folder
     from falsr_cli.outputs import claim_output, json_kind
     from falsr_cli.runtime.evaluate import evaluate_model, jsonable
@@ -53,8 +53,10 @@ def evaluate_cmd(dataset: str, model: str, scale: int, json_path: str | None, sa
         claim_output(json_path, overwrite=overwrite, inputs=[model, dataset], flag="--json",
                      sealed=[dataset_folder(dataset, data_dir)], others={"--save": save_dir},
                      same_kind=json_kind("model", "dataset", "psnr"))
-    result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
-                            save_dir=save_dir, per_image=True, overwrite=overwrite, engine=engine)
+    with byte_progress() as on_download:
+        result = evaluate_model(model, dataset, scale=scale, data_dir=data_dir, download=not no_download,
+                                save_dir=save_dir, per_image=True, overwrite=overwrite, engine=engine,
+                                progress=progress, on_download=on_download)
     if json_path == "-":
         if not per_image:
             result.pop("per_image")
@@ -103,11 +105,12 @@ def calculate_cmd(pb_path: str, save_path: str, datasets: tuple[str, ...], no_do
       falsr calculate --pb_path FALSR-B --save_path ./result/ --dataset Set5 --dataset Urban100
     """
     from falsr_cli.cli.views import summary_table
-    from falsr_cli.console import console
+    from falsr_cli.console import byte_progress, console, progress
     from falsr_cli.runtime.evaluate import calculate
 
-    summary = calculate(pb_path, save_path, list(datasets) or None, data_dir=data_dir,
-                        download=not no_download)
+    with byte_progress() as on_download:
+        summary = calculate(pb_path, save_path, list(datasets) or None, data_dir=data_dir,
+                            download=not no_download, progress=progress, on_download=on_download)
     if as_json:
         from falsr_cli.runtime.evaluate import jsonable
 

@@ -68,7 +68,7 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, ta
     from falsr_cli.console import console
     from falsr_cli.export.exporter import check_options, claim_export, export_model
     from falsr_cli.export.targets import parse_input_size
-    from falsr_cli.runtime.open import load_keras_model
+    from falsr_cli.runtime.open import open_model
 
     size = parse_input_size(input_size) if input_size else None
     check_options(fmt, interface, quantize, target, size)  # before loading anything (e.g. a missing extra)
@@ -81,9 +81,9 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, ta
 
     run = find_run_dir(Path(model)) if os.path.exists(model) else None
     with folder_lock(run, "export", reading=True) if run is not None else contextlib.nullcontext():
-        loaded = load_keras_model(model, weights)
-    report = export_model(loaded.model, out, fmt, interface=interface, quantize=quantize, arch=loaded.arch,
-                          source=loaded.source, val=None if val.lower() == "none" else val,
+        net = open_model(model, weights, engine="keras")
+    report = export_model(net.keras, out, fmt, interface=interface, quantize=quantize, arch=net.arch,
+                          source=net.source, val=None if val.lower() == "none" else val,
                           data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs,
                           target=target, input_size=size)
     if as_json:
@@ -138,7 +138,7 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
       falsr upscale 'holiday/*.png' scans/ --model runs/demo --out big/ --format png
       falsr upscale huge.tif --model FALSR-B.pb --memory 256M --out big/
     """
-    from falsr_cli.console import console
+    from falsr_cli.console import console, progress
     from falsr_cli.errors import FalsrError
     from falsr_cli.outputs import claim_output, json_kind
     from falsr_cli.runtime.upscale import collect_inputs, upscale_files
@@ -155,7 +155,7 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
 
     result = upscale_files(list(inputs), model, out, scale=scale, tile=tile, tile_pad=tile_pad, fmt=fmt,
                            overwrite=overwrite, weights=weights, quality=quality, log=_echo_err,
-                           engine=engine, threads=threads, memory=budget,
+                           engine=engine, threads=threads, memory=budget, progress=progress,
                            reserved=[json_path] if json_path else [])
     if json_path:
         from falsr_cli.atomic import write_json

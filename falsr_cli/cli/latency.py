@@ -53,10 +53,10 @@ def _load(spec: str):
     try:
         arch = load_architecture(spec)
     except FalsrError:
-        from falsr_cli.runtime.open import load_keras_model
+        from falsr_cli.runtime.open import open_model
 
-        loaded = load_keras_model(spec)
-        return loaded.arch, loaded.model
+        net = open_model(spec, engine="keras")
+        return net.arch, net.keras
     return arch, random_luma_model(arch)
 
 
@@ -82,18 +82,19 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     """
     from falsr_cli.cost.cost_model import mult_adds
     from falsr_cli.cost.latency_model import predict_ms
+    from falsr_cli.cost.summary import parse_hw
     from falsr_cli.errors import FalsrError
     from falsr_cli.machine import describe
     from falsr_cli.models.latency import (
+        MAX_SIDE,
         check_memory,
         default_threads,
         load_profile,
         measure_network,
-        parse_hw,
         set_tf_threads,
     )
 
-    hw = parse_hw(input_hw)
+    hw = parse_hw(input_hw, most=MAX_SIDE)
     threads = default_threads(threads)
     if runtime == "tf":
         threads = set_tf_threads(threads)  # before anything runs in TensorFlow
@@ -143,9 +144,10 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
       falsr latency profile --runtime tf --threads 2 --input 240x240
     """
     from falsr_cli.console import progress
-    from falsr_cli.models.latency import default_threads, load_profile, parse_hw, set_tf_threads
+    from falsr_cli.cost.summary import parse_hw
+    from falsr_cli.models.latency import MAX_SIDE, default_threads, load_profile, set_tf_threads
 
-    hw = parse_hw(input_hw)
+    hw = parse_hw(input_hw, most=MAX_SIDE)
     threads = default_threads(threads)
     if runtime == "tf":
         threads = set_tf_threads(threads)

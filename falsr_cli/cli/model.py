@@ -1,4 +1,4 @@
-"""`falsr model`: the published and shipped models by name — list, fetch, locate."""
+"""`falsr model`: the published and shipped models by name — list, fetch, locate; model cards and results."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ _data_dir_option = click.option(
 
 @click.group("model")
 def model_group() -> None:
-    """List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships.
+    """List, fetch and locate models by name: the authors' FALSR-A/B/C and the ones falsr ships; model
+    cards and the README's results.
 
     A model's name works wherever a MODEL is accepted (evaluate, calculate, upscale, export).
 
@@ -24,6 +25,8 @@ def model_group() -> None:
       falsr model download FALSR-A
       falsr model download FALSR-A FALSR-B FALSR-C --to ./pretrained_model
       falsr model path t291-FALSR-B-res
+      falsr model card runs/FALSR-B pretrained_model/t291-FALSR-B.pb pretrained_model/t291-FALSR-B.json
+      falsr model results --readme README.md --plot pretrained_model/pareto.png
     """
 
 
@@ -70,13 +73,14 @@ def model_download(names: tuple[str, ...], data_dir: str | None, mirror: str | N
       falsr model download FALSR-A
       falsr model download FALSR-A FALSR-B FALSR-C --to ./pretrained_model
     """
-    from falsr_cli.console import console
+    from falsr_cli.console import byte_progress, console
     from falsr_cli.runtime.zoo import copy_model, download_model, get_model
 
     for name in names:
         get_model(name, data_dir)  # every name known before anything is fetched
     for name in names:
-        path = download_model(name, data_dir=data_dir, mirror=mirror, force=force)
+        with byte_progress() as report:
+            path = download_model(name, data_dir=data_dir, mirror=mirror, force=force, progress=report)
         line = f"{get_model(name, data_dir).name}: {path}"
         if to:
             line += f" → {copy_model(name, to, data_dir, overwrite=overwrite)}"
@@ -101,3 +105,73 @@ def model_path(name: str, data_dir: str | None) -> None:
         raise FalsrError(f"{entry.name} is not downloaded ({entry.path}); "
                          f"run `falsr model download {entry.name}`")
     click.echo(str(entry.path))
+
+
+_datasets_option = click.option("--dataset", "datasets", multiple=True, metavar="NAME",
+                                help="Data set to score on (repeatable) [Set5, Set14].")
+
+
+@model_group.command("card")
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("pb", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@_datasets_option
+@_data_dir_option
+@click.option("--name", default=None, help="The architecture's name in the card [the run's --arch].")
+@click.option("--search", default=None, metavar="DIR",
+              help="The search that found the architecture: its config, journal and front are copied beside "
+                   "the card as provenance.")
+def model_card(run: str, pb: str, out: str, datasets: tuple[str, ...], data_dir: str | None, name: str | None,
+               search: str | None) -> None:
+    """Write the model card of PB (exported from the training RUN) to OUT: training facts, machine, scores
+    by the paper's protocol, the paper's own figures.
+
+    \b
+    Example:
+      falsr model card runs/FALSR-B pretrained_model/t291-FALSR-B.pb pretrained_model/t291-FALSR-B.json
+    """
+    from falsr_cli.reports.model_card import write_model_card
+
+    card = write_model_card(run, pb, out, datasets or ("Set5", "Set14"), data_dir, name=name, search=search)
+    click.echo(json.dumps(card["scores"]))
+
+
+@model_group.command("results")
+@click.option("--readme", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The README whose results table (between its markers) is rewritten.")
+@click.option("--model-dir", default="pretrained_model", show_default=True, type=click.Path(file_okay=False),
+              help="The model cards' folder.")
+@click.option("--published", default=None, metavar="DIR",
+              help="A folder holding the authors' FALSR-{A,B,C}.pb, evaluated now for their rows.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False),
+              help="Also draw PSNR against mult-adds of the cards' models to this PNG.")
+@_datasets_option
+@_data_dir_option
+def model_results(readme: str, model_dir: str, published: str | None, plot: str | None,
+                  datasets: tuple[str, ...], data_dir: str | None) -> None:
+    """Rewrite the README's results table (and plot) from the model cards, with bicubic evaluated now.
+
+    \b
+    Example:
+      falsr model results --readme README.md --plot pretrained_model/pareto.png
+    """
+    from falsr_cli.data.reference import published_figures
+    from falsr_cli.reports.model_card import (
+        bicubic_scores,
+        load_cards,
+        plot_results,
+        published_graphs,
+        results_table,
+        update_readme,
+    )
+
+    datasets = datasets or ("Set5", "Set14")
+    cards = load_cards(model_dir)
+    bicubic = bicubic_scores(datasets, data_dir)
+    table = results_table(published_graphs(datasets, data_dir, published) + cards, bicubic, datasets,
+                          model_dir=model_dir)
+    update_readme(readme, table)
+    click.echo(table)
+    if plot:
+        plot_results(plot, cards, bicubic, published_figures(), dataset=datasets[0])
+        click.echo(f"plot: {plot}")

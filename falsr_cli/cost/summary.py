@@ -15,13 +15,14 @@ DEFAULT_HW: tuple[int, int] = (480, 480)
 _HW_RE = re.compile(r"\s*(\d+)\s*(?:(?:[x×X,]|\s)\s*(\d+)\s*)?")
 
 
-def parse_hw(text: str, flag: str = "--input") -> tuple[int, int]:
+def parse_hw(text: str, flag: str = "--input", most: int | None = None) -> tuple[int, int]:
     """`480x360` (also `480×360`, `480,360`; one number means square) → (480, 360) as (H, W); `flag`: the
-    option it came from (errors name it)."""
+    option it came from (errors name it); `most`: the largest side allowed (a network run on it)."""
     m = _HW_RE.fullmatch(str(text))
     hw = (int(m[1]), int(m[2] or m[1])) if m else (0, 0)
-    if min(hw) < 1:
-        raise FalsrError(f"{flag} {text!r} is not of the form HxW with positive integers, e.g. 480x480")
+    if min(hw) < 1 or (most is not None and max(hw) > most):
+        bound = f" (at most {most} a side)" if most is not None else ""
+        raise FalsrError(f"{flag} {text!r} is not HxW in pixels{bound}, e.g. 240x240")
     return hw
 
 

@@ -13,7 +13,9 @@ that a results table can flag the image:
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -195,8 +197,6 @@ _KEY_TEXT = "falsr-cache-key"
 
 
 def _pixels_hash(arr: np.ndarray) -> str:
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:32]
 
 
@@ -263,8 +263,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(files, key=natural_key)
 
 
-def natural_key(path: Path) -> list:
-    """Sort key that orders embedded numbers numerically."""
-    import re
-
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+def natural_key(path: Path | str) -> list:
+    """Sort key of a file name (or any text) that orders embedded numbers numerically."""
+    name = path.name if isinstance(path, Path) else path
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]

@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from falsr_cli.atomic import sha256_file
-from falsr_cli.data.images import list_images, read_keyed, read_rgb, write_image
+from falsr_cli.data import registry
+from falsr_cli.data.images import list_images, natural_key, read_keyed, read_rgb, write_image
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.errors import FalsrError
+from falsr_cli.paths import data_dir as default_data_dir
+from falsr_cli.reporting import ByteReport
 
 # Bump when the LR degradation changes, so stale cached LR images are not reused.
 LR_CACHE_VERSION = "matlab-bicubic-v1"
@@ -49,14 +52,14 @@ def _join_notes(*notes: tuple[str, str | None]) -> str | None:
 
 
 def resolve_folder(
-    spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True
+    spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True,
+    on_download: ByteReport | None = None,
 ) -> Path:
-    """The local folder a spec stands for: a registered data set (fetched if needed) or an existing folder."""
-    from falsr_cli.data import registry
-
+    """The local folder a spec stands for: a registered data set (fetched if needed, `on_download` following
+    the transfer) or an existing folder."""
     text = str(spec)
     if registry.find_dataset(text) is not None:
-        return registry.ensure_dataset(text, data_dir=data_dir, download=download)
+        return registry.ensure_dataset(text, data_dir=data_dir, download=download, on_download=on_download)
     path = Path(spec)
     if path.is_dir():
         return path
@@ -69,8 +72,6 @@ def resolve_folder(
 def dataset_folder(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
     """Where a data set spec's images are (or will be, once fetched), without fetching: the folder an
     output must never be written into."""
-    from falsr_cli.data import registry
-
     if registry.find_dataset(str(spec)) is not None:
         return registry.dataset_dir(str(spec), data_dir)
     return Path(spec)
@@ -93,7 +94,7 @@ def is_pair_folder(folder: str | os.PathLike) -> bool:
 
 def _load_pair_folder(folder: Path, scale: int) -> list[ImagePair]:
     found = _pair_files(folder)
-    stems = sorted((s for s in found if scale in found[s]), key=lambda s: _natural(s))
+    stems = sorted((s for s in found if scale in found[s]), key=natural_key)
     if not stems:
         scales = sorted({sc for v in found.values() for sc in v})
         raise FalsrError(f"no x{scale} pairs in {folder} (it holds x{', x'.join(map(str, scales))} pairs)")
@@ -113,10 +114,6 @@ def _load_pair_folder(folder: Path, scale: int) -> list[ImagePair]:
             )
         pairs.append(ImagePair(stem, lr, hr, _join_notes(("LR", lr_note), ("HR", hr_note))))
     return pairs
-
-
-def _natural(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -> np.ndarray:
@@ -140,15 +137,11 @@ def _cached_lr(path: Path, hr: np.ndarray, scale: int, cache_dir: Path | None) -
 
 def lr_cache_dir(data_dir: str | os.PathLike | None = None, scale: int = 2) -> Path:
     """Where LR images made from HR-only folders are cached."""
-    from falsr_cli.paths import data_dir as default_data_dir
-
     return default_data_dir(data_dir) / ".cache" / f"lr_x{scale}"
 
 
 def _split_names(spec: str | os.PathLike) -> set[str] | None:
     """The file names a registered split (e.g. BSDS200-val) keeps of its parent's folder; None otherwise."""
-    from falsr_cli.data import registry
-
     ds = registry.find_dataset(str(spec))
     return set(ds.file_names) if ds is not None and ds.parent else None
 
@@ -177,11 +170,12 @@ def load_pairs(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     cache: bool = True,
+    on_download: ByteReport | None = None,
 ) -> list[ImagePair]:
     """LR/HR pairs of a data set name or a folder (pairs, or HR only → LR made and cached)."""
     if scale < 1:
         raise FalsrError(f"scale must be a positive integer, got {scale}")
-    folder = resolve_folder(spec, data_dir=data_dir, download=download)
+    folder = resolve_folder(spec, data_dir=data_dir, download=download, on_download=on_download)
     if is_pair_folder(folder):
         return _load_pair_folder(folder, scale)
     return _load_hr_folder(folder, scale, data_dir, cache, only=_split_names(spec))
@@ -194,7 +188,7 @@ def list_hr_files(
     folder = resolve_folder(spec, data_dir=data_dir, download=download)
     found = _pair_files(folder)
     if found:
-        hr = [v["HR"] for stem in sorted(found, key=_natural) for v in found[stem].values() if "HR" in v]
+        hr = [v["HR"] for stem in sorted(found, key=natural_key) for v in found[stem].values() if "HR" in v]
         # One HR per stem even if several scales are present.
         seen: set[Path] = set()
         out = [p for p in hr if not (p in seen or seen.add(p))]

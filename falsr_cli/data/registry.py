@@ -34,6 +34,7 @@ from falsr_cli.data.verify import VerifyReport
 from falsr_cli.errors import FalsrError
 from falsr_cli.outputs import folder_lock
 from falsr_cli.paths import data_dir as resolve_data_dir
+from falsr_cli.reporting import ByteReport
 
 __all__ = ["SAMPLES", "VerifyReport", "sha256_file"]  # re-exported: callers name them through the registry
 
@@ -463,41 +464,17 @@ def _fetch_verified(
     os.replace(part, target)
 
 
-def _progress(total: int | None, disable: bool):
-    """A bytes progress bar (download size and speed) on stderr."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    from falsr_cli.console import err_console
-
-    # Byte counts and speed instead of console.progress()'s item counts: files differ a lot in size.
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=disable,
-    )
-
-
 def download(
     name: str,
     data_dir: str | os.PathLike | None = None,
     mirror: str | None = None,
     force: bool = False,
-    quiet: bool = False,
+    progress: ByteReport | None = None,
 ) -> Path:
     """Fetch the missing or bad files of a data set or model (all with `force`); return its folder.
 
     `mirror` overrides env FALSR_DATA_MIRROR. Files already present and verified are not fetched again.
+    `progress(description, bytes done, total or None)` follows the transfer.
     """
     ds = _lookup(name)
     if ds.name == SAMPLES:
@@ -509,32 +486,36 @@ def download(
     # One download per data set folder; the lock lives beside the sets, so their folders hold only files.
     lock = folder.parent / ".locks" / f"{ds.mirror_name}.lock"
     with folder_lock(folder, f"downloading {ds.folder_name}", lock_file=lock):
-        return _download_locked(ds, folder, data_dir, mirror, force, quiet)
+        return _download_locked(ds, folder, data_dir, mirror, force, progress or _no_report)
 
 
 def _download_locked(ds: Dataset, folder: Path, data_dir: str | os.PathLike | None, mirror: str | None,
-                     force: bool, quiet: bool) -> Path:
+                     force: bool, on_bytes: ByteReport) -> Path:
     if ds.is_archive:
-        return _download_archive(ds, folder, mirror, force, quiet)
+        return _download_archive(ds, folder, mirror, force, on_bytes)
     report = verify(ds.name, data_dir, full=True)
     todo = list(ds.files) if force else [f for f in ds.files if f.name not in set(report.ok)]
     if not todo:
         return folder
     total = sum(f.bytes or 0 for f in todo) or None
-    with _progress(total, quiet) as bar:
-        task = bar.add_task(f"{ds.name}", total=total)
-        for entry in todo:
-            bar.update(task, description=f"{ds.name} {entry.name}")
-            start = bar.tasks[task].completed
+    done = 0
+    for entry in todo:
+        what, start = f"{ds.name} {entry.name}", done
+        on_bytes(what, done, total)
 
-            def advance(n: int) -> None:
-                bar.advance(task, n)
+        def advance(n: int, what: str = what) -> None:
+            nonlocal done
+            done += n
+            on_bytes(what, done, total)
 
-            _fetch_verified(ds, entry, entry.name, folder / entry.name, mirror, advance)
-            # Exact whether the file came whole or resumed.
-            bar.update(task, completed=start + (entry.bytes or 0))
-        bar.update(task, description=ds.name)
+        _fetch_verified(ds, entry, entry.name, folder / entry.name, mirror, advance)
+        done = start + (entry.bytes or 0)  # exact whether the file came whole or resumed
+    on_bytes(ds.name, done, total)
     return folder
+
+
+def _no_report(what: str, done: int, total: int | None) -> None:
+    return None
 
 
 # `ensure_dataset` has a parameter named `download`; this keeps the function reachable there.
@@ -555,7 +536,8 @@ def _safe_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool, quiet: bool) -> Path:
+def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool,
+                      on_bytes: ByteReport) -> Path:
     """Fetch the set's zip (resumable), then extract its images into `folder`, keeping good files."""
     report = verify(ds.name, folder.parent, full=False)
     if report.complete and not force:
@@ -567,18 +549,16 @@ def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool
         src = _source_for(ds, archive, mirror)
         part = zip_path.with_name(zip_path.name + ".part")
         zip_path.parent.mkdir(parents=True, exist_ok=True)
-        with _progress(None, quiet) as bar:
-            task = bar.add_task(f"{ds.name} {archive}", total=None)
-            if _is_url(src):
-                _fetch_url(
-                    src,
-                    part,
-                    what,
-                    lambda n: bar.advance(task, n),
-                    set_total=lambda total: bar.update(task, total=total),
-                )
-            else:
-                _fetch_copy(src, part, what, lambda n: bar.advance(task, n))
+        state = {"done": 0, "total": None}
+
+        def advance(n: int) -> None:
+            state["done"] += n
+            on_bytes(f"{ds.name} {archive}", state["done"], state["total"])
+
+        if _is_url(src):
+            _fetch_url(src, part, what, advance, set_total=lambda total: state.update(total=total))
+        else:
+            _fetch_copy(src, part, what, advance)
         if not zipfile.is_zipfile(part):
             part.unlink(missing_ok=True)
             raise FalsrError(f"download of {what} from {src} is not a zip archive; try again")
@@ -613,7 +593,8 @@ def _download_archive(ds: Dataset, folder: Path, mirror: str | None, force: bool
     return folder
 
 
-def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                   on_download: ByteReport | None = None) -> Path:
     """The local folder of a data set or model, fetching what is missing first (unless `download` is
     false)."""
     ds = _lookup(name)
@@ -631,4 +612,4 @@ def ensure_dataset(name: str, data_dir: str | os.PathLike | None = None, downloa
             "allow "
             "downloading"
         )
-    return _download(ds.name, data_dir=data_dir)
+    return _download(ds.name, data_dir=data_dir, progress=on_download)

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.atomic import sha256_file, write_json
+from falsr_cli.data.images import write_image
 from falsr_cli.data.imresize import imresize, modcrop
 from falsr_cli.data.verify import VerifyReport
 from falsr_cli.errors import FalsrError
@@ -81,8 +82,6 @@ def samples_present(data_dir: str | os.PathLike | None = None) -> bool:
 
 def ensure_samples(data_dir: str | os.PathLike | None = None) -> Path:
     """Make the sample pairs once (fast: a few small images) and return their folder."""
-    from falsr_cli.data.images import write_image
-
     folder = samples_dir(data_dir)
     if samples_present(data_dir):
         return folder

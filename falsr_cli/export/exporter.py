@@ -22,37 +22,59 @@ what they expect (`metadata.describe`). A report goes to `<out>.json`.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from falsr_cli import interrupts
-from falsr_cli.atomic import atomic_path, read_json, sha256_file, write_json
+from falsr_cli.atomic import atomic_dir, atomic_path, read_json, sha256_file, write_json
+from falsr_cli.data.imresize import imresize
+from falsr_cli.data.pairs import load_pairs
+from falsr_cli.data.samples import sample_hr_images
 from falsr_cli.errors import FalsrError
 from falsr_cli.export.graphs import depth_to_space_as_conv_transpose, graph_ops, tf1_compatible, tf1_problems
 from falsr_cli.export.metadata import METADATA_NAME, describe, to_json
 from falsr_cli.export.targets import Target, get_target
-from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, model_scale, verify_inputs
+from falsr_cli.models.graphdef import (
+    INPUT_PBPR,
+    INPUT_Y,
+    OUTPUT,
+    OUTPUT_SCOPE,
+    Y_OUTPUT,
+    FrozenGraph,
+    graph_function,
+    placeholders,
+    read_graph_def,
+)
+from falsr_cli.models.network import SRNet, falsr_inputs
+from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, probe_scale, verify_inputs
+from falsr_cli.models.tflite import (
+    make_interpreter,
+    tflite_bytes,
+    tflite_metadata,
+    tflite_ops,
+    with_tflite_metadata,
+)
 from falsr_cli.outputs import claim_output, json_kind
+from falsr_cli.runtime.evaluate import run_pairs, summarize
+from falsr_cli.space.architecture import Architecture
+
+if TYPE_CHECKING:
+    import keras
+    from tensorflow.core.framework.graph_pb2 import GraphDef
 
 EXPORT_FORMATS = ("pb", "savedmodel", "tflite", "onnx")
 INTERFACES = ("falsr", "y")
 QUANTIZE = ("none", "fp16", "int8", "int8-full")
 
-INPUT_Y = "input_image_evaluate_y"
-INPUT_PBPR = "input_image_evaluate_pbpr"
-PB_OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
-PB_OUTPUT = f"{PB_OUTPUT_SCOPE}/target"
-RGB_OUTPUT = "rgb"
-Y_OUTPUT = "sr_y"
+RGB_OUTPUT = "rgb"  # the output's name in a SavedModel signature, a .tflite and an .onnx
 SIGNATURE = "serving_default"
 
 ONNX_EXTRA_HINT = "pip install 'falsr[onnx]'"
@@ -127,8 +149,6 @@ def check_options(fmt: str, interface: str, quantize: str, target: str = "",
 
 def require_onnx() -> None:
     """The optional ONNX extra, or a one-line error naming it."""
-    import importlib.util
-
     missing = [m for m in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     if missing:
         raise FalsrError(f"ONNX export needs {' and '.join(missing)}, the optional extra: {ONNX_EXTRA_HINT}")
@@ -144,14 +164,15 @@ class _Traced:
     keras_fn: Callable[..., Any]
     serve: Any  # tf.function of the serving signature (savedmodel)
     keras_inputs: list[Any]  # the input structures TFSMLayer may pass to `serving_default` (savedmodel)
-    graph_def: Any  # frozen, pruned to the output, nodes named for the .pb (TF 2 ops)
+    graph_def: GraphDef  # frozen, pruned to the output, nodes named for the .pb (TF 2 ops)
     input_names: list[str]  # placeholder / signature input names
     output_name: str  # signature output key (savedmodel, tflite)
     pb_output: str  # node name in the .pb and .onnx
     module: Any  # tf.Module tracking the model's variables (for savedmodel)
 
 
-def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, int] | None = None) -> _Traced:
+def _trace(luma_model: keras.Model, interface: str, scale: int,
+           input_size: tuple[int, int] | None = None) -> _Traced:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -175,7 +196,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
         def for_pb(input_image_evaluate_y, input_image_evaluate_pbpr):
             rgb = keras_model([input_image_evaluate_y, input_image_evaluate_pbpr], training=False)
             # The published output tensor name, so that the graph is a drop-in for the released files.
-            with tf.name_scope(PB_OUTPUT_SCOPE):
+            with tf.name_scope(OUTPUT_SCOPE):
                 return tf.identity(rgb, name="target")
 
         @tf.function
@@ -185,7 +206,7 @@ def _trace(luma_model: Any, interface: str, scale: int, input_size: tuple[int, i
             return serve(y, pbpr)
 
         keras_inputs = [[spec_y, spec_c], (spec_y, spec_c), {INPUT_Y: spec_y, INPUT_PBPR: spec_c}]
-        inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, PB_OUTPUT
+        inputs, output, pb_output = [INPUT_Y, INPUT_PBPR], RGB_OUTPUT, OUTPUT
     else:
         keras_model = luma_model
 
@@ -236,7 +257,7 @@ class _Written:
     ops: list[str]
 
 
-def _reachable_subgraph(graph_def: Any, output: str) -> Any:
+def _reachable_subgraph(graph_def: GraphDef, output: str) -> GraphDef:
     """The nodes `output` depends on, in their original order (what the deprecated TF1
     `graph_util.extract_sub_graph` did, without its warning on every export)."""
     import tensorflow as tf
@@ -256,9 +277,7 @@ def _reachable_subgraph(graph_def: Any, output: str) -> Any:
     return out
 
 
-def _write_pb(tr: _Traced, graph_def: Any, tmp: Path, description: dict[str, str]) -> _Written:
-    from falsr_cli.models.graphdef import FrozenGraph, placeholders, read_graph_def
-
+def _write_pb(tr: _Traced, graph_def: GraphDef, tmp: Path, description: dict[str, str]) -> _Written:
     tmp.write_bytes(graph_def.SerializeToString())
     # Load it back from the bytes on disk, through the same vetted loader `falsr calculate` uses.
     written = read_graph_def(tmp)
@@ -270,8 +289,6 @@ def _write_pb(tr: _Traced, graph_def: Any, tmp: Path, description: dict[str, str
 
 
 def _write_savedmodel(tr: _Traced, tmp: Path, description: dict[str, str]) -> _Written:
-    import json
-
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as folder:
@@ -300,19 +317,8 @@ def _order(names: list[str]) -> Callable[[str], int]:
     return lambda n: names.index(n) if n in names else len(names)
 
 
-def _write_tflite(tr: _Traced, graph_def: Any, tmp: Path, quantize: str, description: dict[str, str],
+def _write_tflite(tr: _Traced, graph_def: GraphDef, tmp: Path, quantize: str, description: dict[str, str],
                   calibration: Callable[[], Iterator[dict[str, np.ndarray]]] | None) -> _Written:
-    import json
-
-    from falsr_cli.models.graphdef import graph_function
-    from falsr_cli.models.tflite import (
-        make_interpreter,
-        tflite_bytes,
-        tflite_metadata,
-        tflite_ops,
-        with_tflite_metadata,
-    )
-
     # From the frozen graph, pruned with the output keyed by name: the signature then names it (a frozen
     # tf.function's outputs would come out as `output_0`).
     fn = graph_function(graph_def, [f"{n}:0" for n in tr.input_names], {tr.output_name: f"{tr.pb_output}:0"})
@@ -333,7 +339,7 @@ def _write_tflite(tr: _Traced, graph_def: Any, tmp: Path, quantize: str, descrip
                     metadata, tflite_ops(content))
 
 
-def _write_onnx(tr: _Traced, graph_def: Any, tmp: Path, description: dict[str, str]) -> _Written:
+def _write_onnx(tr: _Traced, graph_def: GraphDef, tmp: Path, description: dict[str, str]) -> _Written:
     require_onnx()
     import onnxruntime as ort
     import tf2onnx
@@ -364,10 +370,6 @@ def calibration_inputs(interface: str, scale: int,
                        input_size: tuple[int, int] | None) -> list[list[np.ndarray]]:
     """The inputs int8-full quantization is calibrated on, and its PSNR cost measured on: the built-in
     samples' LR images (MATLAB bicubic), at the fixed input size or as centre crops."""
-    from falsr_cli.data.imresize import imresize
-    from falsr_cli.data.samples import sample_hr_images
-    from falsr_cli.models.network import falsr_inputs
-
     out = []
     for _name, hr in sample_hr_images():
         if input_size:
@@ -393,33 +395,6 @@ def quantization_cost(run: Runner, keras_fn: Callable[..., np.ndarray],
         worst = max(worst, float(np.max(np.abs(got - want))))
     return {"images": len(samples), "data": "samples (built-in)", "psnr_db": float(np.mean(psnrs)),
             "min_psnr_db": float(np.min(psnrs)), "max_abs_diff": worst}
-
-
-# ---- atomic placement ----
-
-
-@contextmanager
-def _atomic_dir(target: Path) -> Iterator[Path]:
-    """A temporary sibling folder that replaces `target` (file or folder) only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    shutil.rmtree(tmp)  # writers (tf.saved_model.save) create the folder themselves
-    try:
-        yield tmp
-        interrupts.check()  # a swallowed interrupt stops here, before anything is renamed into place
-        if target.exists():
-            # Two renames: the old artefact survives until the new one is complete.
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _is_savedmodel(folder: Path) -> bool:
@@ -484,13 +459,13 @@ def _check_out(out: Path, fmt: str, flag: str = "--out") -> None:
 
 
 def export_model(
-    luma_model: Any,
+    luma_model: keras.Model,
     out: str | os.PathLike,
     fmt: str = "pb",
     *,
     interface: str = "falsr",
     quantize: str = "none",
-    arch: Any = None,
+    arch: Architecture | None = None,
     source: str = "",
     val: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
@@ -516,7 +491,7 @@ def export_model(
     claim_export(out, fmt, overwrite=overwrite, inputs=inputs, flag=flag)
     _check_out(out, fmt, flag)
     log = log or (lambda _msg: None)
-    scale = model_scale(luma_model)
+    scale = probe_scale(luma_model)
     tr = _trace(luma_model, interface, scale, input_size)
     xs = verify_inputs(interface, scale, hw=input_size, batch=1 if input_size else None)
     expected = tr.keras_fn(*xs)
@@ -576,7 +551,7 @@ def export_model(
     validation = quantization = None
     tf1: list[str] = []
     if fmt == "savedmodel":
-        with _atomic_dir(out) as tmp:
+        with atomic_dir(out, create=False) as tmp:
             written = _write_savedmodel(tr, tmp, description)
             diff = verify(written)
             unsupported = check_ops(written)
@@ -638,7 +613,7 @@ def shape_text(xs: list[np.ndarray]) -> str:
 
 
 def tflite_validation(
-    luma_model: Any,
+    luma_model: keras.Model,
     tflite_path: Path,
     val: str | os.PathLike,
     scale: int,
@@ -646,11 +621,6 @@ def tflite_validation(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """PSNR/SSIM on a validation set of the float Keras model and of the exported TFLite model."""
-    from falsr_cli.data.pairs import load_pairs
-    from falsr_cli.models.network import keras_luma_upscaler
-    from falsr_cli.models.tflite import TFLiteModel, TFLiteUpscaler
-    from falsr_cli.runtime.evaluate import run_pairs, summarize
-
     try:
         pairs = load_pairs(val, scale=scale, data_dir=data_dir)
     except FalsrError as e:
@@ -658,10 +628,10 @@ def tflite_validation(
         return {"dataset": str(val), "error": str(e)}
     results = {}
     for key, upscaler in (
-        ("float", keras_luma_upscaler(luma_model, scale=scale, name="keras")),
-        ("tflite", TFLiteUpscaler(TFLiteModel(tflite_path, name=tflite_path.name))),
+        ("float", SRNet.from_keras(luma_model, name="keras", scale=scale)),
+        ("tflite", SRNet.from_tflite(tflite_path)),
     ):
-        summary = summarize(run_pairs(upscaler, pairs, scale=scale, progress=False))
+        summary = summarize(run_pairs(upscaler, pairs, scale=scale))
         results[key] = {"psnr": summary["psnr"], "ssim": summary["ssim"]}
     change = {
         "dataset": str(val),

@@ -7,9 +7,12 @@ know passes through unchanged, and the checks (`tf1_problems`, `targets.unsuppor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
 
 # The ops a falsr graph may hold, with the attributes TensorFlow 1.x defines for each (the published FALSR
 # graphs, written by TF 1.x, carry exactly these on the ops they share with ours). Attributes TF 2 added
@@ -52,7 +55,7 @@ def _attr_value(value: Any) -> Any:
     return getattr(value, kind) if kind else None
 
 
-def tf1_compatible(graph_def: Any) -> Any:
+def tf1_compatible(graph_def: GraphDef) -> GraphDef:
     """A copy of a frozen graph that TensorFlow 1.x can import: TF 2-only ops renamed to their TF 1 twins,
     TF 2-only attributes dropped where they hold their TF 1 meaning. The same output in TF 2."""
     import tensorflow as tf
@@ -67,7 +70,7 @@ def tf1_compatible(graph_def: Any) -> Any:
     return out
 
 
-def tf1_problems(graph_def: Any) -> list[str]:
+def tf1_problems(graph_def: GraphDef) -> list[str]:
     """What in a graph TensorFlow 1.x cannot import: ops it lacks, attributes its ops lack (empty: none)."""
     problems = []
     for node in graph_def.node:
@@ -95,7 +98,7 @@ def depth_to_space_kernel(block: int, channels: int) -> np.ndarray:
     return kernel
 
 
-def depth_to_space_as_conv_transpose(graph_def: Any) -> Any:
+def depth_to_space_as_conv_transpose(graph_def: GraphDef) -> GraphDef:
     """A copy of a graph (with fixed input shapes) in which every DepthToSpace is a transposed convolution
     with fixed 0/1 weights and stride = block size: the same output (each output value is one input value
     times 1), for runtimes without DEPTH_TO_SPACE (mobile GPU delegates, OpenCV's TFLite importer)."""
@@ -136,7 +139,7 @@ def depth_to_space_as_conv_transpose(graph_def: Any) -> Any:
     return out
 
 
-def _static_shapes(graph_def: Any) -> dict[str, list[int | None]]:
+def _static_shapes(graph_def: GraphDef) -> dict[str, list[int | None]]:
     """Every tensor's shape as TensorFlow infers it on import ('node:0' → dims, None where unknown)."""
     import tensorflow as tf
 
@@ -147,7 +150,7 @@ def _static_shapes(graph_def: Any) -> dict[str, list[int | None]]:
             for op in graph.get_operations() for t in op.outputs}
 
 
-def graph_ops(graph_def: Any) -> list[str]:
+def graph_ops(graph_def: GraphDef) -> list[str]:
     """The distinct op types of a graph (nodes and function library), sorted."""
     ops = {n.op for n in graph_def.node} | {n.op for fn in graph_def.library.function for n in fn.node_def}
     return sorted(ops)

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from falsr_cli.data.imresize import contributions
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import ESA_DILATION, ESA_KERNEL, ESA_REDUCTION, Cell
 
@@ -163,8 +164,6 @@ def bicubic_phase_kernel(scale: int) -> np.ndarray:
     Read off `imresize.contributions` at an interior output pixel, so it is the scoring protocol's bicubic.
     Output phase (py, px) is channel py·s + px, TF's depth-to-space order.
     """
-    from falsr_cli.data.imresize import contributions
-
     s, base = int(scale), 8
     weights, idx = contributions(2 * base, 2 * base * s, float(s))
     taps: list[dict[int, float]] = []

@@ -18,14 +18,20 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
+from falsr_cli.machine import cpu_model, machine_id, usable_cores
+from falsr_cli.models.latency import measure_network, random_luma_model
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import data_dir as resolve_data_dir
+from falsr_cli.space.architecture import PRESETS
+
+if TYPE_CHECKING:
+    import keras
 
 ENGINES = ("auto", "tf", "xnnpack")
 XNNPACK_MARGIN = 0.9  # `auto` takes XNNPACK where it runs FALSR-B in under 90 % of TensorFlow's time
@@ -54,10 +60,6 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
     import tensorflow as tf
 
-    from falsr_cli.machine import cpu_model, machine_id
-    from falsr_cli.models.latency import measure_network, random_luma_model
-    from falsr_cli.space.architecture import PRESETS
-
     path = resolve_data_dir(data_dir) / "cache" / f"engine-{machine_id(tf.__version__)}.json"
     if path.is_file():
         try:
@@ -67,14 +69,14 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
         except FalsrError:
             pass
     model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
-    ms = {e: measure_network(model, e, default_threads(), (240, 240), runs=3, warmup=1)["median_ms"]
+    ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=3, warmup=1)["median_ms"]
           for e in ("tf", "xnnpack")}
     # TensorFlow unless XNNPACK is clearly faster: the two tie within noise on AVX-512 here (121 vs 118 ms),
     # and XNNPACK costs a conversion per model.
     choice = "xnnpack" if ms["xnnpack"] < XNNPACK_MARGIN * ms["tf"] else "tf"
     known = {"choice": choice, "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
              "cpu": cpu_model(),
-             "threads": default_threads(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
+             "threads": usable_cores(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
     try:
         atomic.write_json(path, known)
     except OSError:
@@ -82,15 +84,7 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     return known
 
 
-def default_threads() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def model_digest(luma_model: Any) -> str:
+def model_digest(luma_model: keras.Model) -> str:
     """A content hash of a Keras model: its layer configuration and every weight's bytes."""
     h = hashlib.sha256()
     h.update(str(luma_model.to_json()).encode("utf-8"))
@@ -124,7 +118,7 @@ def _read_entry(path: Path, key: str) -> bytes | None:
     return content if hashlib.sha256(content).digest() == digest else None
 
 
-def cached_tflite(luma_model: Any, data_dir: str | os.PathLike | None = None) -> bytes:
+def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = None) -> bytes:
     """The float32 .tflite of a luma model, from the cache when this exact model was converted before (and
     the entry proves it: see _entry)."""
     key = model_digest(luma_model)
@@ -140,25 +134,27 @@ def cached_tflite(luma_model: Any, data_dir: str | os.PathLike | None = None) ->
     return content
 
 
-class XnnpackLuma(TFLiteModel):
-    """(1,h,w,1) float32 LR luma → (1,sh,sw,1) HR luma through XNNPACK: a luma `.tflite` in memory, with
-    TFLiteModel's interpreters kept per input shape."""
+def keras_luma_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy (1, h, w, 1) float32 → numpy luma through a Keras model, traced once for any image size."""
+    import tensorflow as tf
 
-    def __init__(self, content: bytes, threads: int | None = None, name: str = "model") -> None:
-        super().__init__(content, threads or default_threads(), name)
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)], reduce_retracing=True)
+    def run(y: tf.Tensor) -> tf.Tensor:
+        return model(y, training=False)
+
+    return lambda y: run(tf.constant(y)).numpy()
 
 
-def luma_function(luma_model: Any, engine: str = "auto", threads: int | None = None, name: str = "model",
-                  data_dir: str | os.PathLike | None = None, cache: bool = True
+def luma_function(luma_model: keras.Model, engine: str = "auto", threads: int | None = None,
+                  name: str = "model", data_dir: str | os.PathLike | None = None, cache: bool = True
                   ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """(numpy luma function, the engine used) for a Keras luma model; `cache` keeps its conversion (not
     for a model used once, such as a search candidate)."""
     used = resolve_engine(engine, data_dir)
     if used == "xnnpack":
         content = cached_tflite(luma_model, data_dir) if cache else luma_tflite_bytes(luma_model)
-        return XnnpackLuma(content, threads, name), used
-    from falsr_cli.models.network import keras_luma_fn
-
+        # a luma `.tflite` in memory, with TFLiteModel's interpreters kept per input shape
+        return TFLiteModel(content, threads or usable_cores(), name), used
     return keras_luma_fn(luma_model), used
 
 

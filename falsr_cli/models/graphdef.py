@@ -9,18 +9,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.errors import FalsrError
 
-# The FALSR interface, as the published graphs name it.
-INPUT_Y = "input_image_evaluate_y:0"
-INPUT_PBPR = "input_image_evaluate_pbpr:0"
-OUTPUT = "test_sr_evaluator_i1_b0_g/target:0"
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+    from tensorflow.core.framework.node_def_pb2 import NodeDef
+
+# The FALSR interface, as the published graphs name its nodes (tensor_name gives their outputs' names).
+INPUT_Y = "input_image_evaluate_y"
+INPUT_PBPR = "input_image_evaluate_pbpr"
+OUTPUT_SCOPE = "test_sr_evaluator_i1_b0_g"
+OUTPUT = f"{OUTPUT_SCOPE}/target"
 # The luma-only form falsr exports with `--interface y`: LR Y → HR Y.
-Y_OUTPUT = "sr_y:0"
+Y_OUTPUT = "sr_y"
+
+
+def tensor_name(name: str) -> str:
+    """A node's first output (`x` → `x:0`); a tensor name stays."""
+    return name if ":" in name else f"{name}:0"
 
 # Pure tensor ops: the union of what the three published graphs use and what our exporter emits
 # (tf.function of a Keras model + convert_variables_to_constants_v2), plus close relatives that such
@@ -50,7 +61,7 @@ ALLOWED_OPS: frozenset[str] = frozenset(
 _CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 
 
-def read_graph_def(path: str | os.PathLike) -> Any:
+def read_graph_def(path: str | os.PathLike) -> GraphDef:
     """Parse a binary frozen GraphDef; a missing file or one that is not a graph is a FalsrError."""
     import tensorflow as tf
     from google.protobuf.message import DecodeError
@@ -72,7 +83,7 @@ def read_graph_def(path: str | os.PathLike) -> Any:
     return graph_def
 
 
-def _nodes(graph_def: Any) -> Iterator[tuple[str, Any]]:
+def _nodes(graph_def: GraphDef) -> Iterator[tuple[str, Any]]:
     """Every NodeDef of the graph and of its function library, with where it lives."""
     for node in graph_def.node:
         yield "", node
@@ -81,7 +92,7 @@ def _nodes(graph_def: Any) -> Iterator[tuple[str, Any]]:
             yield f"function {fn.signature.name}: ", node
 
 
-def _called_functions(node: Any) -> list[str]:
+def _called_functions(node: NodeDef) -> list[str]:
     """Names of the functions a node refers to through its attributes (`f`, branches, …)."""
     names = []
     for value in node.attr.values():
@@ -91,7 +102,7 @@ def _called_functions(node: Any) -> list[str]:
     return names
 
 
-def disallowed_ops(graph_def: Any) -> list[str]:
+def disallowed_ops(graph_def: GraphDef) -> list[str]:
     """Descriptions of every node that is not a pure tensor op (empty for a safe graph)."""
     library = {fn.signature.name for fn in graph_def.library.function}
     bad = []
@@ -105,7 +116,7 @@ def disallowed_ops(graph_def: Any) -> list[str]:
     return bad
 
 
-def check_ops(graph_def: Any, source: str = "graph", max_bytes: int | None = None) -> None:
+def check_ops(graph_def: GraphDef, source: str = "graph", max_bytes: int | None = None) -> None:
     """Refuse a graph with any op outside ALLOWED_OPS, naming the first offenders, or with a constant or
     fill that alone would take more than `max_bytes` (default MAX_TENSOR_BYTES)."""
     bad = disallowed_ops(graph_def)
@@ -145,7 +156,7 @@ def max_tensor_bytes() -> int:
     return value
 
 
-def _fixed_tensors(graph_def: Any) -> Iterator[tuple[str, Any, int]]:
+def _fixed_tensors(graph_def: GraphDef) -> Iterator[tuple[str, Any, int]]:
     """(where, node, bytes) of each Const, and of each Fill or BroadcastTo whose shape is a constant."""
     import tensorflow as tf
 
@@ -181,7 +192,7 @@ def _fixed_tensors(graph_def: Any) -> Iterator[tuple[str, Any, int]]:
 BYTES_PER_INPUT_PIXEL = 16384
 
 
-def check_allocation(graph_def: Any, input_shapes: dict[str, Sequence[int]], source: str = "graph",
+def check_allocation(graph_def: GraphDef, input_shapes: dict[str, Sequence[int]], source: str = "graph",
                      max_bytes: int | None = None) -> None:
     """Refuse a graph with an op whose output, for inputs of `input_shapes` ({tensor name: shape}), would
     exceed the bound (or whose size cannot be known before it runs: it depends on pixel values), naming
@@ -205,8 +216,8 @@ def check_allocation(graph_def: Any, input_shapes: dict[str, Sequence[int]], sou
     _check_ops_allocation(graph, graph_def, mapped, limit, source, "", 0)
 
 
-def _check_ops_allocation(graph: Any, graph_def: Any, skip: set[str], limit: int, source: str, where: str,
-                          depth: int) -> None:
+def _check_ops_allocation(graph: tf.Graph, graph_def: GraphDef, skip: set[str], limit: int, source: str,
+                          where: str, depth: int) -> None:
     from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
 
     library = {fn.signature.name: fn for fn in graph_def.library.function}
@@ -238,11 +249,11 @@ def _check_ops_allocation(graph: Any, graph_def: Any, skip: set[str], limit: int
                                   depth + 1)
 
 
-def placeholders(graph_def: Any) -> list[str]:
+def placeholders(graph_def: GraphDef) -> list[str]:
     return [n.name for n in graph_def.node if n.op in ("Placeholder", "PlaceholderWithDefault")]
 
 
-def candidate_outputs(graph_def: Any, limit: int = 5) -> list[str]:
+def candidate_outputs(graph_def: GraphDef, limit: int = 5) -> list[str]:
     """Nodes whose results nothing in the graph consumes: the likely outputs."""
     consumed = {inp.lstrip("^").split(":")[0] for n in graph_def.node for inp in n.input}
     sinks = [n.name for n in graph_def.node if n.name not in consumed and n.op not in ("Const", "NoOp")]
@@ -250,7 +261,7 @@ def candidate_outputs(graph_def: Any, limit: int = 5) -> list[str]:
 
 
 def check_interface(
-    graph_def: Any, inputs: Sequence[str], output: str, source: str = "graph"
+    graph_def: GraphDef, inputs: Sequence[str], output: str, source: str = "graph"
 ) -> None:
     """Make sure the named input placeholders and output exist, else say what the graph has instead."""
     names = {n.name: n for n in graph_def.node}
@@ -267,7 +278,7 @@ def check_interface(
         )
 
 
-def graph_function(graph_def: Any, inputs: Sequence[str], outputs: str | dict[str, str]) -> Any:
+def graph_function(graph_def: GraphDef, inputs: Sequence[str], outputs: str | dict[str, str]) -> Any:
     """A concrete function of a (vetted) frozen graph, pruned from the `inputs` tensors to `outputs` (a tensor
     name, or output key → tensor name: the keys become a TFLite signature's output names)."""
     import tensorflow as tf
@@ -285,7 +296,8 @@ def graph_function(graph_def: Any, inputs: Sequence[str], outputs: str | dict[st
 class FrozenGraph:
     """A vetted frozen graph, imported and pruned once to a callable from `inputs` to `output`."""
 
-    def __init__(self, graph_def: Any, inputs: Sequence[str], output: str, source: str = "graph") -> None:
+    def __init__(self, graph_def: GraphDef, inputs: Sequence[str], output: str,
+                 source: str = "graph") -> None:
         import tensorflow as tf
 
         check_ops(graph_def, source)
@@ -293,11 +305,11 @@ class FrozenGraph:
         self._graph_def = graph_def
         self._bounded: set[tuple] = set()  # input shapes whose allocations have been sized
         self.source = source
-        self.inputs = tuple(inputs)
-        self.output = output
+        self.inputs = tuple(tensor_name(t) for t in inputs)
+        self.output = tensor_name(output)
 
         try:
-            self._fn = graph_function(graph_def, self.inputs, output)
+            self._fn = graph_function(graph_def, self.inputs, self.output)
         except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise FalsrError(f"cannot import {source}: {first}") from None
@@ -334,9 +346,9 @@ def load_falsr_graph(path: str | os.PathLike) -> FrozenGraph:
     return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source=str(path))
 
 
-def interface_graph(graph_def: Any, source: str = "graph") -> tuple[FrozenGraph, bool]:
+def interface_graph(graph_def: GraphDef, source: str = "graph") -> tuple[FrozenGraph, bool]:
     """A graph as it runs: the FALSR interface (Y, PbPr → RGB) when it has the PbPr input, else the
     `--interface y` form (Y → HR Y); and whether it is the FALSR interface."""
-    if INPUT_PBPR.split(":")[0] in placeholders(graph_def):
+    if INPUT_PBPR in placeholders(graph_def):
         return FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, source), True
     return FrozenGraph(graph_def, (INPUT_Y,), Y_OUTPUT, source), False

@@ -16,36 +16,28 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli import atomic
+from falsr_cli.cost.cost_model import working_floats
 from falsr_cli.cost.latency_model import PROFILE_FORMAT, Op, fit_calibration, profile_ops, raw_ms
 from falsr_cli.errors import FalsrError
-from falsr_cli.machine import describe, machine_id
+from falsr_cli.machine import available_memory, describe, machine_id, usable_cores
+from falsr_cli.models.tflite import luma_tflite_bytes, make_interpreter, tflite_bytes
 from falsr_cli.paths import data_dir as resolve_data_dir
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import DEFAULT_SPACE
 
+if TYPE_CHECKING:
+    import keras
+
 RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
 QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
 CALIBRATION_NETWORKS = 8
+MAX_SIDE = 8192  # the largest input side a network is measured on (`parse_hw(..., most=MAX_SIDE)`)
 _OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
-
-
-def parse_hw(text: str, flag: str = "--input") -> tuple[int, int]:
-    """'240x320' (height x width) or '240' → (240, 320) / (240, 240); `flag`: the option it came from."""
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        hw = tuple(int(p) for p in parts)
-    except ValueError:
-        hw = ()
-    if len(hw) == 1:
-        hw = (hw[0], hw[0])
-    if len(hw) != 2 or min(hw) < 1 or max(hw) > 8192:
-        raise FalsrError(f"{flag} {text!r} is not HxW in pixels (at most 8192 a side), e.g. 240x240")
-    return hw  # type: ignore[return-value]
 
 
 def check_runtime(runtime: str) -> str:
@@ -60,10 +52,7 @@ def default_threads(threads: int | None, flag: str = "--threads") -> int:
         if threads < 1:
             raise FalsrError(f"{flag} {threads} must be at least 1")
         return threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def set_tf_threads(threads: int) -> int:
@@ -100,7 +89,8 @@ def time_calls(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
 # ---- whole networks ----------------------------------------------------------------------------------
 
 
-def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int]) -> Callable[[], Any]:
+def network_runner(luma_model: keras.Model, runtime: str, threads: int,
+                   hw: tuple[int, int]) -> Callable[[], Any]:
     """A no-argument call running the luma network once on an LR image of `hw` in `runtime`."""
     check_runtime(runtime)
     x = np.random.default_rng(0).random((1, hw[0], hw[1], 1), dtype=np.float32)
@@ -110,7 +100,6 @@ def network_runner(luma_model: Any, runtime: str, threads: int, hw: tuple[int, i
         fn = tf.function(lambda y: luma_model(y, training=False), reduce_retracing=True)
         xt = tf.constant(x)
         return lambda: fn(xt).numpy()
-    from falsr_cli.models.tflite import luma_tflite_bytes, make_interpreter
 
     it = make_interpreter(luma_tflite_bytes(luma_model, QUANTIZE[runtime]), threads)
     index = it.get_input_details()[0]["index"]
@@ -129,9 +118,6 @@ def check_memory(arch: Architecture, hw: tuple[int, int], runtime: str, flag: st
                  available: int | None = None) -> None:
     """Refuse an input size whose forward pass cannot fit in memory, before anything is allocated (as
     `falsr train` does for a batch), saying what it would need and what fits."""
-    from falsr_cli.cost.cost_model import working_floats
-    from falsr_cli.machine import available_memory
-
     per_pixel = 4 * working_floats(arch) * (1.0 if runtime == "tf" else _TFLITE_MEMORY_FACTOR)
     need = per_pixel * hw[0] * hw[1]
     have = available_memory() if available is None else available
@@ -142,7 +128,7 @@ def check_memory(arch: Architecture, hw: tuple[int, int], runtime: str, flag: st
                          "smaller")
 
 
-def measure_network(luma_model: Any, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
+def measure_network(luma_model: keras.Model, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
                     warmup: int = 3) -> dict[str, Any]:
     """Latency of one luma network: samples and their summary (ms)."""
     run = network_runner(luma_model, runtime, threads, hw)
@@ -151,7 +137,7 @@ def measure_network(luma_model: Any, runtime: str, threads: int, hw: tuple[int, 
             **summarise(samples), "samples_ms": samples}
 
 
-def random_luma_model(arch: Architecture) -> Any:
+def random_luma_model(arch: Architecture) -> keras.Model:
     """The architecture's luma network with random weights (latency does not depend on their values)."""
     from falsr_cli.models.builder import build_luma_model
 
@@ -236,7 +222,6 @@ def op_runners(op_list: Sequence[Op], runtime: str, threads: int, hw: tuple[int,
             x = tf.constant(rng.random(shape, dtype=np.float32))
             runners[op.key] = (lambda f, xx: lambda: f(xx)["out"].numpy())(fn, x)
         return runners
-    from falsr_cli.models.tflite import make_interpreter, tflite_bytes
 
     for start in range(0, len(op_list), _OPS_PER_MODEL):
         chunk = list(op_list[start:start + _OPS_PER_MODEL])

@@ -1,7 +1,9 @@
-"""Upscalers: anything that turns an LR RGB uint8 image into an SR RGB uint8 image.
+"""SRNet, the one network type: LR RGB uint8 in, SR RGB uint8 out, whatever runs it.
 
-Every model kind (bicubic, frozen graph, Keras luma network, TFLite) is used through the same small
-protocol, so evaluation, saving and timing code never cares which one it runs.
+A network is a Keras luma model, a frozen graph, a TFLite interpreter or MATLAB bicubic; each has a
+constructor here (`SRNet.from_keras`, `from_graph`, `from_tflite`, `bicubic`). Whatever runs it is held as
+one of two callables — `luma` (LR Y → HR Y) or `interface` (the FALSR graphs' Y and upscaled PbPr → RGB) —
+and `rgb01` is the one colour stage over either, so evaluating, tiling and timing never ask which it is.
 """
 
 from __future__ import annotations
@@ -10,77 +12,26 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from falsr_cli.cost.cost_model import receptive_field, working_floats
 from falsr_cli.data import color
+from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.engine import luma_function
+from falsr_cli.models.graphdef import FrozenGraph, check_ops, interface_graph, read_graph_def
+from falsr_cli.models.pb_import import graph_architecture, sidecar_architecture
+from falsr_cli.models.probe import probe_scale
+from falsr_cli.models.tflite import TFLiteModel
+from falsr_cli.space.architecture import Architecture
 
+if TYPE_CHECKING:
+    import keras
 
-@runtime_checkable
-class Upscaler(Protocol):
-    """LR RGB uint8 (H, W, 3) → SR RGB uint8 (scale·H, scale·W, 3)."""
-
-    name: str
-    scale: int
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray: ...
-
-
-def _check_lr(lr_rgb: np.ndarray) -> np.ndarray:
-    lr_rgb = np.asarray(lr_rgb)
-    if lr_rgb.ndim != 3 or lr_rgb.shape[2] != 3 or lr_rgb.dtype != np.uint8:
-        raise FalsrError(f"an upscaler takes an RGB uint8 image (H, W, 3), got {lr_rgb.dtype} {lr_rgb.shape}")
-    return lr_rgb
-
-
-def _check_sr(sr: np.ndarray, lr_rgb: np.ndarray, scale: int, name: str) -> np.ndarray:
-    want = (lr_rgb.shape[0] * scale, lr_rgb.shape[1] * scale)
-    if sr.shape[:2] != want:
-        raise FalsrError(
-            f"model {name} gave a {sr.shape[1]}x{sr.shape[0]} image for a "
-            f"{lr_rgb.shape[1]}x{lr_rgb.shape[0]} input; expected x{scale} ({want[1]}x{want[0]})"
-        )
-    return sr
-
-
-PROBE = 8  # LR side of the probe run that measures a model's scale
-
-
-def probe_scale(fn: Callable[..., Any], interface: bool, name: str) -> int:
-    """A model's scale, from one run on a PROBE×PROBE input; with the FALSR interface (y, pbpr) the chroma
-    input must already have the HR size, so ×2, ×3 and ×4 are tried."""
-    y = np.zeros((1, PROBE, PROBE, 1), np.float32)
-    if not interface:
-        out = np.asarray(fn(y))
-    else:
-        for s in (2, 3, 4):
-            try:
-                out = np.asarray(fn(y, np.zeros((1, PROBE * s, PROBE * s, 2), np.float32)))
-                break
-            except FalsrError:
-                continue
-        else:
-            raise FalsrError(f"{name}: cannot find the model's scale (tried ×2, ×3, ×4)")
-    scale = out.shape[1] // PROBE if out.ndim == 4 else 0
-    if scale < 1 or out.shape[1] != scale * PROBE or out.shape[2] != scale * PROBE:
-        raise FalsrError(f"{name}: output {out.shape} for an {PROBE}x{PROBE} input is not a whole scale")
-    return scale
-
-
-class BicubicUpscaler:
-    """MATLAB-compatible bicubic upscaling of the RGB image: the baseline of every SR table."""
-
-    def __init__(self, scale: int = 2) -> None:
-        self.scale = int(scale)
-        self.name = "bicubic"
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        from falsr_cli.data.imresize import imresize
-
-        lr_rgb = _check_lr(lr_rgb)
-        return _check_sr(imresize(lr_rgb, self.scale), lr_rgb, self.scale, self.name)
+LumaFn = Callable[[np.ndarray], np.ndarray]  # (1,h,w,1) float32 LR luma → (1,sh,sw,1) HR luma
+InterfaceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # y, upscaled pbpr → (1,sh,sw,3) RGB in [0,1]
 
 
 def falsr_inputs(lr_rgb: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,132 +41,106 @@ def falsr_inputs(lr_rgb: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray
     return y[None].astype(np.float32), pbpr[None].astype(np.float32)
 
 
-class InterfaceUpscaler:
-    """A callable with the FALSR interface: LR luma (1,h,w,1) and upscaled PbPr (1,sh,sw,2) → RGB in [0,1]."""
-
-    def __init__(
-        self, fn: Callable[[np.ndarray, np.ndarray], Any], scale: int = 2, name: str = "model"
-    ) -> None:
-        self.fn = fn
-        self.scale = int(scale)
-        self.name = name
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        lr_rgb = _check_lr(lr_rgb)
-        y, pbpr = falsr_inputs(lr_rgb, self.scale)
-        out = np.asarray(self.fn(y, pbpr))
-        if out.ndim != 4 or out.shape[0] != 1 or out.shape[3] != 3:
-            raise FalsrError(f"model {self.name} returned shape {out.shape}, expected (1, H, W, 3) RGB")
-        return _check_sr(color.to_uint8(out[0]), lr_rgb, self.scale, self.name)
-
-
-class FrozenGraphUpscaler(InterfaceUpscaler):
-    """A frozen graph with the FALSR interface (published .pb files, and our own exports)."""
-
-    def __init__(self, graph: str | os.PathLike | Any, scale: int = 2, name: str | None = None) -> None:
-        from falsr_cli.models.graphdef import FrozenGraph, load_falsr_graph
-
-        if isinstance(graph, FrozenGraph):
-            self.graph = graph
-            default_name = Path(graph.source).stem
-        else:
-            self.graph = load_falsr_graph(graph)
-            default_name = Path(graph).stem
-        super().__init__(self.graph, scale, name or default_name)
-
-
-class LumaUpscaler:
-    """A network on luma only (e.g. a trained Keras model); colour is handled as the FALSR graphs do it.
-
-    `luma_fn` maps float32 (1, h, w, 1) LR luma in [0,1] to (1, sh, sw, 1) HR luma; Pb/Pr come from the
-    PIL-bicubic-upscaled LR image and the fixed YPbPr→RGB stage (clamped) makes the RGB output.
-    """
-
-    def __init__(self, luma_fn: Callable[[np.ndarray], Any], scale: int = 2, name: str = "model") -> None:
-        self.luma_fn = luma_fn
-        self.scale = int(scale)
-        self.name = name
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        lr_rgb = _check_lr(lr_rgb)
-        y, pbpr = falsr_inputs(lr_rgb, self.scale)
-        hr_y = np.asarray(self.luma_fn(y))
-        if hr_y.ndim != 4 or hr_y.shape[0] != 1 or hr_y.shape[3] != 1:
-            raise FalsrError(f"model {self.name} returned shape {hr_y.shape}, expected (1, H, W, 1) luma")
-        if hr_y.shape[1:3] != pbpr.shape[1:3]:
-            _check_sr(hr_y[0], lr_rgb, self.scale, self.name)
-        rgb255 = color.ypbpr_to_rgb255(hr_y[0], pbpr[0])
-        return color.to_uint8(rgb255 / 255.0)
-
-
-def keras_luma_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """numpy (1, h, w, 1) float32 → numpy luma through a Keras model, traced once for any image size."""
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)], reduce_retracing=True)
-    def run(y: tf.Tensor) -> tf.Tensor:
-        return model(y, training=False)
-
-    return lambda y: run(tf.constant(y)).numpy()
-
-
-def keras_luma_upscaler(model: Any, scale: int = 2, name: str = "model") -> LumaUpscaler:
-    """A LumaUpscaler over a Keras luma model, traced once for any image size (no retracing per size)."""
-    return LumaUpscaler(keras_luma_fn(model), scale=scale, name=name)
-
-
-# ---- the network as `falsr upscale` runs it, tile by tile ----
-
-
 @dataclass
-class SRModel:
-    """A network as `upscale` runs it: luma only, or the full FALSR interface; neither means bicubic."""
+class SRNet:
+    """A super-resolution network: what runs it, its architecture when known, its scale (None: bicubic at
+    any scale) and `upscale(lr_rgb)`."""
 
     name: str
-    scale: int | None  # None: any scale (bicubic)
-    receptive_field: int | None  # LR pixels; None when unknown
-    luma: Callable[[np.ndarray], np.ndarray] | None = None  # (1,h,w,1) f32 → (1,sh,sw,1)
-    interface: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # y, pbpr → RGB [0,1]
+    scale: int | None
+    luma: LumaFn | None = None
+    interface: InterfaceFn | None = None
+    arch: Architecture | None = None
+    keras: keras.Model | None = None  # the Keras luma model, where there is one (export, model cards)
+    runtime: str = "tf"  # tf, or tflite (XNNPACK: a .tflite file or --engine xnnpack)
+    source: str = ""
+    receptive_field: int | None = None  # LR pixels the network sees; None when unknown
     # Working memory per LR pixel, in floats (cost_model.working_floats): sizes tiles to a memory budget.
     working_floats: int | None = None
-    runtime: str = "tf"  # what runs it: tf, or tflite (XNNPACK: an exported .tflite or --engine xnnpack)
+
+    def __post_init__(self) -> None:
+        # From the architecture once, when there is a real one (not when the caller says otherwise).
+        if isinstance(self.arch, Architecture):
+            self.receptive_field = self.receptive_field or receptive_field(self.arch)
+            self.working_floats = self.working_floats or working_floats(self.arch)
 
     @classmethod
-    def of_architecture(cls, name: str, scale: int | None, arch: Any, **run: Any) -> SRModel:
-        """An SRModel whose receptive field and working memory come from `arch` (None: unknown)."""
-        floats = None
-        if arch is not None:
-            from falsr_cli.cost.cost_model import working_floats
+    def bicubic(cls, scale: int | None = None) -> SRNet:
+        """MATLAB-compatible bicubic of the RGB image: the baseline of every SR table."""
+        return cls("bicubic", scale, source="bicubic")
 
-            floats = working_floats(arch)
-        return cls(name, scale, receptive_field_of(arch), working_floats=floats, **run)
+    @classmethod
+    def from_keras(cls, model: keras.Model, arch: Architecture | None = None, name: str = "model",
+                   scale: int | None = None, engine: str = "tf", threads: int | None = None,
+                   cache: bool = True, source: str = "") -> SRNet:
+        """A Keras luma model run in TensorFlow (traced once for every size) or XNNPACK (`engine`);
+        `cache` keeps the XNNPACK conversion (not for a model used once, such as a search candidate)."""
+        scale = scale or (arch.scale if arch is not None else probe_scale(model, False, name))
+        fn, used = luma_function(model, engine, threads, name, cache=cache)
+        runtime = "tflite" if used == "xnnpack" else "tf"
+        return cls(name, scale, luma=fn, arch=arch, keras=model, runtime=runtime, source=source or name)
+
+    @classmethod
+    def from_graph(cls, graph: str | os.PathLike | FrozenGraph, name: str | None = None) -> SRNet:
+        """A frozen graph run as it is: the FALSR interface (published or exported) or `--interface y`;
+        a file is vetted (check_ops) before it is imported."""
+        if isinstance(graph, FrozenGraph):
+            name = name or Path(graph.source).stem
+            return cls(name, probe_scale(graph, True, name), interface=graph, source=graph.source)
+        path = Path(graph)
+        graph_def = read_graph_def(path)
+        check_ops(graph_def, str(path))
+        try:
+            arch = graph_architecture(graph_def, path)
+        except FalsrError:
+            arch = None  # not a FALSR-space graph: run it, but the receptive field is unknown
+        fn, is_interface = interface_graph(graph_def, str(path))
+        name = name or path.stem
+        scale = arch.scale if arch is not None else probe_scale(fn, is_interface, name)
+        run = {"interface": fn} if is_interface else {"luma": fn}
+        return cls(name, scale, arch=arch, source=str(path), **run)
+
+    @classmethod
+    def from_tflite(cls, model: str | os.PathLike | bytes, threads: int | None = None) -> SRNet:
+        """An exported `.tflite` of either interface, in the TFLite interpreter (XNNPACK)."""
+        runner = TFLiteModel(model, threads)
+        arch = None if isinstance(model, bytes) else sidecar_architecture(model)
+        run = {"luma": runner} if runner.interface == "y" else {"interface": runner}
+        source = "tflite bytes" if isinstance(model, bytes) else str(model)
+        return cls(runner.name, runner.scale, arch=arch, runtime="tflite", source=source, **run)
 
     @property
-    def bicubic(self) -> bool:
+    def is_bicubic(self) -> bool:
         return self.luma is None and self.interface is None
 
     def rgb01(self, y: np.ndarray, pbpr: np.ndarray) -> np.ndarray:
-        """(1,h,w,1) LR luma and (1,sh,sw,2) PbPr → (sh,sw,3) RGB in [0,1]."""
+        """The colour stage: (1,h,w,1) LR luma and (1,sh,sw,2) PbPr → (sh,sw,3) RGB in [0,1]."""
+        want = pbpr.shape[1:3]
         if self.interface is not None:
-            return np.asarray(self.interface(y, pbpr))[0]
-        hr_y = np.asarray(self.luma(y))[0]
-        return color.ypbpr_to_rgb255(hr_y, pbpr[0]) / 255.0
+            out = np.asarray(self.interface(y, pbpr))
+            if out.ndim != 4 or out.shape[0] != 1 or out.shape[3] != 3:
+                raise FalsrError(f"model {self.name} returned shape {out.shape}, expected (1, H, W, 3) RGB")
+            self._check_size(out.shape[1:3], y.shape[1:3], want)
+            return out[0]
+        hr_y = np.asarray(self.luma(y))
+        if hr_y.ndim != 4 or hr_y.shape[0] != 1 or hr_y.shape[3] != 1:
+            raise FalsrError(f"model {self.name} returned shape {hr_y.shape}, expected (1, H, W, 1) luma")
+        self._check_size(hr_y.shape[1:3], y.shape[1:3], want)
+        return color.ypbpr_to_rgb255(hr_y[0], pbpr[0]) / 255.0
 
+    def _check_size(self, got: tuple[int, ...], lr: tuple[int, ...], want: tuple[int, ...]) -> None:
+        if tuple(got) != tuple(want):
+            raise FalsrError(f"model {self.name} gave a {got[1]}x{got[0]} image for a {lr[1]}x{lr[0]} input; "
+                             f"expected x{self.scale} ({want[1]}x{want[0]})")
 
-def keras_sr_model(model: Any, arch: Any = None, name: str = "model") -> SRModel:
-    """An SRModel over a Keras luma model, traced once for every tile size."""
-    scale = arch.scale if arch is not None else None
-    if scale is None:
-        from falsr_cli.models.probe import model_scale
-
-        scale = model_scale(model)
-    return SRModel.of_architecture(name, scale, arch, luma=keras_luma_fn(model))
-
-
-def receptive_field_of(arch: Any) -> int | None:
-    """LR pixels the network sees, from its architecture; None when the architecture is unknown."""
-    if arch is None:
-        return None
-    from falsr_cli.cost.cost_model import receptive_field
-
-    return receptive_field(arch)
+    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
+        """LR RGB uint8 (H, W, 3) → SR RGB uint8 (scale·H, scale·W, 3)."""
+        lr_rgb = np.asarray(lr_rgb)
+        if lr_rgb.ndim != 3 or lr_rgb.shape[2] != 3 or lr_rgb.dtype != np.uint8:
+            raise FalsrError(f"an upscaler takes an RGB uint8 image (H, W, 3), got {lr_rgb.dtype} "
+                             f"{lr_rgb.shape}")
+        if self.scale is None:
+            raise FalsrError(f"{self.name}: no scale given")
+        if self.is_bicubic:
+            return matlab_bicubic(lr_rgb, self.scale)
+        return color.to_uint8(self.rgb01(*falsr_inputs(lr_rgb, self.scale)))

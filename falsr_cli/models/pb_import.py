@@ -14,14 +14,20 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.atomic import read_json
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.graphdef import check_ops, read_graph_def
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.space.cells import Cell
+
+if TYPE_CHECKING:
+    import keras
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+    from tensorflow.core.framework.node_def_pb2 import NodeDef
 
 # `<scope>/cell<i>/<cell name>` where the cell name is the published form, e.g. groupConG2_f32_k1_b1_noskip.
 _CELL_SCOPE = re.compile(
@@ -41,16 +47,16 @@ class _Graph:
     nodes: dict[str, Any]
 
     @classmethod
-    def of(cls, graph_def: Any) -> _Graph:
+    def of(cls, graph_def: GraphDef) -> _Graph:
         return cls({n.name: n for n in graph_def.node})
 
-    def node(self, tensor: str) -> Any:
+    def node(self, tensor: str) -> NodeDef:
         name = _node_name(tensor)
         if name not in self.nodes:
             raise FalsrError(f"graph is incomplete: node {name} is referenced but missing")
         return self.nodes[name]
 
-    def data_inputs(self, node: Any) -> list[str]:
+    def data_inputs(self, node: NodeDef) -> list[str]:
         """Inputs that carry data (not control edges, not constants such as axes)."""
         return [i for i in node.input if not i.startswith("^") and self.node(i).op != "Const"]
 
@@ -101,7 +107,7 @@ def _sources(g: _Graph, tensor: str, fe: str) -> list[int]:
     return [_producer(g, tensor, fe)]
 
 
-def _single_consumer(g: _Graph, name: str, op: str) -> Any:
+def _single_consumer(g: _Graph, name: str, op: str) -> NodeDef:
     found = [c for c in g.consumers(name) if c.op == op]
     if len(found) != 1:
         raise FalsrError(f"graph does not have the FALSR layout: expected one {op} after {name}")
@@ -111,14 +117,14 @@ def _single_consumer(g: _Graph, name: str, op: str) -> Any:
 @dataclass
 class _Parsed:
     arch: Architecture
-    fe_conv: Any
-    up_conv: Any
-    expand_conv: Any | None
-    out_conv: Any
+    fe_conv: NodeDef
+    up_conv: NodeDef
+    expand_conv: NodeDef | None
+    out_conv: NodeDef
     cell_scopes: dict[int, str]
 
 
-def _parse(graph_def: Any) -> tuple[_Graph, _Parsed]:
+def _parse(graph_def: GraphDef) -> tuple[_Graph, _Parsed]:
     g = _Graph.of(graph_def)
     # The feature extractor: the conv reading a placeholder with a (k, k, 1, F) kernel (the luma input).
     fe_conv = None
@@ -197,7 +203,7 @@ def _parse(graph_def: Any) -> tuple[_Graph, _Parsed]:
     return g, _Parsed(arch, fe_conv, up_conv, expand_conv, out_conv, scopes)
 
 
-def _parse_or_explain(graph_def: Any) -> tuple[_Graph, _Parsed]:
+def _parse_or_explain(graph_def: GraphDef) -> tuple[_Graph, _Parsed]:
     # Any graph may be handed in (e.g. by the upscaler, to learn a receptive field): a layout we do not
     # recognise is a FalsrError, never a stray IndexError from walking it.
     try:
@@ -208,7 +214,7 @@ def _parse_or_explain(graph_def: Any) -> tuple[_Graph, _Parsed]:
         raise FalsrError(f"graph does not have the FALSR layout ({type(e).__name__}: {e})") from None
 
 
-def architecture_from_graph_def(graph_def: Any) -> Architecture:
+def architecture_from_graph_def(graph_def: GraphDef) -> Architecture:
     """The architecture of a FALSR frozen graph, from its node names and topology."""
     return _parse_or_explain(graph_def)[1].arch
 
@@ -227,12 +233,12 @@ def _kernel_bias(g: _Graph, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     return kernels[0], biases[0]
 
 
-def _conv_weights(g: _Graph, conv: Any) -> tuple[np.ndarray, np.ndarray]:
+def _conv_weights(g: _Graph, conv: NodeDef) -> tuple[np.ndarray, np.ndarray]:
     bias_add = _single_consumer(g, conv.name, "BiasAdd")
     return g.const(conv.input[1]), g.const(bias_add.input[1])
 
 
-def load_graph_weights(model: Any, graph_def: Any) -> Architecture:
+def load_graph_weights(model: keras.Model, graph_def: GraphDef) -> Architecture:
     """Copy a FALSR graph's weights into a luma model built for its architecture; return the architecture."""
     g, p = _parse_or_explain(graph_def)
     weights: dict[str, tuple[np.ndarray, np.ndarray]] = {
@@ -289,7 +295,7 @@ def sidecar_architecture(path: str | os.PathLike) -> Architecture | None:
     return None
 
 
-def _architecture_and_origin(graph_def: Any, path: str | os.PathLike) -> tuple[Architecture, bool]:
+def _architecture_and_origin(graph_def: GraphDef, path: str | os.PathLike) -> tuple[Architecture, bool]:
     """(architecture, published?): from the layout of a published graph, else from falsr's JSON sidecar."""
     try:
         return architecture_from_graph_def(graph_def), True
@@ -300,12 +306,12 @@ def _architecture_and_origin(graph_def: Any, path: str | os.PathLike) -> tuple[A
         return arch, False
 
 
-def graph_architecture(graph_def: Any, path: str | os.PathLike) -> Architecture:
+def graph_architecture(graph_def: GraphDef, path: str | os.PathLike) -> Architecture:
     """A vetted graph's architecture: from its layout if published, else from falsr's JSON beside it."""
     return _architecture_and_origin(graph_def, path)[0]
 
 
-def load_exported_weights(model: Any, graph_def: Any) -> None:
+def load_exported_weights(model: keras.Model, graph_def: GraphDef) -> None:
     """Copy the weights of a graph falsr froze (constants under `…/<layer name>[_N]/…`) into `model`.
 
     Each Keras weight takes the one float constant of its shape inside its layer's name scope, so a
@@ -333,7 +339,7 @@ def load_exported_weights(model: Any, graph_def: Any) -> None:
         layer.set_weights(values)
 
 
-def model_from_graph_def(graph_def: Any, path: str | os.PathLike) -> tuple[Architecture, Any]:
+def model_from_graph_def(graph_def: GraphDef, path: str | os.PathLike) -> tuple[Architecture, Any]:
     """The architecture and a luma model (`build_luma_model`) holding the weights of a vetted graph.
 
     Published graphs are parsed from their layout; graphs falsr exported take their architecture from
@@ -349,8 +355,6 @@ def model_from_graph_def(graph_def: Any, path: str | os.PathLike) -> tuple[Archi
 
 def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
     """Read a FALSR .pb: its architecture and a luma model holding its weights (`model_from_graph_def`)."""
-    from falsr_cli.models.graphdef import check_ops, read_graph_def
-
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
     return model_from_graph_def(graph_def, path)
@@ -358,8 +362,6 @@ def import_pb(path: str | os.PathLike) -> tuple[Architecture, Any]:
 
 def architecture_from_pb(path: str | os.PathLike) -> Architecture:
     """Only the architecture of a FALSR .pb (parsed and vetted, no model built; else its JSON sidecar)."""
-    from falsr_cli.models.graphdef import check_ops, read_graph_def
-
     graph_def = read_graph_def(path)
     check_ops(graph_def, str(path))
     return graph_architecture(graph_def, path)

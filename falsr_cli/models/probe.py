@@ -4,11 +4,17 @@ the bound within which two ways of running one network must agree.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.graphdef import interface_graph
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 FLOAT_TOLERANCE = 1e-5
 # Quantized TFLite: weights rounded to fp16 / int8 (activations quantized on the fly for int8), so the
@@ -41,27 +47,41 @@ def verify_inputs(interface: str, scale: int, seed: int = 20190121, hw: tuple[in
     return [y, pbpr.astype(np.float32)]
 
 
-def model_scale(luma_model: Any) -> int:
-    """The upscaling factor of a luma model, from one tiny forward pass."""
-    out = luma_model(np.zeros((1, 8, 8, 1), np.float32), training=False)
-    scale = int(out.shape[1]) // 8
-    if scale < 1 or tuple(out.shape[1:]) != (8 * scale, 8 * scale, 1):
-        raise FalsrError(f"not a luma SR model: an 8x8x1 input gave {tuple(out.shape[1:])}")
+PROBE = 8  # LR side of the probe run that measures a model's scale
+
+
+def probe_scale(fn: Callable[..., np.ndarray], interface: bool = False, name: str = "model") -> int:
+    """A model's scale, from one run on a PROBE×PROBE input; with the FALSR interface (y, pbpr) the chroma
+    input must already have the HR size, so ×2, ×3 and ×4 are tried."""
+    y = np.zeros((1, PROBE, PROBE, 1), np.float32)
+    if not interface:
+        out = np.asarray(fn(y))
+    else:
+        for s in (2, 3, 4):
+            try:
+                out = np.asarray(fn(y, np.zeros((1, PROBE * s, PROBE * s, 2), np.float32)))
+                break
+            except FalsrError:
+                continue
+        else:
+            raise FalsrError(f"{name}: cannot find the model's scale (tried ×2, ×3, ×4)")
+    scale = out.shape[1] // PROBE if out.ndim == 4 else 0
+    if scale < 1 or out.shape[1] != scale * PROBE or out.shape[2] != scale * PROBE:
+        raise FalsrError(f"{name}: output {out.shape} for an {PROBE}x{PROBE} input is not a whole scale")
     return scale
 
 
-def check_imported_graph(graph_def: Any, model: Any, source: str) -> float:
+def check_imported_graph(graph_def: tf.compat.v1.GraphDef, model: keras.Model, source: str) -> float:
     """Max abs difference between a graph and the Keras model imported from it, on the export check input.
 
     Refuses the import when they disagree (say a JSON sidecar naming another architecture of the same
     shapes), so an export never starts from weights that do not reproduce the graph.
     """
     from falsr_cli.models.builder import build_falsr_interface
-    from falsr_cli.models.graphdef import interface_graph
 
     graph, is_interface = interface_graph(graph_def, source)
     keras_model = build_falsr_interface(model) if is_interface else model
-    xs = verify_inputs("falsr" if is_interface else "y", model_scale(model))
+    xs = verify_inputs("falsr" if is_interface else "y", probe_scale(model, name=source))
     expected = np.asarray(keras_model(xs if len(xs) > 1 else xs[0], training=False))
     got = graph(*xs)
     diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.shape == expected.shape else np.inf

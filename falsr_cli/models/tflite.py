@@ -1,4 +1,4 @@
-"""Running exported `.tflite` models: either interface, any input size, as an Upscaler.
+"""Running exported `.tflite` models: either interface, any input size (the runner SRNet holds).
 
 A model exported with `--interface falsr` takes LR luma and HR PbPr and returns RGB in [0,1]; one with
 `--interface y` takes LR luma and returns HR luma. The input tensors are resized to each image (the
@@ -11,12 +11,15 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.network import probe_scale
+from falsr_cli.models.probe import probe_scale
+
+if TYPE_CHECKING:
+    import keras
 
 MAX_INTERPRETERS = 4  # interpreters a TFLiteModel keeps allocated, one per recent input shape
 
@@ -105,7 +108,7 @@ def with_tflite_metadata(content: bytes, name: str, data: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-def luma_tflite_bytes(luma_model: Any, quantize: str = "none") -> bytes:
+def luma_tflite_bytes(luma_model: keras.Model, quantize: str = "none") -> bytes:
     """A Keras luma model ((N,h,w,1) → (N,sh,sw,1)) as a .tflite flatbuffer with dynamic height and width."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -208,24 +211,3 @@ class TFLiteModel:
             self._by_shape.pop(shapes, None)
             raise FalsrError(f"running {self.name} failed: {str(e).strip().splitlines()[0]}") from None
         return np.array(it.get_tensor(self._output["index"]))
-
-
-class TFLiteUpscaler:
-    """An Upscaler over a TFLiteModel, with colour handled as the FALSR graphs do it."""
-
-    def __init__(self, model: TFLiteModel) -> None:
-        from falsr_cli.models.network import InterfaceUpscaler, LumaUpscaler
-
-        self.model = model
-        self.name = model.name
-        self.scale = model.scale
-        kind = LumaUpscaler if model.interface == "y" else InterfaceUpscaler
-        self._upscaler = kind(model, self.scale, self.name)
-
-    def upscale(self, lr_rgb: np.ndarray) -> np.ndarray:
-        return self._upscaler.upscale(lr_rgb)
-
-
-def load_tflite_upscaler(path: str | os.PathLike) -> TFLiteUpscaler:
-    """`falsr evaluate --model x.tflite`: an Upscaler over an exported TFLite model of either interface."""
-    return TFLiteUpscaler(TFLiteModel(path))

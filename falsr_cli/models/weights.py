@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from falsr_cli.errors import FalsrError
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
-def load_weights(model: Any, weights: str, arch_label: str) -> None:
+
+def load_weights(model: keras.Model, weights: str, arch_label: str) -> None:
     """Load `.weights.h5` / `.keras` / TF checkpoint `weights` into `model`; `random` keeps its init."""
     if weights == "random":
         return
@@ -24,9 +28,7 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
         if Path(prefix + ".index").is_file():
             import tensorflow as tf
 
-            tf.train.Checkpoint(model=model).restore(
-                prefix
-            ).assert_existing_objects_matched().expect_partial()
+            restore_into(tf.train.Checkpoint(model=model), prefix, partial=True)
             return
     except FalsrError:
         raise
@@ -36,3 +38,17 @@ def load_weights(model: Any, weights: str, arch_label: str) -> None:
     raise FalsrError(
         f"--weights {weights}: not a .weights.h5/.keras file or a checkpoint prefix, nor 'random'"
     )
+
+
+def restore_into(checkpoint: tf.train.Checkpoint, prefix: str, partial: bool = False) -> None:
+    """Read a TF checkpoint into `checkpoint`; every object it tracks must be found there."""
+    import tensorflow as tf
+
+    try:
+        status = checkpoint.read(prefix)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: truncated data
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise FalsrError(f"cannot restore checkpoint {prefix}: {msg[:300]}") from None

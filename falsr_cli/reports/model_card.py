@@ -1,22 +1,28 @@
 """Model cards for shipped models: what a `.pb` is, how it was trained, and how it scores.
 
-`python -m falsr_cli.reports.model_card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the
-exported graph with the paper's protocol and writes the card; `make pretrained` calls it. The paper's
+`falsr model card RUN PB OUT.json [--dataset Set5 --dataset Set14]` evaluates the exported graph with the
+paper's protocol and writes the card (`make pretrained` calls it); `falsr model results` rewrites the
+README's results table and plot from the cards (`make results`). The paper's
 figures come from the package's copy of the paper's table: no number in a card is typed.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from falsr_cli import atomic
+from falsr_cli.atomic import atomic_path
+from falsr_cli.cost.cost_model import mult_adds, params
+from falsr_cli.data.reference import published_figures
 from falsr_cli.machine import describe
-from falsr_cli.space.architecture import RESIDUAL_SUFFIX
+from falsr_cli.runtime.evaluate import evaluate_model
+from falsr_cli.runtime.open import open_model
+from falsr_cli.space.architecture import RESIDUAL_SUFFIX, Architecture, load_architecture
 from falsr_cli.train.runs import run_seconds
+from falsr_cli.units import format_count
 
 
 def machine() -> dict[str, Any]:
@@ -29,8 +35,6 @@ def machine() -> dict[str, Any]:
 def paper_figures(name: str) -> dict[str, Any] | None:
     """The paper's ×2 row for `name` (FALSR-B; FALSR-B-res is compared with FALSR-B), from the package's
     copy of the paper's table."""
-    from falsr_cli.data.reference import published_figures
-
     published = published_figures()
     return published["models"].get(name.removesuffix(RESIDUAL_SUFFIX)) if published else None
 
@@ -62,26 +66,20 @@ def training_facts(run: Path) -> dict[str, Any]:
 
 def _scores(model: Any, datasets: tuple[str, ...], data_dir: str | os.PathLike | None) -> dict[str, dict]:
     """PSNR/SSIM of one loaded model on each data set, rounded as the cards and the table print them."""
-    from falsr_cli.runtime.evaluate import evaluate_model
-
     out = {}
     for ds in datasets:
-        r = evaluate_model(model, ds, data_dir=data_dir, progress=False)
+        r = evaluate_model(model, ds, data_dir=data_dir)
         out[ds] = {"psnr": round(r["psnr"], 4), "ssim": round(r["ssim"], 5), "images": r["images"]}
     return out
 
 
-def _cost(arch: Any) -> dict[str, int]:
-    from falsr_cli.cost.cost_model import mult_adds, params
-
+def _cost(arch: Architecture) -> dict[str, int]:
     return {"mult_adds": mult_adds(arch), "params": params(arch)}
 
 
 def copy_search(search: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
     """Copy a search's small files (config.json, evaluations.jsonl, pareto.json) into `<card stem>.search/`
     beside the card, as the searched model's provenance; what the card records about it."""
-    import shutil
-
     src, card = Path(search), Path(out)
     folder = card.with_name(card.stem + ".search")
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,12 +98,10 @@ def write_model_card(run: str | os.PathLike, pb: str | os.PathLike, out: str | o
                      search: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate `pb` on `datasets` and write its card (training facts, machine, scores, paper's scores);
     `name` names the architecture (default: the run's --arch), `search` the search it was found by."""
-    from falsr_cli.runtime.open import load_model
-
     run, pb = Path(run), Path(pb)
     facts = training_facts(run)
     name = name or str(facts["config"]["arch"])
-    scores = _scores(load_model(str(pb)), datasets, data_dir)  # vetted and pruned once, for every data set
+    scores = _scores(open_model(pb, scale=2), datasets, data_dir)  # opened once, for every data set
     paper = paper_figures(name)
     card = {
         "model": pb.name,
@@ -131,8 +127,6 @@ README_END = "<!-- results:end -->"
 
 def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[str, Any]]:
     """The model cards in `model_dir`, with a "cost" (480×480 mult-adds, params) from the architecture."""
-    from falsr_cli.space.architecture import load_architecture
-
     cards = []
     for card_path in sorted(Path(model_dir).glob("*.json")):
         card = atomic.read_json(card_path)
@@ -146,18 +140,13 @@ def load_cards(model_dir: str | os.PathLike = "pretrained_model") -> list[dict[s
 
 def bicubic_scores(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
     """Bicubic (MATLAB imresize) evaluated now on each data set: the floor every model must beat."""
-    from falsr_cli.runtime.evaluate import evaluate_model
-
-    return {d: evaluate_model("bicubic", d, data_dir=data_dir, progress=False) for d in datasets}
+    return {d: evaluate_model("bicubic", d, data_dir=data_dir) for d in datasets}
 
 
 def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | None = None,
                      reference: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The authors' FALSR-A/B/C graphs in the folder `reference` (`--published DIR`) evaluated now, as
     card-like rows; none without a folder or where it lacks them."""
-    from falsr_cli.models.graphdef import INPUT_PBPR, INPUT_Y, OUTPUT, FrozenGraph, read_graph_def
-    from falsr_cli.models.network import FrozenGraphUpscaler
-    from falsr_cli.models.pb_import import architecture_from_graph_def
     if reference is None:
         return []
     ref = Path(reference)
@@ -166,12 +155,11 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
         pb = ref / f"{name}.pb"
         if not pb.is_file():
             continue
-        graph_def = read_graph_def(pb)  # once: vetted (FrozenGraph) and parsed for its architecture
-        model = FrozenGraphUpscaler(FrozenGraph(graph_def, (INPUT_Y, INPUT_PBPR), OUTPUT, str(pb)))
+        model = open_model(pb, scale=2)  # read once: vetted, run, and parsed for its architecture
         paper = paper_figures(name)
         rows.append({"architecture_name": name, "published": True, "model": str(pb),
                      "scores": _scores(model, datasets, data_dir),
-                     "cost": _cost(architecture_from_graph_def(graph_def)),
+                     "cost": _cost(model.arch),
                      "paper": {d: paper.get(d) for d in datasets} if paper else None})
     return rows
 
@@ -179,8 +167,6 @@ def published_graphs(datasets: tuple[str, ...], data_dir: str | os.PathLike | No
 def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], datasets: tuple[str, ...],
                   model_dir: str = "pretrained_model") -> str:
     """Markdown rows for the model cards (and published graphs) plus bicubic, each with its command."""
-    from falsr_cli.units import format_count
-
     head = ["model", "mult-adds / params", *[f"{d} PSNR / SSIM" for d in datasets],
             *[f"paper {d}" for d in datasets], "training", "command"]
     rows = []
@@ -222,7 +208,6 @@ def plot_results(path: str | os.PathLike, cards: list[dict[str, Any]], bicubic: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from falsr_cli.atomic import atomic_path
     from falsr_cli.search.report import staircase
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
@@ -289,46 +274,3 @@ def update_readme(readme: str | os.PathLike, table: str) -> None:
     before, rest = text.split(README_START, 1)
     after = rest.split(README_END, 1)[1]
     atomic.write_text(readme, f"{before}{README_START}\n{table}\n{README_END}{after}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m falsr_cli.reports.model_card", description=__doc__)
-    p.add_argument("run", nargs="?")
-    p.add_argument("pb", nargs="?")
-    p.add_argument("out", nargs="?")
-    p.add_argument("--dataset", action="append", default=None)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--name", default=None, help="The architecture's name in the card [the run's --arch].")
-    p.add_argument("--search", default=None, metavar="DIR",
-                   help="The search that found the architecture: its config, journal and front are copied "
-                        "beside the card as provenance.")
-    p.add_argument("--readme", default=None,
-                   help="Instead: rewrite this README's results table from the cards.")
-    p.add_argument("--model-dir", default="pretrained_model", help="With --readme: the model cards' folder.")
-    p.add_argument("--published", default=None, metavar="DIR",
-                   help="With --readme: a folder holding the authors' FALSR-{A,B,C}.pb, evaluated for rows.")
-    p.add_argument("--plot", default=None,
-                   help="With --readme: also draw PSNR against mult-adds of the cards' models to this PNG.")
-    a = p.parse_args(argv)
-    datasets = tuple(a.dataset or ("Set5", "Set14"))
-    if a.readme:
-        cards = load_cards(a.model_dir)
-        bicubic = bicubic_scores(datasets, a.data_dir)
-        published = published_graphs(datasets, a.data_dir, a.published)
-        table = results_table(published + cards, bicubic, datasets, model_dir=a.model_dir)
-        update_readme(a.readme, table)
-        print(table)
-        if a.plot:
-            from falsr_cli.data.reference import published_figures
-
-            plot_results(a.plot, cards, bicubic, published_figures(), dataset=datasets[0])
-            print(f"plot: {a.plot}")
-        return
-    if not (a.run and a.pb and a.out):
-        p.error("RUN, PB and OUT are required (or --readme README.md)")
-    card = write_model_card(a.run, a.pb, a.out, datasets, a.data_dir, name=a.name, search=a.search)
-    print(json.dumps(card["scores"]))
-
-
-if __name__ == "__main__":
-    main()

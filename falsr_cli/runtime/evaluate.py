@@ -17,10 +17,16 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.atomic import write_json
+from falsr_cli.data import registry
+from falsr_cli.data.images import is_falsr_image, write_image
 from falsr_cli.data.metrics import score
+from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.network import Upscaler
+from falsr_cli.models.network import SRNet
 from falsr_cli.outputs import claim_folder, claim_output, json_kind
+from falsr_cli.reporting import BarFactory, ByteReport, bar
+from falsr_cli.runtime.open import open_model
+from falsr_cli.runtime.zoo import find_model, resolve_model_spec
 
 METRICS_FILE = "metrics.json"
 
@@ -32,31 +38,19 @@ def sr_filename(name: str, scale: int) -> str:
 
 def _dataset_label(spec: str | os.PathLike) -> str:
     """A registered data set's canonical name, or a folder's own name."""
-    from falsr_cli.data import registry
-
     entry = registry.find_dataset(str(spec))
     if entry is not None:
         return entry.name
     return Path(spec).resolve().name or str(spec)
 
 
-def _resolve_model(model: str | os.PathLike | Upscaler, scale: int, engine: str = "tf") -> Upscaler:
-    if isinstance(model, str | os.PathLike):
-        from falsr_cli.runtime.open import load_model
-
-        return load_model(str(model), scale=scale, engine=engine)
-    if not isinstance(model, Upscaler):
-        raise FalsrError(f"not a model: {model!r}")
-    return model
-
-
 def run_pairs(
-    upscaler: Upscaler,
+    upscaler: SRNet,
     pairs: Sequence[Any],
     *,
     scale: int,
     save_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     description: str = "",
     overwrite: bool = False,
     sealed: Sequence[str | os.PathLike] = (),
@@ -67,9 +61,6 @@ def run_pairs(
     With `save_dir`, an SR file already there is replaced only with `overwrite` and only when falsr wrote
     it; nothing is written into a `sealed` (data set) folder — all checked before any work.
     """
-    from falsr_cli.console import progress as progress_bar
-    from falsr_cli.data.images import is_falsr_image, write_image
-
     if save_dir is not None:
         # Two inputs that would write one SR file (ok.bmp and ok.webp): refused before any work.
         seen: dict[str, str] = {}
@@ -82,8 +73,8 @@ def run_pairs(
             claim_output(Path(save_dir) / name, overwrite=overwrite, same_kind=is_falsr_image, flag=flag,
                          sealed=sealed)
     rows = []
-    with progress_bar(transient=True, disable=not progress) as bar:
-        task = bar.add_task(description or upscaler.name, total=len(pairs))
+    with bar(progress, transient=True) as bars:
+        task = bars.add_task(description or upscaler.name, total=len(pairs))
         for pair in pairs:
             expected = (pair.lr.shape[0] * scale, pair.lr.shape[1] * scale)
             if pair.hr.shape[:2] != expected:
@@ -99,7 +90,7 @@ def run_pairs(
                 write_image(Path(save_dir) / sr_filename(pair.name, scale), sr)
             row = {"name": pair.name, "psnr": psnr, "ssim": ssim, "seconds": seconds, "note": pair.note}
             rows.append(row)
-            bar.advance(task)
+            bars.advance(task)
     return rows
 
 
@@ -117,7 +108,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_model(
-    model: str | os.PathLike | Upscaler,
+    model: str | os.PathLike | SRNet,
     dataset: str | os.PathLike,
     *,
     scale: int = 2,
@@ -125,20 +116,20 @@ def evaluate_model(
     download: bool = True,
     save_dir: str | os.PathLike | None = None,
     per_image: bool = False,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     overwrite: bool = False,
     engine: str = "tf",
+    on_download: ByteReport | None = None,
 ) -> dict[str, Any]:
-    """Score a model (spec or Upscaler) on a data set (name or folder); `engine` runs a spec in TensorFlow,
+    """Score a model (spec or SRNet) on a data set (name or folder); `engine` runs a spec in TensorFlow,
     XNNPACK or the faster of the two for this host (`auto`, see models/engine.py).
 
     Returns model, dataset, scale, images, psnr, ssim (averages), model_seconds (upscaling only),
     images_per_second (of the model), total_seconds (wall time incl. loading and scoring), notes (converted
     inputs) and, with `per_image`, rows {name, psnr, ssim, seconds, note}. SR images go to `save_dir`
-    (existing ones are replaced only with `overwrite`).
+    (existing ones are replaced only with `overwrite`). `progress` (a factory like console.progress) draws
+    the images' bar, `on_download` follows a data set being fetched.
     """
-    from falsr_cli.data.pairs import dataset_folder, load_pairs
-
     start = time.perf_counter()
     sealed = [dataset_folder(dataset, data_dir)]
     if save_dir is not None:  # before the model is loaded or anything is fetched
@@ -151,8 +142,9 @@ def evaluate_model(
         from falsr_cli.models.engine import resolve_engine
 
         engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
-    upscaler = _resolve_model(model, scale, engine)
-    pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download)
+    upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine,
+                                                                  on_download=on_download)
+    pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download, on_download=on_download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
                      description=f"{upscaler.name} on {label}", overwrite=overwrite, sealed=sealed)
@@ -169,8 +161,6 @@ def evaluate_model(
 
 def default_datasets(data_dir: str | os.PathLike | None = None, scale: int = 2) -> list[str]:
     """Every registered ×`scale` benchmark already present locally, plus the built-in `samples`."""
-    from falsr_cli.data import registry
-
     names = [
         name
         for name in registry.benchmark_names()
@@ -213,7 +203,8 @@ def calculate(
     scale: int = 2,
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
-    progress: bool = True,
+    progress: BarFactory | None = None,
+    on_download: ByteReport | None = None,
 ) -> dict[str, Any]:
     """The original `calculate.py`: run a FALSR-interface graph over data sets, save SR images and metrics.
 
@@ -221,10 +212,6 @@ def calculate(
     per-image figures to `<save_path>/<pb stem>/metrics.json`, merged with data sets of earlier runs and
     rewritten after each data set completes (a failing run never loses what was saved).
     """
-    from falsr_cli.data.pairs import dataset_folder, load_pairs, resolve_folder
-    from falsr_cli.models.network import FrozenGraphUpscaler
-    from falsr_cli.runtime.zoo import find_model, resolve_model_spec
-
     start = time.perf_counter()
     names = list(datasets) if datasets else default_datasets(data_dir, scale)
     # Outputs first: nothing is written into a data set folder, the graph or beside it as an SR image.
@@ -235,12 +222,13 @@ def calculate(
     claim_folder(Path(save_path) / stem, inputs=pb_inputs, sealed=sealed, flag="--save_path")
     claim_output(Path(save_path) / stem / METRICS_FILE, overwrite=True, same_kind=json_kind("datasets"),
                  inputs=pb_inputs, sealed=sealed, flag="--save_path")
-    pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download))
-    upscaler = FrozenGraphUpscaler(pb_path, scale=scale)
+    pb_path = Path(resolve_model_spec(str(pb_path), data_dir, download=download, on_download=on_download))
+    upscaler = open_model(pb_path, scale=scale)
     # Resolve (and fetch) every data set before writing anything, so a bad name fails first.
     folders: dict[str, Path] = {}
     for name in names:
-        label, folder = _dataset_label(name), resolve_folder(name, data_dir=data_dir, download=download)
+        label = _dataset_label(name)
+        folder = resolve_folder(name, data_dir=data_dir, download=download, on_download=on_download)
         if label in folders and folders[label].resolve() != folder.resolve():
             raise FalsrError(f"two data sets would be saved as {label!r}: {folders[label]} and {folder}")
         folders[label] = folder

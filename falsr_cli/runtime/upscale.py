@@ -24,12 +24,14 @@ import numpy as np
 from PIL import Image
 
 from falsr_cli.data import color
-from falsr_cli.data.images import is_falsr_image
+from falsr_cli.data.images import is_falsr_image, list_images
+from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.engine import resolve_engine
-from falsr_cli.models.network import SRModel
+from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
-from falsr_cli.runtime.open import load_sr_model
+from falsr_cli.reporting import BarFactory, bar
+from falsr_cli.runtime.open import open_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
 
@@ -74,18 +76,16 @@ def _from01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.floor(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
-def _sr_crop(crop: np.ndarray, model: SRModel, scale: int) -> np.ndarray:
+def _sr_crop(crop: np.ndarray, model: SRNet, scale: int) -> np.ndarray:
     """Super-resolve one LR crop (grey or RGB, 8 or 16 bit) to its HR pixels of the same kind."""
-    if model.bicubic:
-        return _matlab_bicubic(crop, scale)
+    if model.is_bicubic:
+        return matlab_bicubic(crop, scale)
     peak = 255.0 if crop.dtype == np.uint8 else 65535.0
     if crop.ndim == 2 and model.luma is not None:
         y = (crop.astype(np.float64) / peak).astype(np.float32)[None, ..., None]
         return _from01(np.asarray(model.luma(y))[0, ..., 0], crop.dtype)
     rgb = crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=-1)
     if rgb.dtype == np.uint8:
-        from falsr_cli.models.network import falsr_inputs
-
         y, pbpr = falsr_inputs(rgb, scale)  # exactly what evaluate feeds the FALSR graphs
     else:
         rgb01 = rgb.astype(np.float64) / peak
@@ -98,16 +98,16 @@ def _sr_crop(crop: np.ndarray, model: SRModel, scale: int) -> np.ndarray:
     return _from01(out, crop.dtype)
 
 
-def tile_size(model: SRModel, pad: int, memory: float = DEFAULT_MEMORY) -> int:
+def tile_size(model: SRNet, pad: int, memory: float = DEFAULT_MEMORY) -> int:
     """The tile (core, LR pixels a side) whose network working memory fits `memory` bytes."""
-    if model.bicubic:
+    if model.is_bicubic:
         return 0  # no network: the interpolation's memory is that of the image
     if model.working_floats is None:
         return DEFAULT_TILE
     return tile_for_memory(memory, _working_floats(model), pad)
 
 
-def _working_floats(model: SRModel) -> int:
+def _working_floats(model: SRNet) -> int:
     """Floats per LR pixel of a tile in the runtime that runs `model`."""
     factor = TFLITE_MEMORY_FACTOR if model.runtime == "tflite" else 1.0
     return math.ceil(factor * (model.working_floats or 0))
@@ -115,7 +115,7 @@ def _working_floats(model: SRModel) -> int:
 
 def upscale_photo(
     photo: Photo,
-    model: SRModel,
+    model: SRNet,
     scale: int,
     tile: int = DEFAULT_TILE,
     tile_pad: int | None = None,
@@ -141,15 +141,6 @@ def upscale_photo(
     return Photo(out, alpha)
 
 
-def _matlab_bicubic(a: np.ndarray, scale: int) -> np.ndarray:
-    """The `bicubic` model: MATLAB-compatible bicubic of 8- or 16-bit pixels, as `falsr evaluate` has it."""
-    from falsr_cli.data.imresize import imresize
-
-    if a.dtype == np.uint8:
-        return imresize(a, scale)
-    return np.clip(np.floor(imresize(a.astype(np.float64), scale) + 0.5), 0, 65535).astype(np.uint16)
-
-
 def _bicubic(a: np.ndarray, scale: int) -> np.ndarray:
     """PIL bicubic ×scale of 8- or 16-bit pixels (alpha planes, like the chroma in the FALSR colour stage)."""
     if a.dtype == np.uint8:
@@ -162,8 +153,6 @@ def _bicubic(a: np.ndarray, scale: int) -> np.ndarray:
 
 def collect_inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     """Files from files, folders (their images, not recursive) and globs; plus one error per bad item."""
-    from falsr_cli.data.images import list_images
-
     files: list[Path] = []
     errors: list[str] = []
     seen: set[Path] = set()
@@ -216,7 +205,7 @@ def _finish_write(writing: tuple[Future, Path, Path], written: list[str],
 
 def upscale_files(
     inputs: Sequence[str | os.PathLike],
-    model: str | os.PathLike | SRModel | None,
+    model: str | os.PathLike | SRNet | None,
     out_dir: str | os.PathLike,
     scale: int = 2,
     tile: int | None = None,
@@ -227,7 +216,7 @@ def upscale_files(
     memory: float = DEFAULT_MEMORY,
     weights: str | None = None,
     quality: int = 95,
-    progress: bool = True,
+    progress: BarFactory | None = None,
     log: Callable[[str], None] | None = None,
     engine: str = "auto",
     threads: int | None = None,
@@ -244,9 +233,8 @@ def upscale_files(
     seconds, load_seconds (of `seconds`, opening the model: import, conversion)}.
     Setup problems (output folder is a file, scale or tile mismatch, unknown model) raise FalsrError
     before any file is touched.
+    `progress` (a factory like console.progress) draws a bar that moves by tiles.
     """
-    from falsr_cli.console import progress as progress_bar
-
     start = time.perf_counter()
     log = log or (lambda _msg: None)
     out_dir = Path(out_dir)
@@ -261,8 +249,8 @@ def upscale_files(
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
-    used = "tf" if isinstance(model, SRModel) or model == "bicubic" else resolve_engine(engine)
-    sr = model if isinstance(model, SRModel) else load_sr_model(model, weights, engine=used, threads=threads)
+    used = "tf" if isinstance(model, SRNet) or model == "bicubic" else resolve_engine(engine)
+    sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=used, threads=threads)
     if sr.runtime == "tflite":
         used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
     load_seconds = time.perf_counter() - start
@@ -284,7 +272,7 @@ def upscale_files(
                              f"seamless tile ({max(rf, 8)} pixels and the overlap) needs {enough}; give "
                              f"--memory {enough} or more")
     check_tiling(tile, pad, sr.receptive_field)
-    if sr.receptive_field is None and not sr.bicubic and tile:
+    if sr.receptive_field is None and not sr.is_bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
     failed: list[tuple[str, str]] = [(e.split(":", 1)[0], e) for e in input_errors]
     written: list[str] = []
@@ -312,14 +300,14 @@ def upscale_files(
         for note in write_photo(target, result, quality=quality):
             log(f"{target.name}: {note}")
 
-    with progress_bar(disable=not progress) as bar, ThreadPoolExecutor(max_workers=2) as io:
-        task = bar.add_task(f"upscale ×{scale}", total=len(todo))
+    with bar(progress) as bars, ThreadPoolExecutor(max_workers=2) as io:
+        task = bars.add_task(f"upscale ×{scale}", total=len(todo))
         # Decoding and encoding (PIL releases the GIL) overlap the network: one photo read ahead, one
         # written behind, so at most three photos are in memory.
         reading = io.submit(read_photo, todo[0][0]) if todo else None
         writing: tuple[Future, Path, Path] | None = None
         for done, (path, target) in enumerate(todo):
-            bar.update(task, description=path.name, completed=done)
+            bars.update(task, description=path.name, completed=done)
             try:
                 photo = reading.result()
             except FalsrError as e:
@@ -330,7 +318,7 @@ def upscale_files(
                 try:
                     # The bar moves by tiles within a photo, so one huge photo shows progress too.
                     result = upscale_photo(photo, sr, scale, tile, pad,
-                                           on_tile=lambda n: bar.advance(task, 1 / n))
+                                           on_tile=lambda n: bars.advance(task, 1 / n))
                     del photo
                     if writing is not None:
                         _finish_write(writing, written, failed)
@@ -339,7 +327,7 @@ def upscale_files(
                     failed.append((str(path), str(e)))
                 except MemoryError:
                     failed.append((str(path), f"{path}: out of memory (use a smaller --tile)"))
-            bar.update(task, completed=done + 1)
+            bars.update(task, completed=done + 1)
         if writing is not None:
             _finish_write(writing, written, failed)
     return {

@@ -18,6 +18,8 @@ from pathlib import Path
 from falsr_cli import atomic
 from falsr_cli.data import registry
 from falsr_cli.errors import FalsrError
+from falsr_cli.outputs import claim_output
+from falsr_cli.reporting import ByteReport
 
 SHIPPED_DIR = Path("pretrained_model")
 
@@ -116,14 +118,14 @@ def get_model(name: str, data_dir: str | os.PathLike | None = None) -> ModelEntr
 
 
 def download_model(name: str, data_dir: str | os.PathLike | None = None, mirror: str | None = None,
-                   force: bool = False, quiet: bool = False) -> Path:
+                   force: bool = False, progress: ByteReport | None = None) -> Path:
     """Fetch a published model (resumable, sha256-checked) into the data folder; return its .pb.
 
     A shipped model is already here: its path is returned as it is.
     """
     entry = get_model(name, data_dir)
     if entry.kind == "published":
-        registry.download(entry.name, data_dir=data_dir, mirror=mirror, force=force, quiet=quiet)
+        registry.download(entry.name, data_dir=data_dir, mirror=mirror, force=force, progress=progress)
     elif not entry.present:
         raise FalsrError(f"{entry.name}: {entry.path} is missing from this checkout")
     return entry.path
@@ -133,8 +135,6 @@ def copy_model(name: str, to: str | os.PathLike, data_dir: str | os.PathLike | N
                overwrite: bool = False) -> Path:
     """Copy a present model's .pb into the folder `to` (e.g. ./pretrained_model, as the authors' README
     has it); an existing different file there is kept unless `overwrite`."""
-    from falsr_cli.outputs import claim_output
-
     entry = get_model(name, data_dir)
     if not entry.present:
         raise FalsrError(f"{entry.name} is not downloaded; run `falsr model download {entry.name}`")
@@ -156,8 +156,10 @@ def copy_model(name: str, to: str | os.PathLike, data_dir: str | os.PathLike | N
     return target
 
 
-def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> str:
-    """A model's name → the path of its .pb (a published one is fetched first); any other spec unchanged.
+def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                       on_download: ByteReport | None = None) -> str:
+    """A model's name → the path of its .pb (a published one is fetched first, `on_download` following the
+    transfer); any other spec unchanged.
 
     A path that exists always wins over a name, so a file or run folder named like a model still opens.
     """
@@ -170,5 +172,5 @@ def resolve_model_spec(spec: str, data_dir: str | os.PathLike | None = None, dow
     if entry.kind == "published" and not entry.present:
         if not download:
             raise FalsrError(f"{entry.name} is not downloaded; run `falsr model download {entry.name}`")
-        registry.ensure_dataset(entry.name, data_dir)
+        registry.ensure_dataset(entry.name, data_dir, on_download=on_download)
     return str(entry.path)

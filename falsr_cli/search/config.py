@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -325,8 +326,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Options from a TOML file: top-level keys, or the keys of a `[search]` table."""
-    import tomllib
-
     p = Path(path)
     if not p.is_file():
         raise FalsrError(f"{path}: no such config file")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from falsr_cli.atomic import atomic_path
 from falsr_cli.space.architecture import num_bits
 from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
 
@@ -184,8 +185,6 @@ class Controller:
 
     def save(self, path) -> None:
         """Weights and optimizer moments as one .npz (atomic), baseline and update count inside."""
-        from falsr_cli.atomic import atomic_path
-
         s = self.get_state()
         arrays = {f"w{i}": a for i, a in enumerate(s["weights"])}
         arrays |= {f"o{i}": a for i, a in enumerate(s["optimizer"])}

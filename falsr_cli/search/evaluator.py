@@ -33,10 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from falsr_cli.cost.cost_model import mult_adds, params, receptive_field
+from falsr_cli.errors import FalsrError
 from falsr_cli.search.fidelity import final_result, promoted, rung_gains
-from falsr_cli.search.journal import RUNG
+from falsr_cli.search.journal import RUNG, Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
 from falsr_cli.space.architecture import Architecture
+from falsr_cli.train.brief import train_and_validate
 
 TrainFn = Callable[..., dict]
 
@@ -53,8 +56,6 @@ def brief_evaluate(arch: Architecture, *, seed: int, steps: int, data: str, val:
                    lr: float, schedule: str = "constant", data_dir: str | None = None,
                    precision: str = "float32", **_: Any) -> dict:
     """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR)."""
-    from falsr_cli.train.brief import train_and_validate
-
     return train_and_validate(arch, data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch,
                               lr=lr, schedule=schedule, data_dir=data_dir, precision=precision)
 
@@ -81,8 +82,6 @@ def proxy_evaluate(arch: Architecture, *, seed: int = 0, steps: int | None = Non
     hash); `kill_marker` kills the worker process (SIGKILL) on the first candidate that finds no such file,
     after creating it — a worker dying mid-task. Killing only happens inside a Dask worker.
     """
-    from falsr_cli.cost.cost_model import mult_adds, params, receptive_field
-
     t0 = time.perf_counter()
     h = arch.hash()
     if kill_marker and _in_dask_worker() and not os.path.exists(kill_marker):
@@ -117,8 +116,6 @@ EVALUATORS: dict[str, TrainFn] = {"brief": brief_evaluate, "proxy": proxy_evalua
 
 def resolve_evaluator(name: str) -> TrainFn:
     """"brief", "proxy" or "package.module:function"."""
-    from falsr_cli.errors import FalsrError
-
     if name in EVALUATORS:
         return EVALUATORS[name]
     module, _, func = name.partition(":")
@@ -185,7 +182,7 @@ def _float(v: Any) -> float | None:
 class Evaluator:
     """Batch evaluation with the journal as cache: cost filter, dedupe by hash, streaming results."""
 
-    def __init__(self, problem: FalsrProblem, journal: Any, pool_factory: Callable[[], Any],
+    def __init__(self, problem: FalsrProblem, journal: Journal, pool_factory: Callable[[], Any],
                  cache: dict[str, dict] | None = None, train_fn: TrainFn | None = None,
                  own_pool: bool = True, rung_cache: dict[tuple[str, int], dict] | None = None):
         cfg = problem.config

@@ -26,15 +26,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from falsr_cli.atomic import append_jsonl, read_jsonl, write_json
+from falsr_cli.atomic import append_jsonl, atomic_dir, read_jsonl, write_json
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import FAILED, OK, SKIPPED
+
+if TYPE_CHECKING:
+    from falsr_cli.search.controller import Controller
 
 KEEP_SNAPSHOTS = 3
 RUNG = "rung"  # the `kind` of a rung record (successive halving, fidelity.py); candidates have no kind
@@ -112,24 +114,16 @@ class Journal:
     def snapshot_dir(self, generation: int) -> Path:
         return self.state_dir / f"gen_{generation:04d}"
 
-    def save_snapshot(self, generation: int, state: dict[str, Any], controller: Any = None) -> None:
+    def save_snapshot(self, generation: int, state: dict[str, Any],
+                      controller: Controller | None = None) -> None:
         """Write state.json (+ controller.npz) into a fresh folder, fsync, rename it into place."""
-        target = self.snapshot_dir(generation)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self.state_dir))
-        try:
+        # The temporary folder is `.gen_N.…`, a stray _prune removes; a generation redone after a crash
+        # between rename and prune replaces its snapshot.
+        with atomic_dir(self.snapshot_dir(generation)) as tmp:
             if controller is not None:
                 controller.save(tmp / "controller.npz")
             # state.json last: its presence marks a complete snapshot.
             write_json(tmp / "state.json", state)
-            _fsync_dir(tmp)
-            if target.exists():  # a generation redone after a crash between rename and prune
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-            _fsync_dir(self.state_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self._prune()
 
     def _prune(self) -> None:
@@ -175,15 +169,3 @@ def _is_record(r: Any) -> bool:
             and isinstance(r.get("mult_adds"), number) and isinstance(r.get("params"), number)
             and (r["status"] != OK or isinstance(r.get("psnr"), number)))
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -20,7 +20,7 @@ that a search restored from a snapshot asks exactly the same offspring as the un
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pymoo.core.crossover import Crossover
@@ -28,9 +28,13 @@ from pymoo.core.duplicate import DuplicateElimination
 from pymoo.core.mutation import Mutation
 from pymoo.core.sampling import Sampling
 
+from falsr_cli.cost.cost_model import mult_adds, params
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
 from falsr_cli.space.cells import DEFAULT_SPACE, space_cells
+
+if TYPE_CHECKING:
+    from falsr_cli.search.controller import Controller
 
 EXPLORATION_KINDS = ("random", "rws_flops", "rws_params")
 
@@ -44,8 +48,6 @@ def row_slice(n: int, j: int) -> slice:
 def cell_costs(scale: int = 2, features: int = 32,
                space: str = DEFAULT_SPACE) -> tuple[np.ndarray, np.ndarray]:
     """(mult-adds, params) of the one-cell network made of each cell of the space, in genome order."""
-    from falsr_cli.cost.cost_model import mult_adds, params
-
     flops, prms = [], []
     for cell in space_cells(space):
         arch = Architecture((cell,), (0,), scale=scale, features=features)
@@ -110,7 +112,7 @@ class MacroMicroCrossover(Crossover):
 class HybridMutation(Mutation):
     """Exploration (random, RWS-FLOPs, RWS-params) or exploitation (the RL controller's proposal)."""
 
-    def __init__(self, config: SearchConfig, controller: Any = None):
+    def __init__(self, config: SearchConfig, controller: Controller | None = None) -> None:
         super().__init__(prob=config.mutation_prob)
         self.config = config
         self.controller = controller

@@ -26,7 +26,8 @@ import numpy as np
 from pymoo.core.problem import Problem
 
 from falsr_cli.cost.latency_model import predict_ms
-from falsr_cli.models.latency import load_profile, measure_network, parse_hw, random_luma_model
+from falsr_cli.cost.summary import parse_hw
+from falsr_cli.models.latency import MAX_SIDE, load_profile, measure_network, random_luma_model
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.space.architecture import Architecture, num_bits
 from falsr_cli.space.cells import space_cells
@@ -80,8 +81,8 @@ class FalsrProblem(Problem):
     def prepare_latency(self, progress: Callable[[str, int, int], None] | None = None) -> Any:
         """Load (or build, once per machine) the latency profile --latency-max needs; its cache path."""
         c = self.config
-        self.latency_profile, path = load_profile(c.latency_runtime, c.latency_threads,
-                                                  parse_hw(c.latency_input, "--latency-input"), c.scale,
+        hw = parse_hw(c.latency_input, "--latency-input", MAX_SIDE)
+        self.latency_profile, path = load_profile(c.latency_runtime, c.latency_threads, hw, c.scale,
                                                   c.features, c.data_dir, progress=progress,
                                                   flag="--latency-input", space=c.space)
         return path
@@ -100,7 +101,7 @@ class FalsrProblem(Problem):
             if c.latency_max is not None and abs(pred / c.latency_max - 1.0) <= c.latency_margin:
                 p = self.latency_profile
                 measured = measure_network(random_luma_model(arch), c.latency_runtime, p["threads"],
-                                           parse_hw(c.latency_input, "--latency-input"), runs=7,
+                                           parse_hw(c.latency_input, "--latency-input", MAX_SIDE), runs=7,
                                            warmup=2)["median_ms"]
                 out.update(latency_ms=measured, latency_measured_ms=measured)
             self._latency[key] = out

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from falsr_cli.atomic import read_json
+from falsr_cli.atomic import atomic_path, read_json
+from falsr_cli.cost.cost_model import mult_adds, params
 from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig
 from falsr_cli.search.problem import OK, FalsrProblem, non_dominated
@@ -55,8 +56,6 @@ def update_front(front: list[dict], new: list[dict], problem: FalsrProblem) -> l
 @lru_cache(maxsize=16)
 def space_max_costs(n: int, scale: int, features: int, space: str = DEFAULT_SPACE) -> tuple[float, float]:
     """(mult-adds, params) of the space's heaviest network: the costliest cell everywhere, all bits on."""
-    from falsr_cli.cost.cost_model import mult_adds, params
-
     best = (0.0, 0.0)
     for cell in space_cells(space):
         if cell.blocks != 4 or cell.filters != 64 or cell.kernel != 3:
@@ -192,8 +191,6 @@ def plot_pareto(path: str | os.PathLike, records: list[dict], front: list[dict],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from falsr_cli.atomic import atomic_path
-
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     key = config.speed_key
     speed = "latency" if key == "latency_ms" else "mult-adds"
@@ -240,8 +237,6 @@ def plot_history(path: str | os.PathLike, history: list[dict]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from falsr_cli.atomic import atomic_path
 
     g = [h["generation"] for h in history]
     fig, axes = plt.subplots(3, 1, figsize=(7, 7.5), dpi=110, sharex=True)

@@ -17,18 +17,25 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.atomic import read_json, write_json
+from falsr_cli.cost.summary import parse_hw
+from falsr_cli.data.pairs import list_hr_files
+from falsr_cli.data.reference import published_figures
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.latency import measure_network, parse_hw, random_luma_model
+from falsr_cli.models.latency import MAX_SIDE, measure_network, random_luma_model
 from falsr_cli.outputs import folder_lock
+from falsr_cli.reporting import BarFactory
 from falsr_cli.search.config import SearchConfig, check_compatible, expected_work
+from falsr_cli.search.controller import Controller
+from falsr_cli.search.crowding import survival
 from falsr_cli.search.evaluator import Evaluator, TrainFn
 from falsr_cli.search.journal import Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
@@ -39,7 +46,11 @@ from falsr_cli.search.report import (
     reference_point,
     update_front,
 )
+from falsr_cli.train.pipeline import split_spec
 from falsr_cli.units import format_count
+
+if TYPE_CHECKING:
+    from pymoo.algorithms.moo.nsga2 import NSGA2
 
 
 @dataclass
@@ -78,12 +89,11 @@ def reward(problem: FalsrProblem, record: dict, baseline: float) -> float:
     return psnr - problem.config.penalty * problem.violation(record)
 
 
-def make_algorithm(config: SearchConfig, controller: Any = None):
+def make_algorithm(config: SearchConfig, controller: Controller | None = None) -> NSGA2:
     """pymoo's NSGA2 with our sampling, crossover, mutation, crowding and duplicate elimination."""
     from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
     from pymoo.operators.selection.tournament import TournamentSelection
 
-    from falsr_cli.search.crowding import survival
     from falsr_cli.search.operators import (
         GenomeDuplicateElimination,
         HybridMutation,
@@ -146,7 +156,6 @@ def build_controller(config: SearchConfig):
     """The RL controller when the configuration ever exploits, else None (and no TensorFlow)."""
     if config.p_exploit <= 0 and not (config.p_exploit_end or 0) > 0:
         return None
-    from falsr_cli.search.controller import Controller
 
     return Controller(config.n, hidden=config.controller_hidden, embed=config.controller_embed,
                       lr=config.controller_lr, baseline_decay=config.baseline_decay, seed=config.seed,
@@ -161,9 +170,6 @@ def clock(seconds: float) -> str:
 def _check_data(config: SearchConfig) -> None:
     """Fail before the first generation if --data or --val names no images (and fetch them once, here),
     rather than recording every candidate as failed."""
-    from falsr_cli.data.pairs import list_hr_files
-    from falsr_cli.train.pipeline import split_spec
-
     for spec in [*split_spec(config.data), config.val]:
         list_hr_files(spec, data_dir=config.data_dir)
 
@@ -179,7 +185,7 @@ class _Search:
     out: Path
     journal: Journal
     problem: FalsrProblem
-    controller: Any
+    controller: Controller | None
     algorithm: Any
     generation: int = 0
     history: list[dict] = field(default_factory=list)
@@ -240,8 +246,6 @@ def _set_up(config: SearchConfig, journal: Journal, problem: FalsrProblem) -> _S
 def _restore(config: SearchConfig, journal: Journal, problem: FalsrProblem, say: Log) -> _Search:
     """A set-up search in the state of the newest snapshot that restores whole (a fresh one if none does:
     the journal then answers every evaluation already made)."""
-    import zipfile
-
     for state, folder in journal.snapshot_states():
         st = _set_up(config, journal, problem)
         try:
@@ -260,7 +264,7 @@ def _restore(config: SearchConfig, journal: Journal, problem: FalsrProblem, say:
     return _set_up(config, journal, problem)
 
 
-def _profile_progress(say: Log, progress: Any, quiet: bool) -> Callable[[str, int, int], None]:
+def _profile_progress(say: Log, progress: BarFactory, quiet: bool) -> Callable[[str, int, int], None]:
     """Progress of a latency profile being built (minutes of silence otherwise): a bar per stage when a
     progress factory is given, else a line at each tenth of a stage."""
     bars = contextlib.ExitStack()
@@ -380,7 +384,8 @@ def _save(st: _Search, h: dict) -> None:
 
 def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: bool = False,
                stop_after: int | None = None, pool: Any = None, log: Log | None = None,
-               on_generation: Callable[[dict], None] | None = None, progress: Any = None) -> SearchResult:
+               on_generation: Callable[[dict], None] | None = None,
+               progress: BarFactory | None = None) -> SearchResult:
     """Run (or continue) the search of `config` in `config.out`; see the module docstring.
 
     `train_fn` replaces the configured evaluator (tests); `stop_after` ends this call after that many
@@ -405,7 +410,7 @@ def run_search(config: SearchConfig, *, train_fn: TrainFn | None = None, quiet: 
 
 
 def _run(config: SearchConfig, train_fn: TrainFn | None, quiet: bool, stop_after: int | None, pool: Any,
-         log: Log | None, on_generation: Callable[[dict], None] | None, progress: Any) -> SearchResult:
+         log: Log | None, on_generation: Callable[[dict], None] | None, progress: BarFactory) -> SearchResult:
     from falsr_cli.search.workers import make_pool
 
     say: Log = (lambda _m: None) if quiet or log is None else log
@@ -534,7 +539,7 @@ def _with_measured_latency(st: _Search, records: list[dict], say: Log) -> tuple[
                     known[r["hash"]] = r["latency_measured_ms"]
                 else:
                     arch = st.problem.architecture(r["genome"])
-                    hw = parse_hw(c.latency_input, "--latency-input")
+                    hw = parse_hw(c.latency_input, "--latency-input", MAX_SIDE)
                     known[r["hash"]] = measure_network(random_luma_model(arch), c.latency_runtime,
                                                        threads or 1, hw, runs=7, warmup=2)["median_ms"]
             if known[r["hash"]] > c.latency_max:
@@ -653,7 +658,6 @@ def estimate_text(config: SearchConfig, h: dict, per_gen: float) -> str:
 def write_reports(out: Path, config: SearchConfig, records: list[dict], front: list[dict],
                   history: list[dict]) -> None:
     """pareto.png and history.png (pareto.json is rewritten every generation)."""
-    from falsr_cli.data.reference import published_figures
     from falsr_cli.search.report import plot_history, plot_pareto
 
     published = published_figures() if config.val.lower() == "set5" else None

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,8 +109,6 @@ class PinGPU(_WorkerPlugin):  # type: ignore[misc,valid-type]
 
 
 def _is_worker_loss(exc: BaseException | None) -> bool:
-    from concurrent.futures import CancelledError
-
     from distributed.comm.core import CommClosedError
     from distributed.scheduler import KilledWorker
 

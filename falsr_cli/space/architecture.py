@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from falsr_cli.atomic import read_json
+from falsr_cli.atomic import read_json, write_text
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.cells import CELL_TYPES, DEFAULT_SPACE, Cell, cell_index, space_cells
 
@@ -192,8 +192,6 @@ class Architecture:
         return cls.from_dict(d)
 
     def save(self, path: str | os.PathLike) -> None:
-        from falsr_cli.atomic import write_text
-
         write_text(path, self.to_json())
 
     @classmethod

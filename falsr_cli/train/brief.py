@@ -16,6 +16,15 @@ from typing import Any
 import numpy as np
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.space.architecture import Architecture, load_architecture
+from falsr_cli.train.config import TrainConfig
+from falsr_cli.train.pipeline import (
+    PatchSampler,
+    load_luma_set,
+    load_validation_set,
+    make_upscaler,
+    validate_model,
+)
 
 # Decoded images by (spec, scale, data_dir); patch datasets by their full recipe (a few, least recent out).
 _IMAGES: dict[tuple, Any] = {}
@@ -40,8 +49,6 @@ def _key_dir(data_dir: str | os.PathLike | None) -> str | None:
 
 def training_images(data: str, scale: int, data_dir: str | os.PathLike | None = None) -> Any:
     """The LumaSet of `data`, decoded once per process."""
-    from falsr_cli.train.pipeline import load_luma_set
-
     key = (str(data), int(scale), _key_dir(data_dir))
     if key not in _IMAGES:
         _IMAGES[key] = load_luma_set(data, scale, data_dir)
@@ -50,8 +57,6 @@ def training_images(data: str, scale: int, data_dir: str | os.PathLike | None = 
 
 def validation_set(val: str, scale: int, data_dir: str | os.PathLike | None = None) -> Any:
     """The ValidationSet of `val`, decoded once per process."""
-    from falsr_cli.train.pipeline import load_validation_set
-
     key = (str(val), int(scale), _key_dir(data_dir))
     if key not in _VALSETS:
         _VALSETS[key] = load_validation_set(val, scale, data_dir)
@@ -59,8 +64,6 @@ def validation_set(val: str, scale: int, data_dir: str | os.PathLike | None = No
 
 
 def _dataset(data: str, scale: int, data_dir: Any, batch: int, patch: int, seed: int, steps: int) -> Any:
-    from falsr_cli.train.pipeline import PatchSampler
-
     key = (str(data), int(scale), _key_dir(data_dir), batch, patch, seed, steps)
     if key in _DATASETS:
         _DATASETS.move_to_end(key)
@@ -80,7 +83,7 @@ def clear_cache() -> None:
     _DATASETS.clear()
 
 
-def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
+def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, seed: int, batch: int = 16,
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he-zero",
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto", val_at: Sequence[int] = (),
@@ -98,9 +101,6 @@ def train_and_validate(arch: Any, *, data: str, val: str, steps: int, seed: int,
     the last; with `keep_losses`, `losses`, every step's loss. The same arguments give the same numbers.
     Raises CandidateFailed when the loss stops being finite.
     """
-    from falsr_cli.space.architecture import Architecture, load_architecture
-    from falsr_cli.train.config import TrainConfig
-    from falsr_cli.train.pipeline import make_upscaler, validate_model
     from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
     if not isinstance(arch, Architecture):

@@ -14,9 +14,14 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from falsr_cli.atomic import atomic_dir
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.weights import restore_into
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 PREFIX = "ckpt"
 META = "meta.json"
@@ -38,14 +43,6 @@ class CheckpointInfo:
     def val_psnr(self) -> float | None:
         v = self.meta.get("val_psnr")
         return float(v) if isinstance(v, int | float) else None
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_checkpoint_info(path: Path) -> CheckpointInfo | None:
@@ -80,7 +77,7 @@ def best_checkpoint(checkpoints: list[CheckpointInfo]) -> CheckpointInfo | None:
 class CheckpointManager:
     """Atomic save, listing, restore and pruning of one run's checkpoints."""
 
-    def __init__(self, directory: str | os.PathLike, checkpoint: Any, keep: int = 3) -> None:
+    def __init__(self, directory: str | os.PathLike, checkpoint: tf.train.Checkpoint, keep: int = 3) -> None:
         self.directory = Path(directory)
         self.checkpoint = checkpoint
         self.keep = max(1, int(keep))
@@ -106,30 +103,16 @@ class CheckpointManager:
         """Write the checkpoint of `step` atomically; on failure nothing changes and FalsrError says why."""
         import tensorflow as tf
 
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = f"step_{int(step):09d}"
         final = self.directory / name
-        tmp = self.directory / f".tmp-{name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         try:
-            tmp.mkdir()
-            self.checkpoint.write(str(tmp / PREFIX))
-            text = json.dumps({"step": int(step), **meta}, indent=2) + "\n"
-            (tmp / META).write_text(text, encoding="utf-8")
-            for f in tmp.iterdir():
-                _fsync_path(f)
-            _fsync_path(tmp)
-            if final.exists():
-                # Same step saved again (a resumed run re-validating): swap the old one out only now.
-                old = self.directory / f".tmp-old-{name}-{os.getpid()}"
-                os.replace(final, old)
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
-            _fsync_path(self.directory)
+            # `.tmp-…`: a folder left by a crash is swept when the manager starts. The same step saved again
+            # (a resumed run re-validating) swaps the old one out only once the new one is complete.
+            with atomic_dir(final, prefix=f".tmp-{name}-") as tmp:
+                self.checkpoint.write(str(tmp / PREFIX))
+                text = json.dumps({"step": int(step), **meta}, indent=2) + "\n"
+                (tmp / META).write_text(text, encoding="utf-8")
         except BaseException as e:
-            shutil.rmtree(tmp, ignore_errors=True)  # also on an interrupt: no hidden half checkpoint left
             if not isinstance(e, OSError | tf.errors.OpError):
                 raise
             previous = self.latest()
@@ -161,20 +144,6 @@ class CheckpointManager:
     def restore(self, info: CheckpointInfo) -> None:
         """Restore everything the checkpoint object tracks (model, optimizer, step)."""
         restore_into(self.checkpoint, info.prefix)
-
-
-def restore_into(checkpoint: Any, prefix: str, partial: bool = False) -> None:
-    """Read a TF checkpoint into `checkpoint`; every object it tracks must be found there."""
-    import tensorflow as tf
-
-    try:
-        status = checkpoint.read(prefix)
-        if partial:
-            status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: truncated data
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise FalsrError(f"cannot restore checkpoint {prefix}: {msg[:300]}") from None
 
 
 def _reason(e: BaseException) -> str:

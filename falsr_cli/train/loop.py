@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from falsr_cli import __version__
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
+from falsr_cli.cost.cost_model import training_bytes
 from falsr_cli.errors import FalsrError
+from falsr_cli.machine import available_memory
+from falsr_cli.models.weights import load_weights
 from falsr_cli.outputs import folder_lock
-from falsr_cli.train.checkpoints import list_checkpoints
+from falsr_cli.reporting import NoBar
+from falsr_cli.space.architecture import Architecture, load_architecture
+from falsr_cli.train.checkpoints import CheckpointManager, list_checkpoints
 from falsr_cli.train.config import TrainConfig, learning_rate
+from falsr_cli.train.pipeline import (
+    PatchSampler,
+    load_luma_set,
+    load_validation_set,
+    make_upscaler,
+    patch_note,
+    validate_model,
+)
 from falsr_cli.train.runs import (
     ARCH,
     CHECKPOINTS,
@@ -34,6 +49,10 @@ from falsr_cli.train.runs import (
     read_run_config,
     run_seconds,
 )
+from falsr_cli.train.tblog import EventLog
+
+if TYPE_CHECKING:
+    import keras
 
 
 def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = None,
@@ -51,23 +70,7 @@ def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = No
         return run.finish()
 
 
-class _NoBar:
-    """Stands in for a progress bar when none is drawn."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def check_resume(out: Path, config: TrainConfig, arch: Any) -> dict[str, Any] | None:
+def check_resume(out: Path, config: TrainConfig, arch: Architecture) -> dict[str, Any] | None:
     """The recorded extras of the run in `out` (None for a new run), after checking it matches `config`."""
     if not (out / CONFIG).exists():
         if config.resume:
@@ -108,11 +111,8 @@ def _auto_precision_of(out: Path, devices: str) -> str:
     return resolve_precision("auto", devices)
 
 
-def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = None) -> None:
+def check_memory(arch: Architecture, batch: int, lr_patch: int, available: int | None = None) -> None:
     """Refuse a batch and patch whose training step cannot fit in memory, saying what it would need."""
-    from falsr_cli.cost.cost_model import training_bytes
-    from falsr_cli.machine import available_memory
-
     need = training_bytes(arch, batch, lr_patch)
     have = available_memory() if available is None else available
     if have is not None and need > have:
@@ -131,12 +131,8 @@ def check_memory(arch: Any, batch: int, lr_patch: int, available: int | None = N
 
 
 def _versions() -> dict[str, str]:
-    import platform
-
     import keras
     import tensorflow as tf
-
-    from falsr_cli import __version__
 
     return {"falsr": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
             "numpy": np.__version__, "python": platform.python_version()}
@@ -150,8 +146,9 @@ def _truncate_metrics(path: Path, step: int) -> list[dict]:
     return kept
 
 
-def save_model_file(model: Any, target: Path) -> None:
-    """`model.save` atomically: Keras insists on the `.keras` name, so write in a temporary folder."""
+def save_model_file(model: keras.Model, target: Path) -> None:
+    """`model.save` atomically: Keras insists on the `.keras` name (atomic_path ends its names in .tmp), so
+    write in a temporary folder."""
     tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
     try:
         tmp = tmpdir / target.name
@@ -165,8 +162,6 @@ class _Run:
     """One invocation of `train` on a run folder."""
 
     def __init__(self, config: TrainConfig) -> None:
-        from falsr_cli.space.architecture import load_architecture
-
         self.config = config.validate()
         if config.precision == "auto":
             config.precision = _auto_precision_of(Path(config.out), config.devices)
@@ -179,15 +174,6 @@ class _Run:
     # ---- setting up -----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        from falsr_cli.train.checkpoints import CheckpointManager
-        from falsr_cli.train.pipeline import (
-            PatchSampler,
-            load_luma_set,
-            load_validation_set,
-            make_upscaler,
-            patch_note,
-        )
-        from falsr_cli.train.tblog import EventLog
         from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism, make_strategy
 
         c = self.config
@@ -259,7 +245,7 @@ class _Run:
         self.t_start = clock = time.perf_counter()
         clock_step = step
         with progress(loss="loss {task.fields[loss]}", psnr="val {task.fields[psnr]}",
-                      rate="{task.fields[rate]} step/s") if progress else _NoBar() as bar:
+                      rate="{task.fields[rate]} step/s") if progress else NoBar() as bar:
             psnr = f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-"
             task = bar.add_task("train", total=c.steps, completed=step, loss="-", psnr=psnr, rate="-")
             for lr_batch, hr_batch in self.sampler.dataset(self.start, c.steps):
@@ -311,8 +297,6 @@ class _Run:
         return losses
 
     def _validate(self, rec: dict[str, Any]) -> list:
-        from falsr_cli.train.pipeline import validate_model
-
         t = time.perf_counter()
         psnr, ssim, images = validate_model(self.trainer.model, self.val, keep_images=self.config.val_images,
                                             upscaler=self.upscaler)
@@ -336,9 +320,7 @@ class _Run:
     # ---- the outputs ----------------------------------------------------------------------------------
 
     def finish(self) -> dict[str, Any]:
-        import tensorflow as tf
-
-        from falsr_cli.train.checkpoints import restore_into
+        from falsr_cli.models.builder import fold_reparam
         from falsr_cli.train.trainer import build_model
 
         c = self.config
@@ -353,15 +335,13 @@ class _Run:
                 final = info
                 break
             try:
-                restore_into(tf.train.Checkpoint(model=model), info.prefix, partial=True)
+                load_weights(model, info.prefix, "the run's architecture")
             except FalsrError as e:
                 self.notes.append(f"{e}; it is passed over")
                 continue
             final = info
             break
         if c.reparam:
-            from falsr_cli.models.builder import fold_reparam
-
             model = fold_reparam(model, self.arch)
         elif c.precision != "float32" or self.trainer.replicas > 1:
             # Ship a plain float32 single-device model (mixed-precision variables are float32 too).

@@ -10,12 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from falsr_cli.data import color
+from falsr_cli.data.metrics import score
+from falsr_cli.data.pairs import load_pairs
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.network import SRNet
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass
@@ -92,8 +98,6 @@ def split_spec(spec: str) -> list[str]:
 def load_luma_set(spec: str, scale: int, data_dir: str | os.PathLike | None = None,
                   download: bool = True) -> LumaSet:
     """Registered sets, folders of HR images (LR by MATLAB bicubic, cached on disk) or LR/HR pair folders."""
-    from falsr_cli.data.pairs import load_pairs
-
     out = LumaSet([], [], [], scale)
     parts = split_spec(spec)
     for part in parts:
@@ -228,8 +232,6 @@ class ValidationSet:
 
 def load_validation_set(spec: str, scale: int, data_dir: str | os.PathLike | None = None,
                         download: bool = True) -> ValidationSet:
-    from falsr_cli.data.pairs import load_pairs
-
     pairs = load_pairs(spec, scale=scale, data_dir=data_dir, download=download)
     if not pairs:
         raise FalsrError(f"val: no images in {spec}")
@@ -237,15 +239,13 @@ def load_validation_set(spec: str, scale: int, data_dir: str | os.PathLike | Non
                          scale)
 
 
-def validate_model(model: Any, val: ValidationSet, keep_images: int = 0, upscaler: Any = None
+def validate_model(model: keras.Model, val: ValidationSet, keep_images: int = 0, upscaler: SRNet | None = None
                    ) -> tuple[float, float, list[tuple[str, np.ndarray]]]:
     """Mean (PSNR, SSIM) of `model` on `val` and the first `keep_images` SR images (uint8 RGB).
 
     Colour and scoring go through the same code as `falsr evaluate` (runtime.upscalers + data.metrics).
     Pass `upscaler` (from `make_upscaler`) to reuse one traced prediction function across validations.
     """
-    from falsr_cli.data.metrics import score
-
     up = upscaler or make_upscaler(model, val.scale)
     psnrs, ssims, kept = [], [], []
     for i, (name, lr, hr) in enumerate(zip(val.names, val.lr, val.hr, strict=True)):
@@ -258,12 +258,8 @@ def validate_model(model: Any, val: ValidationSet, keep_images: int = 0, upscale
     return float(np.mean(psnrs)), float(np.mean(ssims)), kept
 
 
-def make_upscaler(model: Any, scale: int, engine: str = "tf"):
-    """The evaluation path's LumaUpscaler over `model`: TensorFlow (one trace for every image size) or
-    XNNPACK (converted once; see models/engine.py)."""
-    from falsr_cli.models.engine import luma_function
-    from falsr_cli.models.network import LumaUpscaler
-
-    name = getattr(model, "name", "model")
-    fn, _ = luma_function(model, engine, name=name, cache=False)
-    return LumaUpscaler(fn, scale=scale, name=name)
+def make_upscaler(model: keras.Model, scale: int, engine: str = "tf") -> SRNet:
+    """The evaluation path's SRNet over `model`: TensorFlow (one trace for every image size) or XNNPACK
+    (converted once; see models/engine.py)."""
+    return SRNet.from_keras(model, name=getattr(model, "name", "model"), scale=scale, engine=engine,
+                            cache=False)

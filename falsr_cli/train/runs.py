@@ -14,11 +14,20 @@ Layout of `--out`:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from falsr_cli.errors import FalsrError
+from falsr_cli.models.weights import load_weights
+from falsr_cli.space.architecture import load_architecture
+from falsr_cli.train.checkpoints import (
+    CheckpointInfo,
+    best_checkpoint,
+    list_checkpoints,
+    read_checkpoint_info,
+)
 from falsr_cli.train.config import TrainConfig
 
 CONFIG = "config.json"
@@ -48,8 +57,6 @@ def find_run_dir(path: str | os.PathLike) -> Path | None:
 
 def read_run_config(run: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]]:
     """The run's TrainConfig and its recorded extras (arch hash, data fingerprint, …)."""
-    import json
-
     path = Path(run) / CONFIG
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -67,14 +74,7 @@ def read_run_config(run: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]
 def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
     """(Architecture, keras.Model) from a run folder (best checkpoint, else last, else model.keras),
     a checkpoint folder or file in it, or a `.keras` / `.weights.h5` file in it."""
-    from falsr_cli.space.architecture import load_architecture
-    from falsr_cli.train.checkpoints import (
-        CheckpointInfo,
-        best_checkpoint,
-        list_checkpoints,
-        read_checkpoint_info,
-        restore_into,
-    )
+    from falsr_cli.models.builder import fold_reparam
     from falsr_cli.train.trainer import build_model
 
     p = Path(path)
@@ -86,8 +86,6 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
     arch = load_architecture(str(run / ARCH))
     name = p.name
     if p.is_file() and (name.endswith(".keras") or name.endswith(".weights.h5")):
-        from falsr_cli.models.weights import load_weights
-
         model = build_model(arch, "float32")
         load_weights(model, str(p), f"the architecture of {run}")
         return arch, model
@@ -116,18 +114,10 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, Any]:
         prefix = str(p.parent / base)
         if not Path(prefix + ".index").is_file():
             raise FalsrError(f"{p}: not a checkpoint (no {prefix}.index)")
-    restore_into(_model_checkpoint(model), prefix, partial=True)
+    load_weights(model, prefix, f"the architecture of {run}")
     if reparam:
-        from falsr_cli.models.builder import fold_reparam
-
         model = fold_reparam(model, arch)
     return arch, model
-
-
-def _model_checkpoint(model: Any) -> Any:
-    import tensorflow as tf
-
-    return tf.train.Checkpoint(model=model)
 
 
 # ---- the end-of-run summary -------------------------------------------------------------------------

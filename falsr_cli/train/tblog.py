@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,8 +57,6 @@ class EventLog:
 
 def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), …]} from the event files in `logdir` (for tests and quick looks)."""
-    from pathlib import Path
-
     import tensorflow as tf
 
     out: dict[str, list[tuple[int, float]]] = {}

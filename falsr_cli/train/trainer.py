@@ -14,6 +14,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from falsr_cli import machine
+from falsr_cli.cost.cost_model import mult_adds
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture
 from falsr_cli.train.config import TrainConfig, auto_precision
@@ -60,14 +62,12 @@ def resolve_precision(precision: str, devices: str = "auto") -> str:
     """`auto` → the precision `auto_precision` picks for the devices the run trains on; others unchanged."""
     if precision != "auto":
         return precision
-    from falsr_cli.machine import cpu_flags
-
     on_gpu = devices in ("", "auto") or "gpu" in devices.lower()
     gpus = tf.config.list_physical_devices("GPU") if on_gpu else []
     # (0, 0) where the runtime does not say (e.g. ROCm): counted as no tensor cores.
     caps = [tuple(tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0))
             for g in gpus]
-    return auto_precision(cpu_flags(), caps)
+    return auto_precision(machine.cpu_flags(), caps)  # machine.: tests stand in for the CPU
 
 
 @keras.saving.register_keras_serializable(package="falsr")
@@ -217,8 +217,6 @@ class Trainer:
     def flops_per_step(self) -> float:
         """Floating-point operations of one step, approximately: forward + backward ≈ 3 × forward, and a
         mult-add is 2 FLOPs."""
-        from falsr_cli.cost.cost_model import mult_adds
-
         macs = mult_adds(self.arch, lr_hw=(self.lr_patch, self.lr_patch))
         return 3.0 * 2.0 * macs * self.batch
 
