@@ -77,6 +77,57 @@ def _run_upscale_once(photo: Path, model: str, engine: str, out: Path, extra: tu
             "photo_seconds": done["seconds"] - done["load_seconds"], "tile": done["tile"]}
 
 
+# A plain untiled TensorFlow run of a FALSR .pb on one photo, as a user writes it: the authors' evaluation
+# flow in TF2 (PIL's full-range YCbCr, PIL's bicubic for the chroma, one Session.run, a PNG).
+PLAIN_TF = """
+import sys
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+pb, photo, out = sys.argv[1:4]
+ycc = Image.open(photo).convert("YCbCr")
+w, h = ycc.size
+y = np.asarray(ycc, np.float32)[None, :, :, :1] / 255.0
+pbpr = np.asarray(ycc.resize((2 * w, 2 * h), Image.BICUBIC), np.float32)[None, :, :, 1:] / 255.0 - 0.5
+graph_def = tf.compat.v1.GraphDef()
+graph_def.ParseFromString(open(pb, "rb").read())
+with tf.Graph().as_default() as g:
+    tf.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=g) as s:
+        sr = s.run("test_sr_evaluator_i1_b0_g/target:0",
+                   {"input_image_evaluate_y:0": y, "input_image_evaluate_pbpr:0": pbpr})
+Image.fromarray(np.clip(np.round(sr[0] * 255), 0, 255).astype(np.uint8)).save(out)
+"""
+
+
+def process_seconds(cmd: list[str], repeats: int) -> float:
+    """The fastest wall time of `repeats` fresh processes of `cmd`, whole: start-up, imports, model, photo."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            raise SystemExit(f"{cmd[:3]} failed ({p.returncode}): {p.stderr[-800:]}")
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def command_row(name: str, photo: Path, tmp: Path, repeats: int) -> dict:
+    """`falsr upscale` (the default --engine auto) against the plain TensorFlow script, both as commands."""
+    from falsr_cli.models.engine import faster_cpu_engine
+    from falsr_cli.runtime.zoo import resolve_model_spec
+
+    pb = resolve_model_spec(name)
+    falsr = [sys.executable, "-m", "falsr_cli", "upscale", str(photo), "--model", pb, "--out",
+             str(tmp / "o-command"), "--overwrite"]
+    first = process_seconds(falsr, 1)  # a .pb's first run with XNNPACK converts it (cached for the next)
+    plain = process_seconds([sys.executable, "-c", PLAIN_TF, pb, str(photo), str(tmp / "plain.png")], repeats)
+    steady = process_seconds(falsr, repeats)
+    return {"plain_tf_script_s": plain, "falsr_upscale_first_s": first, "falsr_upscale_s": steady,
+            "falsr_upscale_vs_plain": steady / plain, "engine_choice": faster_cpu_engine()}
+
+
 def conv_ceiling(threads: int) -> float:
     """GFLOP/s of one 3×3, 64→64 convolution (+ bias, ReLU) at 240×240 in XNNPACK: what the runtime gives
     the most regular layer of these networks here."""
@@ -124,6 +175,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000x750")
     ap.add_argument("--big", default="4000x3000:FALSR-A", help="SIZE:MODEL,… upscaled only (no baseline)")
     ap.add_argument("--out", default="runs/inference_speed")
+    ap.add_argument("--command-only", action="store_true",
+                    help="only `falsr upscale` against the plain TensorFlow script, whole commands")
     ap.add_argument("--repeats", type=int, default=3,
                     help="upscale runs per figure on the --sizes photos, the fastest kept (run-to-run spread "
                          "of a fresh process is about 10%%)")
@@ -146,6 +199,17 @@ def main() -> None:
         # The fresh `falsr upscale` processes run first, while this process holds no model (its own
         # TensorFlow and XNNPACK thread pools stay idle then).
         row: dict = {"model": name, "size": [w, h]}
+        if full:
+            row.update(command_row(name, photo, tmp, args.repeats))
+            choice = row["engine_choice"]
+            print(f"{name} {w}x{h}: falsr upscale {row['falsr_upscale_s']:.2f} s (first run "
+                  f"{row['falsr_upscale_first_s']:.2f} s), plain TensorFlow script "
+                  f"{row['plain_tf_script_s']:.2f} s: {row['falsr_upscale_vs_plain']:.2f}x; auto chose "
+                  f"{choice['choice']} (tf {choice['tf_ms']:.0f} ms, xnnpack {choice['xnnpack_ms']:.0f} "
+                  "ms for FALSR-B at 240x240)", flush=True)
+        if args.command_only:
+            report["rows"].append(row)
+            continue
         for engine in ENGINES:
             r = run_upscale(photo, name, engine, tmp / f"o-{engine}", repeats=args.repeats if full else 1)
             row[f"upscale_{engine}_s"], row[f"upscale_{engine}_rss_gb"] = r["seconds"], r["peak_rss_gb"]
@@ -214,6 +278,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     (out / "inference_speed.json").write_text(json.dumps(report, indent=2) + "\n")
 
+    if args.command_only:
+        return
     print(f"\n{describe()['cpu']}, {threads} threads (ratios: baseline time / time)")
     for r in report["rows"]:
         w, h = r["size"]

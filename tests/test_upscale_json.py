@@ -23,3 +23,26 @@ def test_upscale_json_lists_written_and_failed(tmp_path):
     assert doc["written"] == [str(tmp_path / "out" / "a_x2.png")]
     assert [f[0] for f in doc["failed"]] == [str(bad)]
     assert Image.open(doc["written"][0]).size == (48, 40)
+
+
+def test_upscale_json_says_what_auto_chose_and_from_which_timings(tmp_path, monkeypatch):
+    from falsr_cli.models import engine as E
+
+    known = {"choice": "xnnpack", "tf_ms": 120.0, "xnnpack_ms": 118.0, "cpu": "test", "threads": 1}
+    monkeypatch.setattr(E, "faster_cpu_engine", lambda data_dir=None: known)
+    monkeypatch.setattr("falsr_cli.runtime.upscale.faster_cpu_engine", lambda data_dir=None: known)
+    monkeypatch.setenv("FALSR_DATA", str(tmp_path / "data"))  # the conversion's cache
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(photo)
+    pb = tmp_path / "tiny.pb"
+    arch = "x2-f32:conv_f16_k3_b1_noskip:1"
+    assert CliRunner().invoke(main, ["export", arch, "--weights", "random", "--format", "pb",
+                                     "--out", str(pb)]).exit_code == 0
+    for engine, choice in (("auto", known), ("tf", None)):
+        report = tmp_path / f"{engine}.json"
+        res = CliRunner().invoke(main, ["upscale", str(photo), "-m", str(pb), "--engine", engine, "-o",
+                                        str(tmp_path / engine), "--json", str(report)])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(report.read_text())
+        assert doc["engine_choice"] == choice
+        assert doc["engine"] == (known["choice"] if engine == "auto" else "tf")

@@ -7,9 +7,10 @@ converts the Keras luma model once — cached by the content hash of its archite
 `<data dir>/cache/tflite/` — and keeps up to four interpreters allocated for the input shapes it last saw
 (the tiles of a photo share one shape, runtime.tiling; Set5's five images need five); a fifth shape
 resizes the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
-library) and, on a CPU, XNNPACK only where it ran FALSR-B in under XNNPACK_MARGIN of TensorFlow's time on
+library) and, on a CPU, XNNPACK unless TensorFlow ran FALSR-B in under TF_MARGIN of XNNPACK's time on
 this machine (measured once, cached): the processors falsr runs on differ (oneDNN's AVX-512 kernels
-against XNNPACK's).
+against XNNPACK's), and where they tie XNNPACK wins the command: a .pb converted once opens again from
+its conversion (keyed by the file's bytes) without importing TensorFlow, 1.5–2 s of every run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +36,29 @@ if TYPE_CHECKING:
     import keras
 
 ENGINES = ("auto", "tf", "xnnpack")
-XNNPACK_MARGIN = 0.9  # `auto` takes XNNPACK where it runs FALSR-B in under 90 % of TensorFlow's time
+TF_MARGIN = 0.9  # `auto` takes TensorFlow only where it runs FALSR-B in under 90 % of XNNPACK's time
+# Device nodes a GPU TensorFlow needs (NVIDIA, ROCm, WSL2): without one no GPU can be visible.
+GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")
 
 
 def gpu_visible() -> bool:
+    if not any(any(Path("/dev").glob(pattern)) for pattern in GPU_DEVICE_NODES):
+        return False  # and TensorFlow's import (1.5–2 s) is spared
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def tensorflow_version() -> str:
+    """TensorFlow's version, from its package metadata (importing it costs 1.5–2 s)."""
+    for dist in ("tensorflow", "tensorflow-cpu", "tf-nightly"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    import tensorflow as tf
+
+    return tf.__version__
 
 
 def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> str:
@@ -58,9 +76,9 @@ def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> st
 def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Which engine runs FALSR-B (240×240 LR, all cores) faster on this machine: measured once, cached under
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
-    import tensorflow as tf
-
-    path = resolve_data_dir(data_dir) / "cache" / f"engine-{machine_id(tf.__version__)}.json"
+    # keyed by the rule too: a choice made under the earlier rule (TensorFlow on a tie) is measured again
+    key = machine_id(tensorflow_version(), "tie-xnnpack")
+    path = resolve_data_dir(data_dir) / "cache" / f"engine-{key}.json"
     if path.is_file():
         try:
             known = atomic.read_json(path)
@@ -71,9 +89,9 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
     ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=3, warmup=1)["median_ms"]
           for e in ("tf", "xnnpack")}
-    # TensorFlow unless XNNPACK is clearly faster: the two tie within noise on AVX-512 here (121 vs 118 ms),
-    # and XNNPACK costs a conversion per model.
-    choice = "xnnpack" if ms["xnnpack"] < XNNPACK_MARGIN * ms["tf"] else "tf"
+    # XNNPACK unless TensorFlow is clearly faster: the two tie within noise on AVX-512 (121 vs 118 ms), and
+    # then XNNPACK's command is shorter by TensorFlow's import once a model's conversion is cached.
+    choice = "tf" if ms["tf"] < TF_MARGIN * ms["xnnpack"] else "xnnpack"
     known = {"choice": choice, "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
              "cpu": cpu_model(),
              "threads": usable_cores(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
@@ -132,6 +150,44 @@ def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = 
     except OSError:
         pass  # a read-only data folder: convert again next time
     return content
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """A content hash of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:24]
+
+
+def graph_conversion(digest: str, data_dir: str | os.PathLike | None = None) -> tuple[bytes, dict] | None:
+    """(luma .tflite, {arch, scale}) of a .pb whose bytes hash to `digest`, converted and checked before
+    (remember_graph_conversion); None when there is no whole entry."""
+    key = f"pb-{digest}"
+    content = _read_entry(cache_dir(data_dir) / f"{key}.tflite", key)
+    if content is None:
+        return None
+    try:
+        meta = atomic.read_json(cache_dir(data_dir) / f"{key}.json")
+    except (FalsrError, OSError):
+        return None
+    if not isinstance(meta, dict) or meta.get("key") != key or not isinstance(meta.get("scale"), int):
+        return None
+    return content, meta
+
+
+def remember_graph_conversion(digest: str, content: bytes, arch_text: str | None, scale: int,
+                              data_dir: str | os.PathLike | None = None) -> None:
+    """Keep a .pb's luma conversion under the hash of the file's bytes (its import was checked against
+    the graph), so that the same file opens again without TensorFlow."""
+    key = f"pb-{digest}"
+    try:
+        atomic.write_bytes(cache_dir(data_dir) / f"{key}.tflite", _entry(key, content))
+        atomic.write_json(cache_dir(data_dir) / f"{key}.json",
+                          {"key": key, "arch": arch_text, "scale": scale})
+    except OSError:
+        pass  # a read-only data folder: import the graph again next time
 
 
 def keras_luma_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:

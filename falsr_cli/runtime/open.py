@@ -19,11 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.engine import ENGINES, resolve_engine
+from falsr_cli.machine import usable_cores
+from falsr_cli.models.engine import (
+    ENGINES,
+    cached_tflite,
+    file_digest,
+    graph_conversion,
+    remember_graph_conversion,
+    resolve_engine,
+)
 from falsr_cli.models.graphdef import check_ops, read_graph_def
 from falsr_cli.models.network import SRNet
 from falsr_cli.models.pb_import import model_from_graph_def
 from falsr_cli.models.probe import check_imported_graph
+from falsr_cli.models.tflite import TFLiteModel
 from falsr_cli.models.weights import load_weights
 from falsr_cli.paths import DEFAULT_MODEL
 from falsr_cli.reporting import ByteReport
@@ -79,9 +88,18 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     used = "keras" if engine == "keras" else resolve_engine(engine)
     if suffix == ".pb" and not weights and used == "tf":
         return _same_scale(SRNet.from_graph(path), scale)
+    digest = file_digest(path) if suffix == ".pb" and not weights and used == "xnnpack" else None
+    if digest and (known := graph_conversion(digest)):
+        content, meta = known
+        arch = load_architecture(meta["arch"]) if meta.get("arch") else None
+        runner = TFLiteModel(content, threads or usable_cores(), path.stem)
+        return _same_scale(SRNet(path.stem, meta["scale"], luma=runner, arch=arch, runtime="tflite",
+                                 source=f"{path} (its XNNPACK conversion, cached)"), scale)
     arch, model, name, source = _keras_network(spec, weights)
     net = SRNet.from_keras(model, arch, name, engine="tf" if used == "keras" else used, threads=threads,
                            source=source)
+    if digest:
+        remember_graph_conversion(digest, cached_tflite(model), arch.to_text(), net.scale)
     return _same_scale(net, scale)
 
 

@@ -27,7 +27,7 @@ from falsr_cli.data import color
 from falsr_cli.data.images import is_falsr_image, list_images
 from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.engine import resolve_engine
+from falsr_cli.models.engine import faster_cpu_engine, gpu_visible, resolve_engine
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
 from falsr_cli.reporting import BarFactory, bar
@@ -250,6 +250,10 @@ def upscale_files(
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
     used = "tf" if isinstance(model, SRNet) or model == "bicubic" else resolve_engine(engine)
+    # --engine auto's choice on a CPU, with the two timings it was made from (measured once per machine)
+    auto_on_cpu = (engine == "auto" and not isinstance(model, SRNet) and model != "bicubic"
+                   and not gpu_visible())
+    choice = faster_cpu_engine() if auto_on_cpu else None
     sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=used, threads=threads)
     if sr.runtime == "tflite":
         used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
@@ -337,6 +341,7 @@ def upscale_files(
         "tile_pad": pad,
         "memory": memory,
         "engine": used,
+        "engine_choice": choice,
         "load_seconds": load_seconds,
         "written": written,
         "skipped": skipped,
