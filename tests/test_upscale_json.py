@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -46,3 +47,12 @@ def test_upscale_json_says_what_auto_chose_and_from_which_timings(tmp_path, monk
         doc = json.loads(report.read_text())
         assert doc["engine_choice"] == choice
         assert doc["engine"] == (known["choice"] if engine == "auto" else "tf")
+
+
+def test_upscale_json_dash_prints_instead_of_writing_a_file_named_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.zeros((8, 10, 3), np.uint8)).save(tmp_path / "a.png")
+    res = CliRunner().invoke(main, ["upscale", "a.png", "-m", "bicubic", "-o", "out", "--json", "-"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["written"] == [str(Path("out") / "a_x2.png")]
+    assert not (tmp_path / "-").exists()

@@ -119,7 +119,8 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, ta
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG/WebP quality.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write what was written, skipped and failed to this JSON file.")
+              help="Also write what was written, skipped and failed to this JSON file; '-' prints it "
+                   "instead of the summary line.")
 @click.option("--engine", type=click.Choice(["auto", "tf", "xnnpack"]), default="auto", show_default=True,
               help="Run the network in TensorFlow or XNNPACK; auto: the faster on this machine (GPU: tf).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="XNNPACK threads [all cores].")
@@ -148,6 +149,10 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
         budget = parse_bytes(memory, "--memory")
     except FalsrError as e:
         raise click.BadParameter(str(e).split(": ", 1)[1], param_hint="--memory") from None
+    if json_path == "-":
+        json_path, to_stdout = None, True
+    else:
+        to_stdout = False
     if json_path:  # before any work: never one of the photos, the model or a file that is not falsr's
         read = [*collect_inputs(inputs)[0], *(p for p in (model, weights) if p and os.path.exists(p))]
         claim_output(json_path, overwrite=overwrite, inputs=read, flag="--json", others={"--out": out},
@@ -166,6 +171,13 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
         _echo_err(f"error: {message}")
     for _path, message in result["skipped"]:
         _echo_err(f"skipped: {message}")
+    if to_stdout:
+        import json
+
+        from falsr_cli.runtime.evaluate import jsonable
+
+        click.echo(json.dumps(jsonable(result), indent=2))
+        sys.exit(1 if result["failed"] else 0)
     console.print(f"{len(result['written'])} written, {len(result['skipped'])} skipped, "
                   f"{len(result['failed'])} failed in {result['seconds']:.1f} s (model {result['model']}, "
                   f"x{result['scale']}, tile {result['tile']}, pad {result['tile_pad']}, engine "
