@@ -23,14 +23,15 @@ os.umask(_UMASK)
 
 
 @contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, suffix: str = "", tail: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is renamed onto `target`.
 
-    `suffix` keeps the extension for writers that look at it (e.g. PIL, Keras `.weights.h5`).
+    `suffix` keeps the extension for writers that look at it (e.g. PIL, Keras `.weights.h5`); `tail` ends
+    the name (`.tmp`; a writer that insists on its extension as the very end, as Keras's `.keras`, gets it).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + tail, dir=target.parent)
     os.close(fd)
     # mkstemp makes 0600 files; give the result the permissions a plain open() would.
     os.chmod(tmp, 0o666 & ~_UMASK)

@@ -152,15 +152,6 @@ def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = 
     return content
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """A content hash of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:24]
-
-
 def graph_conversion(digest: str, data_dir: str | os.PathLike | None = None) -> tuple[bytes, dict] | None:
     """(luma .tflite, {arch, scale}) of a .pb whose bytes hash to `digest`, converted and checked before
     (remember_graph_conversion); None when there is no whole entry."""

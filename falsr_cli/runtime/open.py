@@ -18,12 +18,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from falsr_cli.atomic import sha256_file
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import usable_cores
 from falsr_cli.models.engine import (
     ENGINES,
     cached_tflite,
-    file_digest,
     graph_conversion,
     remember_graph_conversion,
     resolve_engine,
@@ -88,7 +88,7 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     used = "keras" if engine == "keras" else resolve_engine(engine)
     if suffix == ".pb" and not weights and used == "tf":
         return _same_scale(SRNet.from_graph(path), scale)
-    digest = file_digest(path) if suffix == ".pb" and not weights and used == "xnnpack" else None
+    digest = sha256_file(path)[:24] if suffix == ".pb" and not weights and used == "xnnpack" else None
     if digest and (known := graph_conversion(digest)):
         content, meta = known
         arch = load_architecture(meta["arch"]) if meta.get("arch") else None

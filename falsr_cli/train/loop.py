@@ -8,10 +8,7 @@ Records logged after that checkpoint by the interrupted process are dropped and 
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from falsr_cli import __version__
-from falsr_cli.atomic import append_jsonl, read_jsonl, write_json, write_text
+from falsr_cli.atomic import append_jsonl, atomic_path, read_jsonl, write_json, write_text
 from falsr_cli.cost.cost_model import training_bytes
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import available_memory
@@ -147,15 +144,9 @@ def _truncate_metrics(path: Path, step: int) -> list[dict]:
 
 
 def save_model_file(model: keras.Model, target: Path) -> None:
-    """`model.save` atomically: Keras insists on the `.keras` name (atomic_path ends its names in .tmp), so
-    write in a temporary folder."""
-    tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
-    try:
-        tmp = tmpdir / target.name
+    """`model.save` atomically (Keras insists that the name end in `.keras`)."""
+    with atomic_path(target, tail=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 class _Run:
