@@ -113,8 +113,10 @@ def process_seconds(cmd: list[str], repeats: int) -> float:
     return best
 
 
-def command_row(name: str, photo: Path, tmp: Path, repeats: int) -> dict:
-    """`falsr upscale` (the default --engine auto) against the plain TensorFlow script, both as commands."""
+def command_row(name: str, photo: Path, tmp: Path, repeats: int,
+                variants: dict[str, list[str]] | None = None) -> dict:
+    """`falsr upscale` (its defaults: --engine auto, --memory auto) against the plain TensorFlow script,
+    both as commands; each of `variants` (label → extra upscale options) timed the same way beside them."""
     from falsr_cli.models.engine import faster_cpu_engine
     from falsr_cli.runtime.zoo import resolve_model_spec
 
@@ -124,8 +126,14 @@ def command_row(name: str, photo: Path, tmp: Path, repeats: int) -> dict:
     first = process_seconds(falsr, 1)  # a .pb's first run with XNNPACK converts it (cached for the next)
     plain = process_seconds([sys.executable, "-c", PLAIN_TF, pb, str(photo), str(tmp / "plain.png")], repeats)
     steady = process_seconds(falsr, repeats)
-    return {"plain_tf_script_s": plain, "falsr_upscale_first_s": first, "falsr_upscale_s": steady,
-            "falsr_upscale_vs_plain": steady / plain, "engine_choice": faster_cpu_engine()}
+    row = {"plain_tf_script_s": plain, "falsr_upscale_first_s": first, "falsr_upscale_s": steady,
+           "falsr_upscale_vs_plain": steady / plain, "engine_choice": faster_cpu_engine()}
+    if variants:
+        row["variants"] = {}
+    for label, extra in (variants or {}).items():
+        s = process_seconds([*falsr, *extra], repeats)
+        row["variants"][label] = {"options": extra, "seconds": s, "vs_plain": s / plain}
+    return row
 
 
 def conv_ceiling(threads: int) -> float:
@@ -177,6 +185,9 @@ def main() -> None:
     ap.add_argument("--out", default="runs/inference_speed")
     ap.add_argument("--command-only", action="store_true",
                     help="only `falsr upscale` against the plain TensorFlow script, whole commands")
+    ap.add_argument("--variants", default="",
+                    help="with --command-only: LABEL=OPTIONS;… more `falsr upscale` runs timed beside the "
+                         "default one, e.g. 'memory1G=--memory 1G;tf=--engine tf'")
     ap.add_argument("--repeats", type=int, default=3,
                     help="upscale runs per figure on the --sizes photos, the fastest kept (run-to-run spread "
                          "of a fresh process is about 10%%)")
@@ -200,13 +211,18 @@ def main() -> None:
         # TensorFlow and XNNPACK thread pools stay idle then).
         row: dict = {"model": name, "size": [w, h]}
         if full:
-            row.update(command_row(name, photo, tmp, args.repeats))
+            variants = {label: extra.split() for item in filter(None, args.variants.split(";"))
+                        for label, _, extra in [item.partition("=")]}
+            row.update(command_row(name, photo, tmp, args.repeats, variants))
             choice = row["engine_choice"]
             print(f"{name} {w}x{h}: falsr upscale {row['falsr_upscale_s']:.2f} s (first run "
                   f"{row['falsr_upscale_first_s']:.2f} s), plain TensorFlow script "
                   f"{row['plain_tf_script_s']:.2f} s: {row['falsr_upscale_vs_plain']:.2f}x; auto chose "
                   f"{choice['choice']} (tf {choice['tf_ms']:.0f} ms, xnnpack {choice['xnnpack_ms']:.0f} "
                   "ms for FALSR-B at 240x240)", flush=True)
+            for label, v in row.get("variants", {}).items():
+                print(f"   {label} ({' '.join(v['options'])}): {v['seconds']:.2f} s, {v['vs_plain']:.2f}x",
+                      flush=True)
         if args.command_only:
             report["rows"].append(row)
             continue
