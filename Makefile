@@ -54,7 +54,15 @@ MIRROR_BENCH := $(wildcard $(FALSR_SHARED)/datasets/benchmark)
 .PHONY: pretrained pretrained-data
 
 # The shipped models: the published architectures and their residual variants.
-pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res pretrained-C-res
+pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res pretrained-C-res \
+  pretrained-default-y
+
+# The default model's float32 luma .tflite beside its .pb (its sha256 inside): `falsr upscale` opens the .pb
+# in XNNPACK from it, without TensorFlow, on its very first run too (the others convert once, then cache).
+DEFAULT_PB := pretrained_model/t291-FALSR-B-res.pb
+.PHONY: pretrained-default-y
+pretrained-default-y: install
+	$(BIN)/falsr export $(DEFAULT_PB) --format tflite --interface y --out $(DEFAULT_PB:.pb=.y.tflite)
 
 pretrained-data: install
 	for d in T91 BSDS200; do $(BIN)/falsr dataset download $$d $(if $(MIRROR_TRAIN),--mirror $(MIRROR_TRAIN)); done

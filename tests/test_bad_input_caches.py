@@ -82,3 +82,41 @@ def test_a_latency_profile_of_another_key_is_not_used(tmp_path, monkeypatch):
         path.write_text(json.dumps({**built, **other}))  # another profile's file under this one's name
         profile, _ = M.load_profile("tf", 1, (16, 16), data_dir=tmp_path)
         assert profile == built and json.loads(path.read_text()) == built
+
+
+def test_the_machines_cache_is_never_the_folder_a_command_runs_in(tmp_path, monkeypatch):
+    """Engine choice and XNNPACK conversions go to FALSR_CACHE / XDG / ~/.cache, or a chosen data folder."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from falsr_cli.cli import main
+    from falsr_cli.paths import cache_dir
+
+    for var in ("FALSR_DATA", "FALSR_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "falsr"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "falsr"
+    assert cache_dir(tmp_path / "d") == tmp_path / "d" / "cache"  # --data-dir
+    monkeypatch.setenv("FALSR_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.setenv("FALSR_DATA", str(tmp_path / "data"))
+    assert cache_dir() == tmp_path / "data" / "cache"
+    monkeypatch.delenv("FALSR_DATA")
+
+    # `falsr upscale` in a folder of photos leaves nothing there but its output folder.
+    work = tmp_path / "photos"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), np.uint8)).save("p.png")
+    arch = "x2-f16:conv_f16_k3_b1_noskip,conv_f16_k3_b1_noskip:011"
+    r = CliRunner().invoke(main, ["export", arch, "--weights", "random", "--format", "pb", "--out",
+                                  str(tmp_path / "m.pb")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["upscale", "p.png", "--model", str(tmp_path / "m.pb"), "--engine", "xnnpack",
+                                  "--out", "big"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in Path(".").iterdir()) == ["big", "p.png"]
+    assert list((tmp_path / "c" / "tflite").glob("pb-*.tflite"))

@@ -105,3 +105,32 @@ def test_a_converted_graph_opens_again_without_tensorflow(tmp_path: Path, monkey
         entry.write_bytes(entry.read_bytes()[:-100])
     assert "imported graph" in _open_in_fresh_process(pb, data)["source"]
     assert "cached" in _open_in_fresh_process(pb, data)["source"]
+
+
+def test_a_graphs_float_y_export_beside_it_is_its_conversion(tmp_path: Path, monkeypatch) -> None:
+    """`<stem>.y.tflite` exported from this very .pb (its sha256 in the file's description) opens the .pb
+    in XNNPACK on the first run, without TensorFlow; one from another .pb, or quantized, does not."""
+    from click.testing import CliRunner
+
+    from falsr_cli.cli import main
+    from falsr_cli.runtime.open import open_model
+
+    pb, other = tmp_path / "tiny.pb", tmp_path / "other.pb"
+    for out in (pb, other):
+        r = CliRunner().invoke(main, ["export", ARCH, "--weights", "random", "--format", "pb", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+    sibling = tmp_path / "tiny.y.tflite"
+    r = CliRunner().invoke(main, ["export", str(pb), "--format", "tflite", "--interface", "y", "--out",
+                                  str(sibling), "--val", "none"])
+    assert r.exit_code == 0, r.output
+    first = _open_in_fresh_process(pb, tmp_path / "data")
+    assert not first["tf"] and f"exported: {sibling}" in first["source"] and first["arch"] == ARCH
+    monkeypatch.setenv("FALSR_DATA", str(tmp_path / "data"))
+    lr = np.random.default_rng(2).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    graph = open_model(pb, engine="tf")
+    assert np.abs(open_model(pb, engine="xnnpack").upscale(lr).astype(int)
+                  - graph.upscale(lr).astype(int)).max() <= 1
+
+    # Another graph's export under its name is not taken for its conversion.
+    (tmp_path / "other.y.tflite").write_bytes(sibling.read_bytes())
+    assert "imported graph" in _open_in_fresh_process(other, tmp_path / "data")["source"]

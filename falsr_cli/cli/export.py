@@ -82,10 +82,15 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, ta
     run = find_run_dir(Path(model)) if os.path.exists(model) else None
     with folder_lock(run, "export", reading=True) if run is not None else contextlib.nullcontext():
         net = open_model(model, weights, engine="keras")
+    from falsr_cli.atomic import sha256_file
+    from falsr_cli.runtime.zoo import resolve_model_spec
+
+    source_file = Path(resolve_model_spec(model, data_dir))
     report = export_model(net.keras, out, fmt, interface=interface, quantize=quantize, arch=net.arch,
                           source=net.source, val=None if val.lower() == "none" else val,
                           data_dir=data_dir, log=_echo_err, overwrite=overwrite, inputs=inputs,
-                          target=target, input_size=size)
+                          target=target, input_size=size,
+                          source_sha256=sha256_file(source_file) if source_file.is_file() else "")
     if as_json:
         import json
 

@@ -40,7 +40,7 @@ from falsr_cli.data.pairs import load_pairs
 from falsr_cli.data.samples import sample_hr_images
 from falsr_cli.errors import FalsrError
 from falsr_cli.export.graphs import depth_to_space_as_conv_transpose, graph_ops, tf1_compatible, tf1_problems
-from falsr_cli.export.metadata import METADATA_NAME, describe, to_json
+from falsr_cli.export.metadata import describe, to_json
 from falsr_cli.export.targets import Target, get_target
 from falsr_cli.models.graphdef import (
     INPUT_PBPR,
@@ -56,6 +56,7 @@ from falsr_cli.models.graphdef import (
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.models.probe import FLOAT_TOLERANCE, QUANT_TOLERANCE, probe_scale, verify_inputs
 from falsr_cli.models.tflite import (
+    METADATA_NAME,
     make_interpreter,
     tflite_bytes,
     tflite_metadata,
@@ -475,6 +476,7 @@ def export_model(
     flag: str = "--out",
     target: str = "",
     input_size: tuple[int, int] | None = None,
+    source_sha256: str = "",
 ) -> ExportReport:
     """Export `luma_model` ((N,h,w,1) LR luma → HR luma) to `out`; verify, write atomically, report.
 
@@ -483,7 +485,8 @@ def export_model(
     `out` (or its report `<out>.json`) is replaced only with `overwrite`, and only when it is a previous
     export of the same kind; `inputs` (what the model was read from) are never written over. `target`
     (targets.TARGETS) checks the file's ops against what that runtime takes, and rewrites depth-to-space
-    for one without it; `input_size` (LR height, width) fixes the input shapes (batch 1).
+    for one without it; `input_size` (LR height, width) fixes the input shapes (batch 1). `source_sha256`
+    (of the file the model was read from) goes into the file's description.
     """
     start = time.perf_counter()
     out = Path(out)
@@ -508,7 +511,7 @@ def export_model(
     names_out = [tr.output_name if signature_names else f"{tr.pb_output}:0"]
     description = describe(interface, scale, names_in, names_out, input_size=input_size,
                            architecture=arch.to_text() if arch is not None else "", target=target,
-                           quantize=quantize)
+                           quantize=quantize, source_sha256=source_sha256)
     samples = calibration_inputs(interface, scale, input_size) if quantize != "none" else []
 
     def calibration() -> Iterator[dict[str, np.ndarray]]:

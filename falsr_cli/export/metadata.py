@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 from falsr_cli import __version__
 
-METADATA_NAME = "falsr"  # the TFLite metadata entry, and the SavedModel asset `assets/falsr.json`
-
 COLOR = (
     "full-range YPbPr (ITU-R BT.601 matrix, as skimage.color.rgb2ypbpr): Y = (0.299 R + 0.587 G + 0.114 B)"
     " / 255; Pb = (-0.168736 R - 0.331264 G + 0.5 B) / 255, Pr = (0.5 R - 0.418688 G - 0.081312 B) / 255 of"
@@ -26,7 +24,7 @@ RGB_STAGE = (
 
 def describe(interface: str, scale: int, inputs: Sequence[str], outputs: Sequence[str], *,
              input_size: tuple[int, int] | None = None, architecture: str = "", target: str = "",
-             quantize: str = "none") -> dict[str, str]:
+             quantize: str = "none", source_sha256: str = "") -> dict[str, str]:
     """The description of one export as flat string pairs (ONNX metadata takes strings only)."""
     s = int(scale)
     h, w = (str(d) for d in input_size) if input_size else ("h", "w")
@@ -58,6 +56,8 @@ def describe(interface: str, scale: int, inputs: Sequence[str], outputs: Sequenc
         description["target"] = target
     if architecture:
         description["architecture"] = architecture
+    if source_sha256:  # of the file it came from: a .pb's float32 `y` export stands in for its conversion
+        description["source_sha256"] = source_sha256
     return description
 
 

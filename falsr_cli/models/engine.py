@@ -3,8 +3,9 @@
 On an AVX2 CPU the TFLite interpreter's XNNPACK delegate ran falsr's networks 1.4–1.6× faster than
 TensorFlow; in float32 it gives the same scores to within float rounding (benchmarks/inference_speed.py
 measures both on this machine). `xnnpack`
-converts the Keras luma model once — cached by the content hash of its architecture and weights in
-`<data dir>/cache/tflite/` — and keeps up to four interpreters allocated for the input shapes it last saw
+converts the Keras luma model once — cached by the content hash of its architecture and weights in the
+machine's cache (paths.cache_dir: `~/.cache/falsr/tflite/`, or `<data dir>/cache/tflite/` where a data folder
+is chosen) — and keeps up to four interpreters allocated for the input shapes it last saw
 (the tiles of a photo share one shape, runtime.tiling; Set5's five images need five); a fifth shape
 resizes the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
 library) and, on a CPU, XNNPACK unless TensorFlow ran FALSR-B in under TF_MARGIN of XNNPACK's time on
@@ -29,7 +30,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.machine import cpu_model, machine_id, usable_cores
 from falsr_cli.models.latency import measure_network, random_luma_model
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
-from falsr_cli.paths import data_dir as resolve_data_dir
+from falsr_cli.paths import cache_dir as machine_cache
 from falsr_cli.space.architecture import PRESETS
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
     # keyed by the rule too: a choice made under the earlier rule (TensorFlow on a tie) is measured again
     key = machine_id(tensorflow_version(), "tie-xnnpack")
-    path = resolve_data_dir(data_dir) / "cache" / f"engine-{key}.json"
+    path = machine_cache(data_dir) / f"engine-{key}.json"
     if path.is_file():
         try:
             known = atomic.read_json(path)
@@ -206,4 +207,4 @@ def luma_function(luma_model: keras.Model, engine: str = "auto", threads: int | 
 
 
 def cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    return resolve_data_dir(data_dir) / "cache" / "tflite"
+    return machine_cache(data_dir) / "tflite"

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 MAX_INTERPRETERS = 4  # interpreters a TFLiteModel keeps allocated, one per recent input shape
 
 
+METADATA_NAME = "falsr"  # the TFLite metadata entry, and the SavedModel asset `assets/falsr.json`
+
 def tflite_bytes(frozen: Any, quantize: str = "none",
                  calibration: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None) -> bytes:
     """A frozen concrete function (or a list of them: one signature each) → a .tflite flatbuffer: float32,

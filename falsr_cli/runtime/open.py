@@ -14,6 +14,7 @@ auto (the faster here, models/engine.py), or keras (the network rebuilt in Keras
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ from falsr_cli.models.graphdef import check_ops, read_graph_def
 from falsr_cli.models.network import SRNet
 from falsr_cli.models.pb_import import model_from_graph_def
 from falsr_cli.models.probe import check_imported_graph
-from falsr_cli.models.tflite import TFLiteModel
+from falsr_cli.models.tflite import METADATA_NAME, TFLiteModel, tflite_metadata
 from falsr_cli.models.weights import load_weights
 from falsr_cli.paths import DEFAULT_MODEL
 from falsr_cli.reporting import ByteReport
@@ -88,19 +89,44 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     used = "keras" if engine == "keras" else resolve_engine(engine)
     if suffix == ".pb" and not weights and used == "tf":
         return _same_scale(SRNet.from_graph(path), scale)
-    digest = sha256_file(path)[:24] if suffix == ".pb" and not weights and used == "xnnpack" else None
-    if digest and (known := graph_conversion(digest)):
+    sha = sha256_file(path) if suffix == ".pb" and not weights and used == "xnnpack" else None
+    digest = sha[:24] if sha else None
+    if sha and (known := graph_conversion(digest) or _exported_conversion(path, sha)):
         content, meta = known
         arch = load_architecture(meta["arch"]) if meta.get("arch") else None
         runner = TFLiteModel(content, threads or usable_cores(), path.stem)
+        source = f"{path} (its XNNPACK conversion, {meta.get('from', 'cached')})"
         return _same_scale(SRNet(path.stem, meta["scale"], luma=runner, arch=arch, runtime="tflite",
-                                 source=f"{path} (its XNNPACK conversion, cached)"), scale)
+                                 source=source), scale)
     arch, model, name, source = _keras_network(spec, weights)
     net = SRNet.from_keras(model, arch, name, engine="tf" if used == "keras" else used, threads=threads,
                            source=source)
     if digest:
         remember_graph_conversion(digest, cached_tflite(model), arch.to_text(), net.scale)
     return _same_scale(net, scale)
+
+
+def _exported_conversion(pb: Path, sha: str) -> tuple[bytes, dict] | None:
+    """The float32 `--interface y` .tflite exported from this very .pb and kept beside it as
+    `<stem>.y.tflite` (the default model ships one), as (content, {arch, scale, from}): the .pb's XNNPACK
+    conversion made already, so even its first run needs no TensorFlow. None unless its description
+    names the .pb's sha256."""
+    sibling = pb.with_name(f"{pb.stem}.y.tflite")
+    try:
+        content = sibling.read_bytes()
+        meta = json.loads(tflite_metadata(content).get(METADATA_NAME, b"{}"))
+    except (OSError, ValueError, FalsrError):
+        return None
+    # float32, any input size, for no particular target: the conversion itself, not a deployment variant
+    plain = (meta.get("interface") == "y" and meta.get("quantize") == "none" and not meta.get("target")
+             and str(meta.get("input_size", "")).startswith("any")) if isinstance(meta, dict) else False
+    if not plain or meta.get("source_sha256") != sha:
+        return None
+    try:
+        scale = int(meta["scale"])
+    except (KeyError, ValueError):
+        return None
+    return content, {"arch": meta.get("architecture") or None, "scale": scale, "from": f"exported: {sibling}"}
 
 
 def _keras_network(spec: str, weights: str | None) -> tuple[Architecture, keras.Model, str, str]:
