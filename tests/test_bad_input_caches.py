@@ -115,8 +115,8 @@ def test_the_machines_cache_is_never_the_folder_a_command_runs_in(tmp_path, monk
     r = CliRunner().invoke(main, ["export", arch, "--weights", "random", "--format", "pb", "--out",
                                   str(tmp_path / "m.pb")])
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["upscale", "p.png", "--model", str(tmp_path / "m.pb"), "--engine", "xnnpack",
-                                  "--out", "big"])
+    r = CliRunner().invoke(main, ["upscale", "p.png", "--model", str(tmp_path / "m.pb"), "--engine",
+                                  "xnnpack", "--out", "big"])
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in Path(".").iterdir()) == ["big", "p.png"]
     assert list((tmp_path / "c" / "tflite").glob("pb-*.tflite"))

@@ -117,7 +117,8 @@ def test_a_graphs_float_y_export_beside_it_is_its_conversion(tmp_path: Path, mon
 
     pb, other = tmp_path / "tiny.pb", tmp_path / "other.pb"
     for out in (pb, other):
-        r = CliRunner().invoke(main, ["export", ARCH, "--weights", "random", "--format", "pb", "--out", str(out)])
+        r = CliRunner().invoke(main, ["export", ARCH, "--weights", "random", "--format", "pb", "--out",
+                                      str(out)])
         assert r.exit_code == 0, r.output
     sibling = tmp_path / "tiny.y.tflite"
     r = CliRunner().invoke(main, ["export", str(pb), "--format", "tflite", "--interface", "y", "--out",
