@@ -22,9 +22,8 @@ if TYPE_CHECKING:
     import keras
 
 MAX_INTERPRETERS = 4  # interpreters a TFLiteModel keeps allocated, one per recent input shape
-
-
 METADATA_NAME = "falsr"  # the TFLite metadata entry, and the SavedModel asset `assets/falsr.json`
+
 
 def tflite_bytes(frozen: Any, quantize: str = "none",
                  calibration: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None) -> bytes:

@@ -115,7 +115,7 @@ def _exported_conversion(pb: Path, sha: str) -> tuple[bytes, dict] | None:
     try:
         content = sibling.read_bytes()
         meta = json.loads(tflite_metadata(content).get(METADATA_NAME, b"{}"))
-    except (OSError, ValueError, FalsrError):
+    except Exception:  # noqa: BLE001 - absent, or not a flatbuffer (any parse error): import the .pb as usual
         return None
     # float32, any input size, for no particular target: the conversion itself, not a deployment variant
     plain = (meta.get("interface") == "y" and meta.get("quantize") == "none" and not meta.get("target")
