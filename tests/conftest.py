@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The machine's cache (engine choice, XNNPACK conversions; paths.cache_dir) of a test session is its own:
+# tests never write into the user's ~/.cache, and one session's entries are not another's.
+os.environ["FALSR_CACHE"] = tempfile.mkdtemp(prefix="falsr-test-cache-")
+atexit.register(shutil.rmtree, os.environ["FALSR_CACHE"], ignore_errors=True)
 
 SHARED = Path(os.environ.get("FALSR_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")).resolve()
 
