@@ -136,6 +136,47 @@ def command_row(name: str, photo: Path, tmp: Path, repeats: int,
     return row
 
 
+def first_runs(photo: Path, tmp: Path, repeats: int) -> list[dict]:
+    """`falsr upscale` with the default model in fresh processes, each with an empty machine cache
+    (FALSR_CACHE): `shipped` — the engine choice known, the shipped .y.tflite standing in for the .pb's
+    conversion; `converted` — the same .pb copied without it (imported and converted); `cold` — nothing
+    known (the engine choice is measured first)."""
+    import shutil
+
+    from falsr_cli.models.engine import engine_choice_file, faster_cpu_engine
+    from falsr_cli.paths import DEFAULT_MODEL
+
+    # measured (or read) once here, and copied into the caches that know it
+    choice_file, choice = engine_choice_file().name, json.dumps(faster_cpu_engine())
+    bare = tmp / "bare"
+    bare.mkdir(exist_ok=True)
+    for suffix in (".pb", ".pb.json"):
+        shutil.copy(DEFAULT_MODEL.with_suffix(suffix), bare / DEFAULT_MODEL.with_suffix(suffix).name)
+    rows = []
+    for run in range(repeats):
+        for case, model, engine_known in (("shipped", DEFAULT_MODEL, True),
+                                          ("converted", bare / DEFAULT_MODEL.name, True),
+                                          ("cold", DEFAULT_MODEL, False)):
+            cache = tmp / f"cache-{case}-{run}"
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.mkdir()
+            if engine_known:
+                (cache / choice_file).write_text(choice)
+            report = tmp / f"first-{case}-{run}.json"
+            cmd = [sys.executable, "-m", "falsr_cli", "upscale", str(photo), "--model", str(model), "--out",
+                   str(tmp / f"o-first-{case}"), "--overwrite", "--json", str(report)]
+            env = {k: v for k, v in os.environ.items() if k != "FALSR_DATA"}
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env={**env, "FALSR_CACHE": str(cache),
+                                                                    "TF_CPP_MIN_LOG_LEVEL": "3"})
+            r = json.loads(report.read_text())
+            rows.append({"case": case, "run": run, "wall_s": time.perf_counter() - t,
+                         "load_seconds": r["load_seconds"], "seconds": r["seconds"], "engine": r["engine"]})
+            print(f"{case:9s} run {run}: {rows[-1]['wall_s']:.2f} s, opening {r['load_seconds']:.2f} s "
+                  f"({r['engine']})", flush=True)
+    return rows
+
+
 def conv_ceiling(threads: int) -> float:
     """GFLOP/s of one 3×3, 64→64 convolution (+ bias, ReLU) at 240×240 in XNNPACK: what the runtime gives
     the most regular layer of these networks here."""
@@ -185,6 +226,8 @@ def main() -> None:
     ap.add_argument("--out", default="runs/inference_speed")
     ap.add_argument("--command-only", action="store_true",
                     help="only `falsr upscale` against the plain TensorFlow script, whole commands")
+    ap.add_argument("--first-run", action="store_true",
+                    help="only the default model's first runs: shipped conversion, converted, cold machine")
     ap.add_argument("--variants", default="",
                     help="with --command-only: LABEL=OPTIONS;… more `falsr upscale` runs timed beside the "
                          "default one, e.g. 'memory1G=--memory 1G;tf=--engine tf'")
@@ -194,6 +237,16 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.first_run:
+        from falsr_cli.machine import describe
+
+        tmp = Path(tempfile.mkdtemp(prefix="falsr-first-"))
+        photo = tmp / "photo_1000x750.png"
+        Image.fromarray(synthetic_photo(1000, 750)).save(photo)
+        rows = first_runs(photo, tmp, args.repeats)
+        (out / "upscale_first_run.json").write_text(json.dumps({"machine": describe(), "rows": rows},
+                                                               indent=2))
+        return
     threads = usable_cores()
     ceiling = conv_ceiling(threads)
     print(f"{describe()['cpu']}, {threads} threads; XNNPACK 3x3 64->64 conv at 240x240: "

@@ -74,12 +74,16 @@ def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> st
     return faster_cpu_engine(data_dir)["choice"]
 
 
+def engine_choice_file(data_dir: str | os.PathLike | None = None) -> Path:
+    """Where `auto`'s measurement is kept: keyed by the processor, TensorFlow's version and the rule (a
+    choice made under the earlier rule, TensorFlow on a tie, is measured again)."""
+    return machine_cache(data_dir) / f"engine-{machine_id(tensorflow_version(), 'tie-xnnpack')}.json"
+
+
 def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Which engine runs FALSR-B (240×240 LR, all cores) faster on this machine: measured once, cached under
     the machine's identity (processors differ: oneDNN on AVX-512 may beat XNNPACK, which wins on AVX2)."""
-    # keyed by the rule too: a choice made under the earlier rule (TensorFlow on a tie) is measured again
-    key = machine_id(tensorflow_version(), "tie-xnnpack")
-    path = machine_cache(data_dir) / f"engine-{key}.json"
+    path = engine_choice_file(data_dir)
     if path.is_file():
         try:
             known = atomic.read_json(path)
