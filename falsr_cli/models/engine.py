@@ -9,9 +9,12 @@ is chosen) — and keeps up to four interpreters allocated for the input shapes 
 (the tiles of a photo share one shape, runtime.tiling; Set5's five images need five); a fifth shape
 resizes the least recently used one. `auto` picks TensorFlow where a GPU is visible (XNNPACK is a CPU
 library) and, on a CPU, XNNPACK unless TensorFlow ran FALSR-B in under TF_MARGIN of XNNPACK's time on
-this machine (measured once, cached): the processors falsr runs on differ (oneDNN's AVX-512 kernels
-against XNNPACK's), and where they tie XNNPACK wins the command: a .pb converted once opens again from
-its conversion (keyed by the file's bytes) without importing TensorFlow, 1.5–2 s of every run.
+this machine (the fastest of ENGINE_RUNS calls each, measured once, cached): the processors falsr runs on
+differ (oneDNN's AVX-512 kernels against XNNPACK's), and where they tie XNNPACK wins the command by far: a
+.pb converted once opens again from its conversion (keyed by the file's bytes) without importing
+TensorFlow, and TensorFlow's tiles cost more around the network (on Zen 4, networks tied at 240×240,
+`falsr upscale` of a 1000×750 photo took 1.11× / 0.86× / 0.95× a plain TensorFlow script with `--engine
+tf` and 0.76× / 0.76× / 0.59× with XNNPACK for FALSR-B/A/C-res).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ if TYPE_CHECKING:
     import keras
 
 ENGINES = ("auto", "tf", "xnnpack")
-TF_MARGIN = 0.9  # `auto` takes TensorFlow only where it runs FALSR-B in under 90 % of XNNPACK's time
+TF_MARGIN = 0.75  # `auto` takes TensorFlow only where it runs FALSR-B in under 75 % of XNNPACK's time
+# Calls timed per engine, after ENGINE_WARMUP: the fastest counts (with 3 and the median, one slow XNNPACK
+# run in four fresh measurements tipped a tie to TensorFlow, for good: the choice is cached).
+ENGINE_RUNS, ENGINE_WARMUP = 5, 2
 # Device nodes a GPU TensorFlow needs (NVIDIA, ROCm, WSL2): without one no GPU can be visible.
 GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")
 
@@ -77,7 +83,7 @@ def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> st
 def engine_choice_file(data_dir: str | os.PathLike | None = None) -> Path:
     """Where `auto`'s measurement is kept: keyed by the processor, TensorFlow's version and the rule (a
     choice made under the earlier rule, TensorFlow on a tie, is measured again)."""
-    return machine_cache(data_dir) / f"engine-{machine_id(tensorflow_version(), 'tie-xnnpack')}.json"
+    return machine_cache(data_dir) / f"engine-{machine_id(tensorflow_version(), 'tf-under-0.75-min5')}.json"
 
 
 def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -92,13 +98,14 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
         except FalsrError:
             pass
     model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
-    ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=3, warmup=1)["median_ms"]
+    ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=ENGINE_RUNS,
+                             warmup=ENGINE_WARMUP)["min_ms"]
           for e in ("tf", "xnnpack")}
-    # XNNPACK unless TensorFlow is clearly faster: the two tie within noise on AVX-512 (121 vs 118 ms), and
-    # then XNNPACK's command is shorter by TensorFlow's import once a model's conversion is cached.
+    # XNNPACK unless TensorFlow is clearly faster: the two tie within noise on AVX-512, and then XNNPACK's
+    # command is much shorter (module docstring).
     choice = "tf" if ms["tf"] < TF_MARGIN * ms["xnnpack"] else "xnnpack"
     known = {"choice": choice, "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
-             "cpu": cpu_model(),
+             "statistic": f"fastest of {ENGINE_RUNS}", "tf_margin": TF_MARGIN, "cpu": cpu_model(),
              "threads": usable_cores(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
     try:
         atomic.write_json(path, known)
