@@ -31,7 +31,7 @@ import numpy as np
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import cpu_model, machine_id, usable_cores
-from falsr_cli.models.latency import measure_network, random_luma_model
+from falsr_cli.models.latency import network_runner, random_luma_model, time_interleaved
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import cache_dir as machine_cache
 from falsr_cli.space.architecture import PRESETS
@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 
 ENGINES = ("auto", "tf", "xnnpack")
 TF_MARGIN = 0.75  # `auto` takes TensorFlow only where it runs FALSR-B in under 75 % of XNNPACK's time
-# Calls timed per engine, after ENGINE_WARMUP: the fastest counts (with 3 and the median, one slow XNNPACK
-# run in four fresh measurements tipped a tie to TensorFlow, for good: the choice is cached).
+# Calls timed per engine, in turns, after ENGINE_WARMUP rounds; the fastest counts. Timed one engine after
+# the other (median of 3), a tie tipped to TensorFlow in one of four fresh measurements here, and again
+# with the fastest of 5: this VM's speed drifts by tens of percent within a process (XNNPACK 465 ms
+# against 285–299 in the others), and the choice is cached for good.
 ENGINE_RUNS, ENGINE_WARMUP = 5, 2
 # Device nodes a GPU TensorFlow needs (NVIDIA, ROCm, WSL2): without one no GPU can be visible.
 GPU_DEVICE_NODES = ("nvidia[0-9]*", "kfd", "dxg")
@@ -83,7 +85,7 @@ def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> st
 def engine_choice_file(data_dir: str | os.PathLike | None = None) -> Path:
     """Where `auto`'s measurement is kept: keyed by the processor, TensorFlow's version and the rule (a
     choice made under the earlier rule, TensorFlow on a tie, is measured again)."""
-    return machine_cache(data_dir) / f"engine-{machine_id(tensorflow_version(), 'tf-under-0.75-min5')}.json"
+    return machine_cache(data_dir) / f"engine-{machine_id(tensorflow_version(), 'tf-under-0.75-turns5')}.json"
 
 
 def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -98,14 +100,13 @@ def faster_cpu_engine(data_dir: str | os.PathLike | None = None) -> dict[str, An
         except FalsrError:
             pass
     model = random_luma_model(PRESETS["FALSR-B"].with_residual(True))
-    ms = {e: measure_network(model, e, usable_cores(), (240, 240), runs=ENGINE_RUNS,
-                             warmup=ENGINE_WARMUP)["min_ms"]
-          for e in ("tf", "xnnpack")}
+    runners = {e: network_runner(model, e, usable_cores(), (240, 240)) for e in ("tf", "xnnpack")}
+    ms = {e: min(t) for e, t in time_interleaved(runners, ENGINE_RUNS, ENGINE_WARMUP).items()}
     # XNNPACK unless TensorFlow is clearly faster: the two tie within noise on AVX-512, and then XNNPACK's
     # command is much shorter (module docstring).
     choice = "tf" if ms["tf"] < TF_MARGIN * ms["xnnpack"] else "xnnpack"
     known = {"choice": choice, "tf_ms": ms["tf"], "xnnpack_ms": ms["xnnpack"],
-             "statistic": f"fastest of {ENGINE_RUNS}", "tf_margin": TF_MARGIN, "cpu": cpu_model(),
+             "statistic": f"fastest of {ENGINE_RUNS}, in turns", "tf_margin": TF_MARGIN, "cpu": cpu_model(),
              "threads": usable_cores(), "input": [240, 240], "network": "FALSR-B-res (random weights)"}
     try:
         atomic.write_json(path, known)

@@ -86,6 +86,21 @@ def time_calls(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
     return out
 
 
+def time_interleaved(fns: dict[str, Callable[[], Any]], runs: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of `runs` calls of each of `fns`, taken in turns (one call of each per round) after
+    `warmup` untimed rounds: a machine whose speed drifts (a shared VM, a clock ramping) slows all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            out[name].append((time.perf_counter() - t) * 1000.0)
+    return out
+
+
 # ---- whole networks ----------------------------------------------------------------------------------
 
 
