@@ -117,3 +117,14 @@ def test_search_with_latency_as_an_objective(profile_dir: Path, tmp_path: Path) 
     res = _run("search", "--preset", "demo", "--out", str(tmp_path / "t"),
                "--objectives", "psnr,latency,params")
     assert res.exit_code == 1 and "needs --latency-max" in res.output
+
+
+def test_engines_are_timed_in_turns() -> None:
+    """time_interleaved: warm-up rounds untimed, then one call of each per round, `runs` rounds."""
+    from falsr_cli.models.latency import time_interleaved
+
+    calls: list[str] = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = time_interleaved(fns, runs=3, warmup=2)
+    assert calls == ["a", "b"] * 5
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3} and min(times["a"]) >= 0
