@@ -54,15 +54,15 @@ MIRROR_BENCH := $(wildcard $(FALSR_SHARED)/datasets/benchmark)
 .PHONY: pretrained pretrained-data
 
 # The shipped models: the published architectures and their residual variants.
-pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res pretrained-C-res \
-  pretrained-default-y
+pretrained: pretrained-A pretrained-B pretrained-C pretrained-A-res pretrained-B-res pretrained-C-res
 
-# The default model's float32 luma .tflite beside its .pb (its sha256 inside): `falsr upscale` opens the .pb
-# in XNNPACK from it, without TensorFlow, on its very first run too (the others convert once, then cache).
-DEFAULT_PB := pretrained_model/t291-FALSR-B-res.pb
-.PHONY: pretrained-default-y
-pretrained-default-y: install
-	$(BIN)/falsr export $(DEFAULT_PB) --format tflite --interface y --out $(DEFAULT_PB:.pb=.y.tflite)
+# Each shipped .pb's float32 luma .tflite beside it (the .pb's sha256 inside): `falsr upscale` opens the .pb
+# in XNNPACK from it without TensorFlow, on its very first run too. Every target that writes a .pb makes it;
+# `make pretrained-y` remakes them all from the .pb files alone.
+Y_TFLITE = $(BIN)/falsr export $(1) --format tflite --interface y --out $(1:.pb=.y.tflite) --overwrite
+.PHONY: pretrained-y
+pretrained-y: install
+	$(foreach pb,$(wildcard pretrained_model/t291-*.pb),$(call Y_TFLITE,$(pb)) &&) true
 
 pretrained-data: install
 	for d in T91 BSDS200; do $(BIN)/falsr dataset download $$d $(if $(MIRROR_TRAIN),--mirror $(MIRROR_TRAIN)); done
@@ -76,6 +76,7 @@ pretrained-%: pretrained-data
 	  pretrained_model/t291-FALSR-$*.json
 	$(BIN)/falsr export pretrained_model/t291-FALSR-$*.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-FALSR-$*.tflite
+	$(call Y_TFLITE,pretrained_model/t291-FALSR-$*.pb)
 
 # ---- the searched network: FALSR-B's budget, the search's winner trained exactly as pretrained-B-res ----
 # `make search-cpu-B`: the CPU preset (about an hour on 2 cores, resumable: run it again after a stop) under
@@ -100,6 +101,7 @@ pretrained-NAS-B: pretrained-data
 	  pretrained_model/t291-NAS-B.json --name NAS-B --search $(SEARCH_B)
 	$(BIN)/falsr export pretrained_model/t291-NAS-B.pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-NAS-B.tflite
+	$(call Y_TFLITE,pretrained_model/t291-NAS-B.pb)
 
 # ---- the CPU moonshot (issue 22): FALSR-B-res with the shipped recipe run longer, about 2 hours on 2 quiet
 # AVX-512 BF16 cores (6 steps/s). Trained on T91 + BSDS200-train only; the best checkpoint on BSDS200-val.
@@ -114,6 +116,7 @@ pretrained-moonshot: pretrained-data
 	  pretrained_model/t291-$(MOON_NAME).json
 	$(BIN)/falsr export pretrained_model/t291-$(MOON_NAME).pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-$(MOON_NAME).tflite
+	$(call Y_TFLITE,pretrained_model/t291-$(MOON_NAME).pb)
 
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results

@@ -33,7 +33,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json  # noqa: E402
-from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
+from falsr_cli.machine import cpu_flags, cpu_generation, cpu_model  # noqa: E402
 
 # The shipped recipe (Makefile, pretrained-%): what every t291-* model was trained with.
 RECIPE = ["--data", "T91,BSDS200-train", "--steps", "12000", "--patch", "64", "--val-every", "1000",
@@ -45,12 +45,7 @@ FALSR = [sys.executable, "-m", "falsr_cli"]
 
 
 def cpu_name() -> str:
-    """The model name with family/model numbers: 'AMD EPYC' alone does not tell Zen 4 from Zen 5."""
-    fields = {}
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        k, _, v = line.partition(":")
-        fields.setdefault(k.strip(), v.strip())
-    return f"{cpu_model()} (family {fields.get('cpu family')}, model {fields.get('model')})"
+    return f"{cpu_model()} ({cpu_generation()})"
 
 
 def make_plan(seed: int) -> list[dict]:
@@ -217,11 +212,17 @@ def size_corrected(brief: dict[str, float], ref: dict[str, float],
     return out
 
 
+# The band users search most, and what counts as equal cost: a search under a budget compares networks
+# near the budget, where size alone no longer decides.
+BAND = (20e9, 100e9)
+EQUAL_COST = 1.5
+
+
 def report(out: Path, plan: list[dict]) -> None:
     """Every evaluator against the reference: τ, ρ, precision@4, CPU seconds per candidate."""
     import numpy as np
 
-    from falsr_cli.search.ranking import kendall_tau, spearman_rho
+    from falsr_cli.search.ranking import kendall_tau, pair_accuracy, spearman_rho
 
     refs = {(r["hash"], r["seed"]): r for r in read_jsonl(out / "reference.jsonl")}
     names = [r["name"] for r in plan if r["seed"] == 0 and (r["hash"], 0) in refs]
@@ -240,8 +241,13 @@ def report(out: Path, plan: list[dict]) -> None:
         x, y = [score[n] for n in common], [ref[n] for n in common]
         best_ref = set(sorted(common, key=lambda n: -ref[n])[:4])
         best_eval = set(sorted(common, key=lambda n: -score[n])[:4])
+        band = [n for n in common if BAND[0] <= by_name[n]["mult_adds"] <= BAND[1]]
+        pairs, n_pairs = pair_accuracy(x, y, [by_name[n]["mult_adds"] for n in common], EQUAL_COST)
         rows.append({"evaluator": label, "k": len(common), "kendall_tau": kendall_tau(x, y),
                      "spearman_rho": spearman_rho(x, y), "precision_at_4": len(best_ref & best_eval) / 4,
+                     "band_k": len(band),
+                     "band_kendall_tau": kendall_tau([score[n] for n in band], [ref[n] for n in band]),
+                     "equal_cost_pair_accuracy": pairs, "equal_cost_pairs": n_pairs,
                      "cpu_seconds_per_candidate": cpu,
                      "fraction_of_full_training": None if cpu is None else cpu / full_cpu})
 
@@ -285,12 +291,17 @@ def report(out: Path, plan: list[dict]) -> None:
     if noise:
         print(f"seed noise: τ {noise['kendall_tau']:.3f} over {noise['pairs']} pairs, "
               f"mean |Δ| {noise['mean_abs_diff_db']:.3f} dB")
-    print(f"{'evaluator':62s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'CPU s':>8} {'of full':>8}")
+    print(f"τ band: within {BAND[0] / 1e9:.0f}G–{BAND[1] / 1e9:.0f}G; pairs: share of the pairs within "
+          f"{EQUAL_COST}× mult-adds of each other that the evaluator orders as full training does")
+    print(f"{'evaluator':62s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'τ band':>7} {'pairs':>10} "
+          f"{'CPU s':>6} {'of full':>7}")
     for r in rows:
         cpu = r["cpu_seconds_per_candidate"]
         frac = r["fraction_of_full_training"]
+        pairs = f"{r['equal_cost_pair_accuracy']:.2f} ({r['equal_cost_pairs']})"
         print(f"{r['evaluator']:62s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
-              f"{r['precision_at_4']:5.2f} {cpu:8.0f} {'' if frac is None else f'{frac:8.3f}'}")
+              f"{r['precision_at_4']:5.2f} {r['band_kendall_tau']:7.3f} {pairs:>10} {cpu:6.0f} "
+              f"{'' if frac is None else f'{frac:7.3f}'}")
 
 
 def main() -> None:

@@ -136,11 +136,11 @@ def command_row(name: str, photo: Path, tmp: Path, repeats: int,
     return row
 
 
-def first_runs(photo: Path, tmp: Path, repeats: int) -> list[dict]:
+def first_runs(photo: Path, tmp: Path, repeats: int, others: list[Path] = ()) -> list[dict]:
     """`falsr upscale` with the default model in fresh processes, each with an empty machine cache
     (FALSR_CACHE): `shipped` — the engine choice known, the shipped .y.tflite standing in for the .pb's
     conversion; `converted` — the same .pb copied without it (imported and converted); `cold` — nothing
-    known (the engine choice is measured first)."""
+    known (the engine choice is measured first). `others`: more shipped models, in the `shipped` case."""
     import shutil
 
     from falsr_cli.models.engine import engine_choice_file, faster_cpu_engine
@@ -153,10 +153,10 @@ def first_runs(photo: Path, tmp: Path, repeats: int) -> list[dict]:
     for suffix in (".pb", ".pb.json"):
         shutil.copy(DEFAULT_MODEL.with_suffix(suffix), bare / DEFAULT_MODEL.with_suffix(suffix).name)
     rows = []
+    cases = [("shipped", DEFAULT_MODEL, True), ("converted", bare / DEFAULT_MODEL.name, True),
+             ("cold", DEFAULT_MODEL, False), *(("shipped", pb, True) for pb in others)]
     for run in range(repeats):
-        for case, model, engine_known in (("shipped", DEFAULT_MODEL, True),
-                                          ("converted", bare / DEFAULT_MODEL.name, True),
-                                          ("cold", DEFAULT_MODEL, False)):
+        for case, model, engine_known in cases:
             cache = tmp / f"cache-{case}-{run}"
             shutil.rmtree(cache, ignore_errors=True)
             cache.mkdir()
@@ -170,10 +170,10 @@ def first_runs(photo: Path, tmp: Path, repeats: int) -> list[dict]:
             subprocess.run(cmd, check=True, capture_output=True, env={**env, "FALSR_CACHE": str(cache),
                                                                     "TF_CPP_MIN_LOG_LEVEL": "3"})
             r = json.loads(report.read_text())
-            rows.append({"case": case, "run": run, "wall_s": time.perf_counter() - t,
+            rows.append({"case": case, "model": model.stem, "run": run, "wall_s": time.perf_counter() - t,
                          "load_seconds": r["load_seconds"], "seconds": r["seconds"], "engine": r["engine"]})
-            print(f"{case:9s} run {run}: {rows[-1]['wall_s']:.2f} s, opening {r['load_seconds']:.2f} s "
-                  f"({r['engine']})", flush=True)
+            print(f"{case:9s} {model.stem:18s} run {run}: {rows[-1]['wall_s']:.2f} s, opening "
+                  f"{r['load_seconds']:.2f} s ({r['engine']})", flush=True)
     return rows
 
 
@@ -214,6 +214,7 @@ def main() -> None:
     from falsr_cli.models.engine import cached_tflite, keras_luma_fn
     from falsr_cli.models.network import SRNet, falsr_inputs
     from falsr_cli.models.tflite import TFLiteModel
+    from falsr_cli.paths import DEFAULT_MODEL
     from falsr_cli.runtime.evaluate import evaluate_model
     from falsr_cli.runtime.open import open_model
     from falsr_cli.train.brief import validation_set
@@ -228,6 +229,9 @@ def main() -> None:
                     help="only `falsr upscale` against the plain TensorFlow script, whole commands")
     ap.add_argument("--first-run", action="store_true",
                     help="only the default model's first runs: shipped conversion, converted, cold machine")
+    ap.add_argument("--all-shipped", action="store_true",
+                    help="with --first-run: every other .pb in pretrained_model/ too, with its shipped "
+                         "conversion")
     ap.add_argument("--variants", default="",
                     help="with --command-only: LABEL=OPTIONS;… more `falsr upscale` runs timed beside the "
                          "default one, e.g. 'memory1G=--memory 1G;tf=--engine tf'")
@@ -238,12 +242,11 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.first_run:
-        from falsr_cli.machine import describe
-
         tmp = Path(tempfile.mkdtemp(prefix="falsr-first-"))
         photo = tmp / "photo_1000x750.png"
         Image.fromarray(synthetic_photo(1000, 750)).save(photo)
-        rows = first_runs(photo, tmp, args.repeats)
+        others = sorted(p for p in DEFAULT_MODEL.parent.glob("*.pb") if p != DEFAULT_MODEL)
+        rows = first_runs(photo, tmp, args.repeats, others if args.all_shipped else [])
         (out / "upscale_first_run.json").write_text(json.dumps({"machine": describe(), "rows": rows},
                                                                indent=2))
         return

@@ -9,11 +9,12 @@ from pathlib import Path
 
 # The flags that change which kernels TensorFlow/oneDNN/XNNPACK can use (and so step times and rates).
 VECTOR_FLAGS = ("avx", "fma", "f16c", "amx")
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def _cpuinfo_field(name: str) -> str | None:
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in CPUINFO.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith(name):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -24,6 +25,12 @@ def _cpuinfo_field(name: str) -> str | None:
 def cpu_model() -> str:
     """E.g. 'AMD EPYC' or 'Intel(R) Xeon(R) …' (/proc/cpuinfo), else what the platform says."""
     return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_generation() -> str | None:
+    """'family 25, model 17' (/proc/cpuinfo): the model name alone ('AMD EPYC') does not tell Zen 4 from Zen 5."""
+    family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model\t")
+    return f"family {family}, model {model}" if family and model else None
 
 
 def cpu_flags() -> list[str]:
@@ -42,8 +49,8 @@ def usable_cores() -> int:
 
 def describe() -> dict[str, object]:
     """What a model card or benchmark records about the machine."""
-    return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
-            "platform": platform.platform()}
+    return {"cpu": cpu_model(), "cpu_generation": cpu_generation(), "cpu_flags": cpu_flags(),
+            "cpu_count": os.cpu_count(), "platform": platform.platform()}
 
 
 def machine_id(*extra: str) -> str:

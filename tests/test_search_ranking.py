@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from falsr_cli.search.ranking import kendall_tau, spearman_rho
+from falsr_cli.search.ranking import kendall_tau, pair_accuracy, spearman_rho
 
 X = [12.0, 2.0, 1.0, 12.0, 2.0]
 Y = [1.0, 4.0, 7.0, 1.0, 0.0]
@@ -24,3 +24,15 @@ def test_perfect_reversed_and_degenerate_orders():
     assert spearman_rho(a, [2 * v for v in a]) == pytest.approx(1.0)
     assert kendall_tau(a, [-v for v in a]) == -1.0 and spearman_rho(a, [-v for v in a]) == pytest.approx(-1.0)
     assert math.isnan(kendall_tau([1.0, 1.0], [2.0, 2.0])) and math.isnan(spearman_rho([1, 1, 1], [1, 2, 3]))
+
+
+def test_pair_accuracy_counts_only_near_equal_costs():
+    # costs 10, 12, 14, 40: near pairs (ratio 1.5) are (0,1), (0,2), (1,2); the 40 pairs with nobody.
+    x = [1.0, 2.0, 3.0, 0.0]
+    y = [2.0, 1.0, 3.0, 9.0]  # (0,1) disagree, (0,2) and (1,2) agree; the far pairs would all disagree
+    assert pair_accuracy(x, y, [10.0, 12.0, 14.0, 40.0]) == (pytest.approx(2 / 3), 3)
+    # ratio 1.19 keeps (1,2) alone: 14/12 ≤ 1.19 < 12/10
+    assert pair_accuracy(x, y, [10.0, 12.0, 14.0, 40.0], ratio=1.19) == (1.0, 1)
+    acc, n = pair_accuracy(x, y, [1.0, 10.0, 100.0, 1000.0])
+    assert n == 0 and math.isnan(acc)
+    assert pair_accuracy([1.0, 1.0, 2.0], [1.0, 2.0, 3.0], [1.0, 1.0, 1.0]) == (1.0, 2)  # the x tie left out

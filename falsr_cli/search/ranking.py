@@ -49,3 +49,19 @@ def spearman_rho(x: list[float], y: list[float]) -> float:
     sx = math.sqrt(sum((a - mx) ** 2 for a in rx))
     sy = math.sqrt(sum((b - my) ** 2 for b in ry))
     return cov / (sx * sy) if sx and sy else float("nan")
+
+
+def pair_accuracy(x: list[float], y: list[float], cost: list[float], ratio: float = 1.5) -> tuple[float, int]:
+    """How often `x` orders two candidates as `y` does, over the pairs whose costs are within `ratio` of each
+    other (a search under a budget compares near-equal costs; size alone decides the far pairs), and how
+    many such pairs there were. Pairs tied in either score are left out; no pair gives nan."""
+    agree = total = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            lo, hi = sorted((cost[i], cost[j]))
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if hi > ratio * lo or dx == 0 or dy == 0:
+                continue
+            total += 1
+            agree += (dx > 0) == (dy > 0)
+    return (agree / total if total else float("nan")), total
