@@ -28,7 +28,7 @@ def cpu_model() -> str:
 
 
 def cpu_generation() -> str | None:
-    """'family 25, model 17' (/proc/cpuinfo): the model name alone ('AMD EPYC') does not tell Zen 4 from Zen 5."""
+    """'family 25, model 17' (/proc/cpuinfo): the name alone ('AMD EPYC') does not tell Zen 4 from Zen 5."""
     family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model\t")
     return f"family {family}, model {model}" if family and model else None
 

@@ -128,3 +128,23 @@ def test_engines_are_timed_in_turns() -> None:
     times = time_interleaved(fns, runs=3, warmup=2)
     assert calls == ["a", "b"] * 5
     assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3} and min(times["a"]) >= 0
+
+
+def test_measure_an_exported_tflite_as_it_is(tmp_path: Path) -> None:
+    from export_models import shared_tiny
+
+    from falsr_cli.export.exporter import export_model
+
+    arch, model = shared_tiny()
+    for interface in ("y", "falsr"):
+        path = tmp_path / f"{interface}.tflite"
+        export_model(model, path, "tflite", interface=interface, arch=arch, quantize="int8")
+        res = _run("latency", "measure", str(path), "--threads", "1", "--input", "12x10", "--runs", "2",
+                   "--warmup", "1", "--json")
+        assert res.exit_code == 0, res.output
+        r = json.loads(res.output)
+        assert r["runtime"] == "tflite file (xnnpack)" and r["input"] == [12, 10] and len(r["samples_ms"]) == 2
+        assert r["architecture"] == arch.to_text() and r["predicted_ms"] is None
+    # the file's quantization is its own: another runtime is refused, not silently ignored
+    res = _run("latency", "measure", str(tmp_path / "y.tflite"), "--runtime", "xnnpack-int8")
+    assert res.exit_code == 1 and "runs as it was exported" in res.output and "Traceback" not in res.output

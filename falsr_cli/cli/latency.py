@@ -44,6 +44,22 @@ def latency_group() -> None:
     """
 
 
+def _tflite_runner(path: str, threads: int, hw: tuple[int, int]):
+    """(architecture or None, a no-argument call): an exported .tflite timed as it is, in its own
+    quantization and interface, through LiteRT's default delegate (XNNPACK)."""
+    import numpy as np
+
+    from falsr_cli.models.network import SRNet
+
+    net = SRNet.from_tflite(path, threads)
+    rng = np.random.default_rng(0)
+    y = rng.random((1, *hw, 1), dtype=np.float32)
+    if net.luma is not None:
+        return net.arch, lambda: net.luma(y)
+    pbpr = rng.random((1, hw[0] * net.scale, hw[1] * net.scale, 2), dtype=np.float32) - 0.5
+    return net.arch, lambda: net.interface(y, pbpr)
+
+
 def _load(spec: str):
     """(architecture, Keras luma model): an architecture gets random weights, a model keeps its own."""
     from falsr_cli.errors import FalsrError
@@ -71,9 +87,11 @@ def _load(spec: str):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str, runs: int, warmup: int,
                     data_dir: str | None, as_json: bool) -> None:
-    """Median and p90 latency of MODEL (a name, .pb, run) or ARCH (preset, .json, pareto.json#K, text).
+    """Median and p90 latency of MODEL (a name, .pb, .tflite, run) or ARCH (preset, .json, pareto.json#K,
+    text).
 
-    An architecture is timed with random weights: latency does not depend on their values. With a cached
+    An architecture is timed with random weights: latency does not depend on their values. An exported
+    .tflite is timed as it is (its own quantization and interface) in LiteRT with XNNPACK. With a cached
     profile for the same runtime, threads and input, the latency model's prediction is shown beside it.
 
     \b
@@ -90,6 +108,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
         check_memory,
         default_threads,
         load_profile,
+        measure_calls,
         measure_network,
         set_tf_threads,
     )
@@ -98,21 +117,32 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     threads = default_threads(threads)
     if runtime == "tf":
         threads = set_tf_threads(threads)  # before anything runs in TensorFlow
-    arch, luma = _load(model)
-    check_memory(arch, hw, runtime)
-    result = measure_network(luma, runtime, threads, hw, runs=runs, warmup=warmup)
-    macs = mult_adds(arch, hw)
-    result.update({"model": model, "architecture": arch.to_text(), "mult_adds": macs,
-                   "gmacs_per_second": macs / (result["median_ms"] / 1000) / 1e9, "machine": describe()})
-    try:
-        profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir, build=False,
-                                     space=arch.space)
-        result["predicted_ms"] = predict_ms(arch, profile)
-        result["profile"] = str(path)
-    except FalsrError as e:
-        result["predicted_ms"] = None
-        if "damaged" in str(e):  # a missing profile is normal; a damaged one should be rebuilt
-            click.echo(f"note: {e}", err=True)
+    if model.lower().endswith(".tflite"):
+        if runtime != "xnnpack":
+            raise FalsrError(f"--runtime {runtime}: a .tflite file runs as it was exported (its quantization "
+                             "is the file's); --runtime applies to architectures and other models")
+        arch, run = _tflite_runner(model, threads, hw)
+        if arch is not None:
+            check_memory(arch, hw, runtime)
+        result = measure_calls(run, "tflite file (xnnpack)", threads, hw, runs=runs, warmup=warmup)
+    else:
+        arch, luma = _load(model)
+        check_memory(arch, hw, runtime)
+        result = measure_network(luma, runtime, threads, hw, runs=runs, warmup=warmup)
+    macs = mult_adds(arch, hw) if arch is not None else None
+    result.update({"model": model, "architecture": arch.to_text() if arch is not None else None,
+                   "mult_adds": macs, "machine": describe(),
+                   "gmacs_per_second": macs / (result["median_ms"] / 1000) / 1e9 if macs else None})
+    result["predicted_ms"] = None  # the profile predicts the runtimes' own conversions, not a given file
+    if arch is not None and not model.lower().endswith(".tflite"):
+        try:
+            profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir,
+                                         build=False, space=arch.space)
+            result["predicted_ms"] = predict_ms(arch, profile)
+            result["profile"] = str(path)
+        except FalsrError as e:
+            if "damaged" in str(e):  # a missing profile is normal; a damaged one should be rebuilt
+                click.echo(f"note: {e}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

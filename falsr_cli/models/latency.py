@@ -146,7 +146,12 @@ def check_memory(arch: Architecture, hw: tuple[int, int], runtime: str, flag: st
 def measure_network(luma_model: keras.Model, runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
                     warmup: int = 3) -> dict[str, Any]:
     """Latency of one luma network: samples and their summary (ms)."""
-    run = network_runner(luma_model, runtime, threads, hw)
+    return measure_calls(network_runner(luma_model, runtime, threads, hw), runtime, threads, hw, runs, warmup)
+
+
+def measure_calls(run: Callable[[], Any], runtime: str, threads: int, hw: tuple[int, int], runs: int = 20,
+                  warmup: int = 3) -> dict[str, Any]:
+    """Latency of a call running a network once on an LR image of `hw`: samples and their summary (ms)."""
     samples = time_calls(run, runs, warmup)
     return {"runtime": runtime, "threads": threads, "input": list(hw), "runs": runs, "warmup": warmup,
             **summarise(samples), "samples_ms": samples}
