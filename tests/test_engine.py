@@ -135,3 +135,34 @@ def test_a_graphs_float_y_export_beside_it_is_its_conversion(tmp_path: Path, mon
     # Another graph's export under its name is not taken for its conversion.
     (tmp_path / "other.y.tflite").write_bytes(sibling.read_bytes())
     assert "imported graph" in _open_in_fresh_process(other, tmp_path / "data")["source"]
+
+
+def test_xnnpack_int8_is_asked_for_by_name(model, tmp_path: Path, monkeypatch) -> None:
+    """`--engine xnnpack-int8`: its own conversion (kept beside the float one, several times smaller), a
+    .pb's shipped float sibling not taken for it, output near TensorFlow's; a .tflite is refused."""
+    from click.testing import CliRunner
+
+    from falsr_cli.cli import main
+    from falsr_cli.runtime.open import open_model
+
+    float_bytes = E.cached_tflite(model, tmp_path)
+    int8_bytes = E.cached_tflite(model, tmp_path, engine="xnnpack-int8")
+    assert len(int8_bytes) < 0.6 * len(float_bytes)
+    assert len(list((tmp_path / "cache" / "tflite").glob("*-int8.tflite"))) == 1
+
+    pb = tmp_path / "tiny.pb"
+    assert CliRunner().invoke(main, ["export", ARCH, "--weights", "random", "--format", "pb", "--out",
+                                     str(pb)]).exit_code == 0
+    y = tmp_path / "tiny.y.tflite"
+    assert CliRunner().invoke(main, ["export", str(pb), "--format", "tflite", "--interface", "y", "--out",
+                                     str(y), "--val", "none"]).exit_code == 0
+    monkeypatch.setenv("FALSR_DATA", str(tmp_path / "data"))
+    int8 = open_model(pb, engine="xnnpack-int8")
+    assert int8.runtime == "tflite" and "exported" not in int8.source
+    assert "exported" in open_model(pb, engine="xnnpack").source
+    lr = np.random.default_rng(3).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    diff = np.abs(int8.upscale(lr).astype(int) - open_model(pb, engine="tf").upscale(lr).astype(int))
+    assert diff.max() <= 2 and diff.mean() < 0.05  # measured: 1 and 0.002
+    assert "cached" in open_model(pb, engine="xnnpack-int8").source  # converted once, kept under its key
+    with pytest.raises(FalsrError, match="runs as it was exported"):
+        open_model(y, engine="xnnpack-int8")

@@ -31,7 +31,7 @@ import numpy as np
 from falsr_cli import atomic
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import cpu_model, machine_id, usable_cores
-from falsr_cli.models.latency import network_runner, random_luma_model, time_interleaved
+from falsr_cli.models.latency import QUANTIZE, network_runner, random_luma_model, time_interleaved
 from falsr_cli.models.tflite import TFLiteModel, luma_tflite_bytes
 from falsr_cli.paths import cache_dir as machine_cache
 from falsr_cli.space.architecture import PRESETS
@@ -39,7 +39,12 @@ from falsr_cli.space.architecture import PRESETS
 if TYPE_CHECKING:
     import keras
 
-ENGINES = ("auto", "tf", "xnnpack")
+ENGINES = ("auto", "tf", "xnnpack", "xnnpack-int8")
+# `xnnpack-int8`: the network converted with int8 weights and activations quantized on the fly (dynamic
+# range), which XNNPACK runs with int8 kernels: 2.3–2.9× the float32 network's speed at −0.001 to −0.006 dB
+# on Set5 for the shipped -res models (benchmarks/results/quantized-speed-240x240.json). Never `auto`'s
+# choice: it changes the output (by up to a grey level), so it is asked for by name.
+XNNPACK_ENGINES = ("xnnpack", "xnnpack-int8")
 TF_MARGIN = 0.75  # `auto` takes TensorFlow only where it runs FALSR-B in under 75 % of XNNPACK's time
 # Calls timed per engine, in turns, after ENGINE_WARMUP rounds; the fastest counts. Timed one engine after
 # the other (median of 3), a tie tipped to TensorFlow in one of four fresh measurements here, and again
@@ -72,7 +77,7 @@ def tensorflow_version() -> str:
 
 def resolve_engine(engine: str, data_dir: str | os.PathLike | None = None) -> str:
     """`auto` → the faster engine on this host (TensorFlow where a GPU is visible; on a CPU, the one that ran
-    FALSR-B faster here, measured once per machine and cached); `tf` and `xnnpack` stay."""
+    FALSR-B faster here, measured once per machine and cached); the others stay."""
     if engine not in ENGINES:
         raise FalsrError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     if engine != "auto":
@@ -149,15 +154,17 @@ def _read_entry(path: Path, key: str) -> bytes | None:
     return content if hashlib.sha256(content).digest() == digest else None
 
 
-def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = None) -> bytes:
-    """The float32 .tflite of a luma model, from the cache when this exact model was converted before (and
-    the entry proves it: see _entry)."""
-    key = model_digest(luma_model)
+def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = None,
+                  engine: str = "xnnpack") -> bytes:
+    """The .tflite of a luma model that `engine` (an XNNPACK one) runs, from the cache when this exact model
+    was converted so before (and the entry proves it: see _entry)."""
+    quantize = QUANTIZE[engine]
+    key = model_digest(luma_model) + ("" if quantize == "none" else f"-{quantize}")
     path = cache_dir(data_dir) / f"{key}.tflite"
     content = _read_entry(path, key)
     if content is not None:
         return content
-    content = luma_tflite_bytes(luma_model)
+    content = luma_tflite_bytes(luma_model, quantize)
     try:
         atomic.write_bytes(path, _entry(key, content))
     except OSError:
@@ -211,8 +218,9 @@ def luma_function(luma_model: keras.Model, engine: str = "auto", threads: int | 
     """(numpy luma function, the engine used) for a Keras luma model; `cache` keeps its conversion (not
     for a model used once, such as a search candidate)."""
     used = resolve_engine(engine, data_dir)
-    if used == "xnnpack":
-        content = cached_tflite(luma_model, data_dir) if cache else luma_tflite_bytes(luma_model)
+    if used in XNNPACK_ENGINES:
+        content = (cached_tflite(luma_model, data_dir, used) if cache
+                   else luma_tflite_bytes(luma_model, QUANTIZE[used]))
         # a luma `.tflite` in memory, with TFLiteModel's interpreters kept per input shape
         return TFLiteModel(content, threads or usable_cores(), name), used
     return keras_luma_fn(luma_model), used

@@ -20,7 +20,7 @@ from falsr_cli.cost.cost_model import receptive_field, working_floats
 from falsr_cli.data import color
 from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.engine import luma_function
+from falsr_cli.models.engine import XNNPACK_ENGINES, luma_function
 from falsr_cli.models.graphdef import FrozenGraph, check_ops, interface_graph, read_graph_def
 from falsr_cli.models.pb_import import graph_architecture, sidecar_architecture
 from falsr_cli.models.probe import probe_scale
@@ -77,7 +77,7 @@ class SRNet:
         `cache` keeps the XNNPACK conversion (not for a model used once, such as a search candidate)."""
         scale = scale or (arch.scale if arch is not None else probe_scale(model, False, name))
         fn, used = luma_function(model, engine, threads, name, cache=cache)
-        runtime = "tflite" if used == "xnnpack" else "tf"
+        runtime = "tflite" if used in XNNPACK_ENGINES else "tf"
         return cls(name, scale, luma=fn, arch=arch, keras=model, runtime=runtime, source=source or name)
 
     @classmethod

@@ -136,7 +136,7 @@ def evaluate_model(
         model_paths = [model] if isinstance(model, str | os.PathLike) and os.path.exists(model) else []
         claim_folder(save_dir, inputs=model_paths, sealed=sealed, flag="--save")
     spec = isinstance(model, str | os.PathLike) and str(model).lower() != "bicubic"
-    if spec and str(model).lower().endswith(".tflite"):
+    if spec and str(model).lower().endswith(".tflite") and engine != "xnnpack-int8":
         engine = "xnnpack"  # a .tflite file runs in the TFLite interpreter, whatever --engine says
     elif spec:
         from falsr_cli.models.engine import resolve_engine

@@ -24,6 +24,7 @@ from falsr_cli.errors import FalsrError
 from falsr_cli.machine import usable_cores
 from falsr_cli.models.engine import (
     ENGINES,
+    XNNPACK_ENGINES,
     cached_tflite,
     graph_conversion,
     remember_graph_conversion,
@@ -82,6 +83,9 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     suffix = path.suffix.lower()
     if suffix in (".tflite", ".onnx") and engine == "keras":
         raise FalsrError(f"cannot export from {path.name}: give {MODEL_FORMS}")
+    if suffix == ".tflite" and engine == "xnnpack-int8":
+        raise FalsrError(f"--engine xnnpack-int8 converts a model to int8; {path.name} is a .tflite already "
+                         "and runs as it was exported (`falsr export --quantize int8` makes an int8 file)")
     if suffix in (".pb", ".tflite") and not path.is_file():
         raise FalsrError(f"model file not found: {spec}")
     if suffix == ".tflite":
@@ -89,9 +93,10 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     used = "keras" if engine == "keras" else resolve_engine(engine)
     if suffix == ".pb" and not weights and used == "tf":
         return _same_scale(SRNet.from_graph(path), scale)
-    sha = sha256_file(path) if suffix == ".pb" and not weights and used == "xnnpack" else None
-    digest = sha[:24] if sha else None
-    if sha and (known := graph_conversion(digest) or _exported_conversion(path, sha)):
+    sha = sha256_file(path) if suffix == ".pb" and not weights and used in XNNPACK_ENGINES else None
+    # the int8 conversion is kept beside the float one, under its own key; only float32 ships beside a .pb
+    digest = sha[:24] + ("" if used == "xnnpack" else f"-{used}") if sha else None
+    if sha and (known := graph_conversion(digest) or (used == "xnnpack" and _exported_conversion(path, sha))):
         content, meta = known
         arch = load_architecture(meta["arch"]) if meta.get("arch") else None
         runner = TFLiteModel(content, threads or usable_cores(), path.stem)
@@ -102,7 +107,7 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
     net = SRNet.from_keras(model, arch, name, engine="tf" if used == "keras" else used, threads=threads,
                            source=source)
     if digest:
-        remember_graph_conversion(digest, cached_tflite(model), arch.to_text(), net.scale)
+        remember_graph_conversion(digest, cached_tflite(model, engine=used), arch.to_text(), net.scale)
     return _same_scale(net, scale)
 
 

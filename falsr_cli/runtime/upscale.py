@@ -27,7 +27,7 @@ from falsr_cli.data import color
 from falsr_cli.data.images import is_falsr_image, list_images
 from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.engine import faster_cpu_engine, gpu_visible, resolve_engine
+from falsr_cli.models.engine import XNNPACK_ENGINES, faster_cpu_engine, gpu_visible, resolve_engine
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
 from falsr_cli.reporting import BarFactory, bar
@@ -255,7 +255,7 @@ def upscale_files(
                    and not gpu_visible())
     choice = faster_cpu_engine() if auto_on_cpu else None
     sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=used, threads=threads)
-    if sr.runtime == "tflite":
+    if sr.runtime == "tflite" and used not in XNNPACK_ENGINES:
         used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
     load_seconds = time.perf_counter() - start
     if sr.scale is not None and sr.scale != scale:
