@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from falsr_cli.space.cells import DEFAULT_SPACE, SPACES
+
+if TYPE_CHECKING:
+    from falsr_cli.space.architecture import Architecture
 
 _RUNTIMES = ["tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8"]
 
@@ -44,7 +49,8 @@ def latency_group() -> None:
     """
 
 
-def _tflite_runner(path: str, threads: int, hw: tuple[int, int]):
+def _tflite_runner(path: str, threads: int,
+                   hw: tuple[int, int]) -> tuple[Architecture | None, Callable[[], object]]:
     """(architecture or None, a no-argument call): an exported .tflite timed as it is, in its own
     quantization and interface, through LiteRT's default delegate (XNNPACK)."""
     import numpy as np
