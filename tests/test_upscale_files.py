@@ -222,3 +222,18 @@ def test_memory_sizes_parse() -> None:
     for bad in ("-1G", "0", "1X", "G"):
         with pytest.raises(FalsrError, match="m: "):
             parse_bytes(bad, "m")
+
+
+def _zlib_level(png: Path) -> int:
+    """FLEVEL of the first IDAT's zlib header: 0 for level 1 (fastest), 2 for 6 (default), 3 for 9."""
+    data = png.read_bytes()
+    at = data.index(b"IDAT") + 4
+    return data[at + 1] >> 6
+
+
+def test_pngs_are_written_at_the_fast_zlib_level(tmp_path: Path) -> None:
+    # 8-bit through Pillow and 16-bit through our own writer, both at PNG_COMPRESS_LEVEL 1, and lossless.
+    for name, pixels in (("8.png", _rgb()), ("16.png", _rgb().astype(np.uint16) * 257)):
+        write_photo(tmp_path / name, Photo(pixels))
+        assert _zlib_level(tmp_path / name) == 0, name
+        assert np.array_equal(read_photo(tmp_path / name).pixels, pixels)

@@ -217,18 +217,21 @@ def read_keyed(path: str | os.PathLike, key: str) -> np.ndarray | None:
 # Every image falsr writes says so in its metadata (PNG text, EXIF Software): `--overwrite` replaces only
 # such an image, never one a user made that happens to have an output's name.
 MARK = "falsr"
+# zlib level of the PNGs falsr writes: OpenCV's imwrite default, which most SR tools write with. On a
+# 2000×1500 ×2 photo: 0.8 s against 3.9 s for Pillow's default 6, for 13 % more bytes (5.1 against 4.5 MB).
+PNG_COMPRESS_LEVEL = 1
 _EXIF_SOFTWARE = 0x0131
 
 
 def save_options(fmt: str, quality: int) -> dict:
-    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless; all
-    carry falsr's mark."""
+    """PIL save options: JPEG and WebP at `quality` (JPEG without chroma subsampling), PNG lossless at
+    PNG_COMPRESS_LEVEL; all carry falsr's mark."""
     if fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
 
         info = PngInfo()
         info.add_text("Software", MARK)
-        return {"pnginfo": info}
+        return {"pnginfo": info, "compress_level": PNG_COMPRESS_LEVEL}
     exif = Image.Exif()
     exif[_EXIF_SOFTWARE] = MARK
     if fmt == "JPEG":

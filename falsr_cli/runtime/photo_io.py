@@ -19,6 +19,7 @@ from PIL import Image
 from falsr_cli.atomic import atomic_path
 from falsr_cli.data.images import (
     IMAGE_WRITE_FORMATS,
+    PNG_COMPRESS_LEVEL,
     open_image,
     png_mark_chunk,
     round_16_to_8,
@@ -128,7 +129,7 @@ def _write_png16(f, pixels: np.ndarray) -> None:
     f.write(b"\x89PNG\r\n\x1a\n")
     chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
     chunk(*png_mark_chunk())
-    comp = zlib.compressobj(6)
+    comp = zlib.compressobj(PNG_COMPRESS_LEVEL)
     band = max(1, (1 << 22) // max(1, w * channels * 2))
     for y0 in range(0, h, band):
         rows = pixels[y0 : y0 + band].reshape(-1, w * channels).astype(">u2")
