@@ -123,7 +123,8 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
     threads = default_threads(threads)
     if runtime == "tf":
         threads = set_tf_threads(threads)  # before anything runs in TensorFlow
-    if model.lower().endswith(".tflite"):
+    is_tflite = model.lower().endswith(".tflite")
+    if is_tflite:
         if runtime != "xnnpack":
             raise FalsrError(f"--runtime {runtime}: a .tflite file runs as it was exported (its quantization "
                              "is the file's); --runtime applies to architectures and other models")
@@ -140,7 +141,7 @@ def latency_measure(model: str, runtime: str, threads: int | None, input_hw: str
                    "mult_adds": macs, "machine": describe(),
                    "gmacs_per_second": macs / (result["median_ms"] / 1000) / 1e9 if macs else None})
     result["predicted_ms"] = None  # the profile predicts the runtimes' own conversions, not a given file
-    if arch is not None and not model.lower().endswith(".tflite"):
+    if arch is not None and not is_tflite:
         try:
             profile, path = load_profile(runtime, threads, hw, arch.scale, arch.features, data_dir,
                                          build=False, space=arch.space)

@@ -154,17 +154,22 @@ def _read_entry(path: Path, key: str) -> bytes | None:
     return content if hashlib.sha256(content).digest() == digest else None
 
 
+def conversion_suffix(engine: str) -> str:
+    """What a cache key of `engine`'s conversion ends with: nothing for float32, `-int8` for xnnpack-int8."""
+    quantize = QUANTIZE[engine]
+    return "" if quantize == "none" else f"-{quantize}"
+
+
 def cached_tflite(luma_model: keras.Model, data_dir: str | os.PathLike | None = None,
                   engine: str = "xnnpack") -> bytes:
     """The .tflite of a luma model that `engine` (an XNNPACK one) runs, from the cache when this exact model
     was converted so before (and the entry proves it: see _entry)."""
-    quantize = QUANTIZE[engine]
-    key = model_digest(luma_model) + ("" if quantize == "none" else f"-{quantize}")
+    key = model_digest(luma_model) + conversion_suffix(engine)
     path = cache_dir(data_dir) / f"{key}.tflite"
     content = _read_entry(path, key)
     if content is not None:
         return content
-    content = luma_tflite_bytes(luma_model, quantize)
+    content = luma_tflite_bytes(luma_model, QUANTIZE[engine])
     try:
         atomic.write_bytes(path, _entry(key, content))
     except OSError:

@@ -26,6 +26,7 @@ from falsr_cli.models.engine import (
     ENGINES,
     XNNPACK_ENGINES,
     cached_tflite,
+    conversion_suffix,
     graph_conversion,
     remember_graph_conversion,
     resolve_engine,
@@ -95,7 +96,7 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
         return _same_scale(SRNet.from_graph(path), scale)
     sha = sha256_file(path) if suffix == ".pb" and not weights and used in XNNPACK_ENGINES else None
     # the int8 conversion is kept beside the float one, under its own key; only float32 ships beside a .pb
-    digest = sha[:24] + ("" if used == "xnnpack" else f"-{used}") if sha else None
+    digest = sha[:24] + conversion_suffix(used) if sha else None
     if sha and (known := graph_conversion(digest) or (used == "xnnpack" and _exported_conversion(path, sha))):
         content, meta = known
         arch = load_architecture(meta["arch"]) if meta.get("arch") else None
