@@ -122,7 +122,8 @@ def test_tflite_float_fp16_int8_resize_and_evaluate(tiny, tmp_path: Path) -> Non
     # `falsr evaluate --model x.tflite` goes through the runtime loader.
     upscaler = open_model(str(tmp_path / "none.tflite"))
     assert np.array_equal(upscaler.upscale(hr[:16, :18]), SRNet.from_keras(model).upscale(hr[:16, :18]))
-    result = evaluate_model(str(tmp_path / "none.tflite"), val, progress=False)
+    result = evaluate_model(str(tmp_path / "none.tflite"), val, progress=False, engine="tf")
+    assert result["engine"] == "xnnpack"  # a .tflite runs in TFLite whatever --engine says, and says so
     assert result["psnr"] == pytest.approx(reports["none"].validation["tflite"]["psnr"], abs=1e-9)
     from falsr_cli.runtime.open import open_model
 

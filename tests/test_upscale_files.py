@@ -191,7 +191,7 @@ def test_tiles_follow_the_memory_budget(tiny_sr, tmp_path: Path) -> None:
     from falsr_cli.runtime.upscale import TFLITE_MEMORY_FACTOR, tile_size
 
     # XNNPACK holds more per pixel than TensorFlow: the same budget gives it smaller tiles.
-    lite = dataclasses.replace(tiny_sr, runtime="tflite")
+    lite = dataclasses.replace(tiny_sr, engine="xnnpack")
     assert tile_size(lite, pad, 1e7) == tile_for_memory(1e7, math.ceil(TFLITE_MEMORY_FACTOR * floats), pad)
     assert tile_size(lite, pad, 1e7) < tile_size(tiny_sr, pad, 1e7)
     wide = dataclasses.replace(tiny_sr, receptive_field=20)  # a receptive field wider than the least tile

@@ -47,6 +47,23 @@ def test_upscale_json_says_what_auto_chose_and_from_which_timings(tmp_path, monk
         doc = json.loads(report.read_text())
         assert doc["engine_choice"] == choice
         assert doc["engine"] == (known["choice"] if engine == "auto" else "tf")
+    # A .tflite runs in XNNPACK whatever --engine says: the report says so, and auto measures nothing.
+    lite = tmp_path / "tiny.tflite"
+    assert CliRunner().invoke(main, ["export", arch, "--weights", "random", "--format", "tflite",
+                                     "--out", str(lite)]).exit_code == 0
+
+    def unasked(data_dir=None):
+        raise AssertionError("auto measured for a .tflite")
+
+    monkeypatch.setattr(E, "faster_cpu_engine", unasked)
+    monkeypatch.setattr("falsr_cli.runtime.upscale.faster_cpu_engine", unasked)
+    for engine in ("auto", "tf"):
+        report = tmp_path / f"lite-{engine}.json"
+        res = CliRunner().invoke(main, ["upscale", str(photo), "-m", str(lite), "--engine", engine, "-o",
+                                        str(tmp_path / f"lite-{engine}"), "--json", str(report)])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(report.read_text())
+        assert (doc["engine"], doc["engine_choice"]) == ("xnnpack", None)
 
 
 def test_upscale_json_dash_prints_instead_of_writing_a_file_named_dash(tmp_path, monkeypatch):

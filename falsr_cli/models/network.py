@@ -52,7 +52,7 @@ class SRNet:
     interface: InterfaceFn | None = None
     arch: Architecture | None = None
     keras: keras.Model | None = None  # the Keras luma model, where there is one (export, model cards)
-    runtime: str = "tf"  # tf, or tflite (XNNPACK: a .tflite file or --engine xnnpack)
+    engine: str = "tf"  # what runs it: tf, xnnpack (a .tflite file, or converted), xnnpack-int8
     source: str = ""
     receptive_field: int | None = None  # LR pixels the network sees; None when unknown
     # Working memory per LR pixel, in floats (cost_model.working_floats): sizes tiles to a memory budget.
@@ -77,8 +77,7 @@ class SRNet:
         `cache` keeps the XNNPACK conversion (not for a model used once, such as a search candidate)."""
         scale = scale or (arch.scale if arch is not None else probe_scale(model, False, name))
         fn, used = luma_function(model, engine, threads, name, cache=cache)
-        runtime = "tflite" if used in XNNPACK_ENGINES else "tf"
-        return cls(name, scale, luma=fn, arch=arch, keras=model, runtime=runtime, source=source or name)
+        return cls(name, scale, luma=fn, arch=arch, keras=model, engine=used, source=source or name)
 
     @classmethod
     def from_graph(cls, graph: str | os.PathLike | FrozenGraph, name: str | None = None) -> SRNet:
@@ -107,7 +106,12 @@ class SRNet:
         arch = None if isinstance(model, bytes) else sidecar_architecture(model)
         run = {"luma": runner} if runner.interface == "y" else {"interface": runner}
         source = "tflite bytes" if isinstance(model, bytes) else str(model)
-        return cls(runner.name, runner.scale, arch=arch, runtime="tflite", source=source, **run)
+        return cls(runner.name, runner.scale, arch=arch, engine="xnnpack", source=source, **run)
+
+    @property
+    def runtime(self) -> str:
+        """tflite (the TFLite interpreter, XNNPACK) or tf."""
+        return "tflite" if self.engine in XNNPACK_ENGINES else "tf"
 
     @property
     def is_bicubic(self) -> bool:

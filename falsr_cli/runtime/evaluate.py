@@ -136,20 +136,14 @@ def evaluate_model(
         model_paths = [model] if isinstance(model, str | os.PathLike) and os.path.exists(model) else []
         claim_folder(save_dir, inputs=model_paths, sealed=sealed, flag="--save")
     spec = isinstance(model, str | os.PathLike) and str(model).lower() != "bicubic"
-    if spec and str(model).lower().endswith(".tflite") and engine != "xnnpack-int8":
-        engine = "xnnpack"  # a .tflite file runs in the TFLite interpreter, whatever --engine says
-    elif spec:
-        from falsr_cli.models.engine import resolve_engine
-
-        engine = resolve_engine(engine, data_dir)  # `auto` decided once, so the result can say which
     upscaler = model if isinstance(model, SRNet) else open_model(model, scale=scale, engine=engine,
-                                                                  on_download=on_download)
+                                                                  on_download=on_download, data_dir=data_dir)
     pairs = load_pairs(dataset, scale=scale, data_dir=data_dir, download=download, on_download=on_download)
     label = _dataset_label(dataset)
     rows = run_pairs(upscaler, pairs, scale=scale, save_dir=save_dir, progress=progress,
                      description=f"{upscaler.name} on {label}", overwrite=overwrite, sealed=sealed)
     result: dict[str, Any] = {"model": upscaler.name, "dataset": label, "scale": scale,
-                              "engine": engine if spec else None}
+                              "engine": upscaler.engine if spec else None}
     result.update(summarize(rows))
     result["total_seconds"] = time.perf_counter() - start
     if save_dir is not None:

@@ -68,11 +68,12 @@ def default_model_path() -> Path:
 
 def open_model(spec: str | os.PathLike | None = None, weights: str | None = None, scale: int | None = None,
                engine: str = "tf", threads: int | None = None,
-               on_download: ByteReport | None = None) -> SRNet:
+               on_download: ByteReport | None = None, data_dir: str | os.PathLike | None = None) -> SRNet:
     """MODEL (and `--weights`) → the SRNet that runs it; no spec: the project's best pretrained model.
 
-    A `scale` the network does not have is refused; a .tflite always runs in TFLite. `on_download` follows
-    the fetch of a published model on its first use.
+    A `scale` the network does not have is refused; a .tflite always runs in TFLite, whatever `engine` says
+    (the SRNet's `engine` tells what runs it); `auto`'s measurement is kept in `data_dir`'s cache.
+    `on_download` follows the fetch of a published model on its first use.
     """
     if engine not in (*ENGINES, "keras"):
         raise FalsrError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
@@ -91,7 +92,7 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
         raise FalsrError(f"model file not found: {spec}")
     if suffix == ".tflite":
         return _same_scale(SRNet.from_tflite(path, threads), scale)
-    used = "keras" if engine == "keras" else resolve_engine(engine)
+    used = "keras" if engine == "keras" else resolve_engine(engine, data_dir)
     if suffix == ".pb" and not weights and used == "tf":
         return _same_scale(SRNet.from_graph(path), scale)
     sha = sha256_file(path) if suffix == ".pb" and not weights and used in XNNPACK_ENGINES else None
@@ -102,7 +103,7 @@ def open_model(spec: str | os.PathLike | None = None, weights: str | None = None
         arch = load_architecture(meta["arch"]) if meta.get("arch") else None
         runner = TFLiteModel(content, threads or usable_cores(), path.stem)
         source = f"{path} (its XNNPACK conversion, {meta.get('from', 'cached')})"
-        return _same_scale(SRNet(path.stem, meta["scale"], luma=runner, arch=arch, runtime="tflite",
+        return _same_scale(SRNet(path.stem, meta["scale"], luma=runner, arch=arch, engine=used,
                                  source=source), scale)
     arch, model, name, source = _keras_network(spec, weights)
     net = SRNet.from_keras(model, arch, name, engine="tf" if used == "keras" else used, threads=threads,

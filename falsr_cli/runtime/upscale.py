@@ -27,7 +27,7 @@ from falsr_cli.data import color
 from falsr_cli.data.images import is_falsr_image, list_images
 from falsr_cli.data.imresize import matlab_bicubic
 from falsr_cli.errors import FalsrError
-from falsr_cli.models.engine import XNNPACK_ENGINES, faster_cpu_engine, gpu_visible, resolve_engine
+from falsr_cli.models.engine import faster_cpu_engine, gpu_visible
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
 from falsr_cli.reporting import BarFactory, bar
@@ -249,14 +249,13 @@ def upscale_files(
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
-    used = "tf" if isinstance(model, SRNet) or model == "bicubic" else resolve_engine(engine)
-    # --engine auto's choice on a CPU, with the two timings it was made from (measured once per machine)
-    auto_on_cpu = (engine == "auto" and not isinstance(model, SRNet) and model != "bicubic"
-                   and not gpu_visible())
+    sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=engine, threads=threads)
+    used = sr.engine  # what runs it (a .tflite runs in XNNPACK, whatever --engine says)
+    # --engine auto's choice on a CPU, with the two timings it was made from (measured once per machine,
+    # so read back here); bicubic and a .tflite leave nothing to choose
+    auto_on_cpu = (engine == "auto" and not isinstance(model, SRNet) and not sr.is_bicubic
+                   and not str(model).lower().endswith(".tflite") and not gpu_visible())
     choice = faster_cpu_engine() if auto_on_cpu else None
-    sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=used, threads=threads)
-    if sr.runtime == "tflite" and used not in XNNPACK_ENGINES:
-        used = "xnnpack"  # a .tflite file runs in the TFLite interpreter (XNNPACK), whatever --engine says
     load_seconds = time.perf_counter() - start
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
