@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 # The best model falsr ships (see the README's results): FALSR-B with the image-level residual.
-DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res.pb"
+DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res-long.pb"
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:

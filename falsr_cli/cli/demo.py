@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from falsr_cli.demo import TRAIN_STEPS as DEMO_TRAIN_STEPS
+from falsr_cli.paths import DEFAULT_MODEL
 
 
 @click.command("demo")
@@ -38,7 +39,7 @@ def demo_cmd(out: str, train_steps: int, data_dir: str | None) -> None:
     console.print(f"The searched network {verdict} bicubic: {gain:+.2f} dB on `samples` — the images it was "
                   "searched and trained on, so this checks that the pipeline learns; it is not a benchmark.")
     if summary["pretrained"] is None:
-        console.print("(no pretrained_model/t291-FALSR-B-res.pb here, so it is not in the table)")
+        console.print(f"(no {DEFAULT_MODEL} here, so it is not in the table)")
     console.print(f"Done in {summary['seconds']:.0f} s. Files in {out}/:")
     console.print(f"  search/pareto.json, pareto.png  the Pareto front   (falsr search show {out}/search)")
     console.print(f"  train/                          the trained network (falsr evaluate -m {out}/train)")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from falsr_cli.paths import DEFAULT_MODEL
+
 
 def _echo_err(message: str) -> None:
     click.echo(message, err=True)
@@ -106,7 +108,7 @@ def export_cmd(model: str, fmt: str, out: str, interface: str, quantize: str, ta
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--model", "-m", default=None, metavar="MODEL",
               help="'bicubic', a .pb, a .tflite, a training run/checkpoint, or an architecture with "
-                   "--weights [default: ./pretrained_model/t291-FALSR-B-res.pb].")
+                   f"--weights [default: ./{DEFAULT_MODEL}].")
 @click.option("--weights", default=None, metavar="FILE", help="Weights for an architecture MODEL.")
 @click.option("--out", "-o", required=True, type=click.Path(), help="Output folder.")
 @click.option("--scale", type=click.IntRange(2, 4), default=2, show_default=True,

@@ -303,7 +303,8 @@ def upscale_files(
         for note in write_photo(target, result, quality=quality):
             log(f"{target.name}: {note}")
 
-    with bar(progress) as bars, ThreadPoolExecutor(max_workers=2) as io:
+    # nothing to upscale (every output exists, say): no empty bar
+    with bar(progress if todo else None) as bars, ThreadPoolExecutor(max_workers=2) as io:
         task = bars.add_task(f"upscale ×{scale}", total=len(todo))
         # Decoding and encoding (PIL releases the GIL) overlap the network: one photo read ahead, one
         # written behind, so at most three photos are in memory.
