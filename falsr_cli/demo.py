@@ -1,7 +1,8 @@
 """`falsr demo`: the whole product on the built-in `samples` data, offline, in a few minutes on 2 CPU cores.
 
 Search (demo preset) → train the front's most accurate member briefly → export it as a FALSR-interface .pb
-→ evaluate it, bicubic and the default pretrained model (DEFAULT_MODEL, when present) on `samples` → one comparison table.
+→ evaluate it, bicubic and the default pretrained model (DEFAULT_MODEL, when present) on `samples` → one
+comparison table.
 Every step goes through the same Python API the commands use; results go to `<out>/demo.json`.
 """
 
