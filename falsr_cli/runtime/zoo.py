@@ -19,6 +19,7 @@ from falsr_cli import atomic
 from falsr_cli.data import registry
 from falsr_cli.errors import FalsrError
 from falsr_cli.outputs import claim_output
+from falsr_cli.paths import DEFAULT_MODEL
 from falsr_cli.reporting import ByteReport
 
 SHIPPED_DIR = Path("pretrained_model")
@@ -82,6 +83,8 @@ def _shipped() -> list[ModelEntry]:
             continue  # not a card we can read: not listed (make results names the broken card)
         if description is None:
             continue
+        if pb.name == DEFAULT_MODEL.name:
+            description += " (the default model)"
         out.append(ModelEntry(pb.stem, "shipped", description,
                               "pretrained_model/ (model card " + card_path.name + ")", pb))
     return out
