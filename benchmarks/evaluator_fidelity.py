@@ -218,8 +218,9 @@ BAND = (20e9, 100e9)
 EQUAL_COST = 1.5
 
 
-def report(out: Path, plan: list[dict]) -> None:
-    """Every evaluator against the reference: τ, ρ, precision@4, CPU seconds per candidate."""
+def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
+    """Every evaluator against the reference: τ, ρ, precision@4, CPU seconds per candidate (`markdown`:
+    also as the README's table)."""
     import numpy as np
 
     from falsr_cli.search.ranking import kendall_tau, pair_accuracy, spearman_rho
@@ -302,6 +303,15 @@ def report(out: Path, plan: list[dict]) -> None:
         print(f"{r['evaluator']:62s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
               f"{r['precision_at_4']:5.2f} {r['band_kendall_tau']:7.3f} {pairs:>10} {cpu:6.0f} "
               f"{'' if frac is None else f'{frac:7.3f}'}")
+    if markdown:
+        print("\n| evaluator | K | τ | ρ | precision@4 | τ in 20G–100G | equal-cost pairs "
+              "| CPU s / candidate | of a full training |\n|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            frac = r["fraction_of_full_training"]
+            print(f"| {r['evaluator']} | {r['k']} | {r['kendall_tau']:.3f} | {r['spearman_rho']:.3f} | "
+                  f"{r['precision_at_4']:.2f} | {r['band_kendall_tau']:.3f} | "
+                  f"{r['equal_cost_pair_accuracy']:.2f} of {r['equal_cost_pairs']} | "
+                  f"{r['cpu_seconds_per_candidate']:.0f} | {'–' if frac is None else f'{frac:.3f}'} |")
 
 
 def main() -> None:
@@ -310,6 +320,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/fidelity")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default=None, help="comma-separated plan names (reference stage)")
+    ap.add_argument("--markdown", action="store_true", help="report: also print the table as Markdown")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -329,7 +340,7 @@ def main() -> None:
     elif args.stage == "brief":
         brief(out, plan)
     else:
-        report(out, plan)
+        report(out, plan, args.markdown)
 
 
 if __name__ == "__main__":
