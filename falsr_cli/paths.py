@@ -6,7 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-# The best model falsr ships (see the README's results): FALSR-B with the image-level residual.
+# The best model falsr ships on the selection split (see the README's results): FALSR-B with the image-level
+# residual, trained for 40,000 steps.
 DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res-long.pb"
 
 
