@@ -22,6 +22,7 @@ Stages (each resumable: rows stream to OUT/*.jsonl, a killed run continues where
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -271,12 +272,14 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
         add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
             full_cpu * steps / 12000)
-    if all(s in briefs for s in BRIEF) and all(n in briefs[s] for s in BRIEF for n in names):
-        rungs = {s: {n: briefs[s][n]["psnr"] for n in names} for s in BRIEF}
-        costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
+    costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
+    for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run
+        if not all(s in briefs and all(n in briefs[s] for n in names) for s in ladder):
+            continue
+        rungs = {s: {n: briefs[s][n]["psnr"] for n in names} for s in ladder}
         score, reached = successive_halving(names, rungs, costs)
-        cpu = sum(briefs[s][n]["cpu_seconds"] for n in names for s in BRIEF if s <= reached[n]) / len(names)
-        add("successive halving 300→1000→3000, top third by Pareto rank", score, cpu)
+        cpu = sum(briefs[s][n]["cpu_seconds"] for n in names for s in ladder if s <= reached[n]) / len(names)
+        add(f"successive halving {'→'.join(map(str, ladder))}, top third by Pareto rank", score, cpu)
     seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
              if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
     noise = None
