@@ -195,11 +195,13 @@ def successive_halving(names: list[str], rungs: dict[int, dict[str, float]], cos
     return {n: rungs[reached[n]][n] + gain[reached[n]] for n in names}, reached
 
 
-def size_corrected(brief: dict[str, float], ref: dict[str, float],
-                   macs: dict[str, float]) -> dict[str, float]:
+def size_corrected(brief: dict[str, float], ref: dict[str, float], macs: dict[str, float],
+                   weighted: bool = False) -> dict[str, float]:
     """Leave-one-out: each candidate's brief PSNR plus the gain to full training that a line in
     log(mult-adds), fitted on the *other* references, predicts (bigger networks gain more from a longer
-    run). What a search would use is the line fitted on all of them; LOO keeps the τ honest."""
+    run); `weighted` also fits the brief PSNR's weight (full ≈ a + b·log(mult-adds) + c·brief: the size
+    trend of full training plus the brief run's own residual, scaled). What a search would use is the fit
+    on all of them; LOO keeps the τ honest."""
     import numpy as np
 
     names = [n for n in brief if n in ref]
@@ -207,9 +209,14 @@ def size_corrected(brief: dict[str, float], ref: dict[str, float],
     for held in names:
         rest = [n for n in names if n != held]
         x = np.log([macs[n] for n in rest])
-        gain = np.array([ref[n] - brief[n] for n in rest])
-        slope, intercept = np.polyfit(x, gain, 1)
-        out[held] = brief[held] + intercept + slope * float(np.log(macs[held]))
+        b = np.array([brief[n] for n in rest])
+        y = np.array([ref[n] for n in rest])
+        if weighted:
+            coef, *_ = np.linalg.lstsq(np.stack([np.ones_like(x), x, b], 1), y, rcond=None)
+            out[held] = float(coef @ [1.0, np.log(macs[held]), brief[held]])
+        else:
+            slope, intercept = np.polyfit(x, y - b, 1)
+            out[held] = brief[held] + intercept + slope * float(np.log(macs[held]))
     return out
 
 
@@ -261,9 +268,12 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         add(f"brief {steps} steps: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
         add(f"brief {steps} steps: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
         if len([n for n in runs if n in ref]) >= 5:
+            macs = {n: by_name[n]["mult_adds"] for n in names}
+            psnr = {n: r["psnr"] for n, r in runs.items()}
             add(f"brief {steps} steps + gain fitted on log mult-adds (leave-one-out)",
-                size_corrected({n: r["psnr"] for n, r in runs.items()}, ref,
-                               {n: by_name[n]["mult_adds"] for n in names}), cpu)
+                size_corrected(psnr, ref, macs), cpu)
+            add(f"brief {steps} steps, weighted, + log mult-adds (LOO fit)",
+                size_corrected(psnr, ref, macs, weighted=True), cpu)
         if all(r.get("curve") for r in runs.values()):
             add(f"brief {steps} steps: curve extrapolated to 12000",
                 {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu)
