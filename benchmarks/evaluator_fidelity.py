@@ -226,6 +226,11 @@ BAND = (20e9, 100e9)
 EQUAL_COST = 1.5
 
 
+def _or_dash(value: float | None, width: int) -> str:
+    """A τ to 3 decimals, or – where it is undefined (a score with nothing beyond size)."""
+    return f"{'–' if value is None else f'{value:.3f}':>{width}}"
+
+
 def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     """Every evaluator against the reference: τ, ρ, precision@4, CPU seconds per candidate (`markdown`:
     also as the README's table)."""
@@ -252,7 +257,14 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         best_eval = set(sorted(common, key=lambda n: -score[n])[:4])
         band = [n for n in common if BAND[0] <= by_name[n]["mult_adds"] <= BAND[1]]
         pairs, n_pairs = pair_accuracy(x, y, [by_name[n]["mult_adds"] for n in common], EQUAL_COST)
+        # What it sees beyond size: each score's residual from its own line in log mult-adds, ranked
+        # against full training's (0 for a score that is a function of size alone)
+        logm = np.log([by_name[n]["mult_adds"] for n in common])
+        rx, ry = (np.asarray(v) - np.polyval(np.polyfit(logm, v, 1), logm) for v in (x, y))
+        beyond = kendall_tau(list(np.round(rx, 9)), list(ry))
+        beyond = None if np.isnan(beyond) else beyond  # undefined: a function of size alone
         rows.append({"evaluator": label, "k": len(common), "kendall_tau": kendall_tau(x, y),
+                     "beyond_size_kendall_tau": beyond,
                      "spearman_rho": spearman_rho(x, y), "precision_at_4": len(best_ref & best_eval) / 4,
                      "band_k": len(band),
                      "band_kendall_tau": kendall_tau([score[n] for n in band], [ref[n] for n in band]),
@@ -260,8 +272,9 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                      "cpu_seconds_per_candidate": cpu,
                      "fraction_of_full_training": None if cpu is None else cpu / full_cpu})
 
-    add("mult-adds alone", {n: by_name[n]["mult_adds"] for n in names}, 0.0)
-    add("params alone", {n: by_name[n]["params"] for n in names}, 0.0)
+    # in logs: the same ranking, and nothing left beyond size
+    add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
+    add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
     for steps, runs in sorted(briefs.items()):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
         add(f"brief {steps} steps: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
@@ -307,23 +320,27 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
               f"mean |Δ| {noise['mean_abs_diff_db']:.3f} dB")
     print(f"τ band: within {BAND[0] / 1e9:.0f}G–{BAND[1] / 1e9:.0f}G; pairs: share of the pairs within "
           f"{EQUAL_COST}× mult-adds of each other that the evaluator orders as full training does")
+    print("beyond size: τ of each score's residual from its own line in log mult-adds against full "
+          "training's")
     print(f"{'evaluator':62s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'τ band':>7} {'pairs':>10} "
-          f"{'CPU s':>6} {'of full':>7}")
+          f"{'beyond':>6} {'CPU s':>6} {'of full':>7}")
     for r in rows:
         cpu = r["cpu_seconds_per_candidate"]
         frac = r["fraction_of_full_training"]
         pairs = f"{r['equal_cost_pair_accuracy']:.2f} ({r['equal_cost_pairs']})"
         print(f"{r['evaluator']:62s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
-              f"{r['precision_at_4']:5.2f} {r['band_kendall_tau']:7.3f} {pairs:>10} {cpu:6.0f} "
+              f"{r['precision_at_4']:5.2f} {r['band_kendall_tau']:7.3f} {pairs:>10} "
+              f"{_or_dash(r['beyond_size_kendall_tau'], 6)} {cpu:6.0f} "
               f"{'' if frac is None else f'{frac:7.3f}'}")
     if markdown:
-        print("\n| evaluator | K | τ | ρ | precision@4 | τ in 20G–100G | equal-cost pairs "
-              "| CPU s / candidate | of a full training |\n|---|---|---|---|---|---|---|---|---|")
+        print("\n| evaluator | K | τ | ρ | precision@4 | τ in 20G–100G | equal-cost pairs | τ beyond size "
+              "| CPU s / candidate | of a full training |\n|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             frac = r["fraction_of_full_training"]
             print(f"| {r['evaluator']} | {r['k']} | {r['kendall_tau']:.3f} | {r['spearman_rho']:.3f} | "
                   f"{r['precision_at_4']:.2f} | {r['band_kendall_tau']:.3f} | "
                   f"{r['equal_cost_pair_accuracy']:.2f} of {r['equal_cost_pairs']} | "
+                  f"{_or_dash(r['beyond_size_kendall_tau'], 0)} | "
                   f"{r['cpu_seconds_per_candidate']:.0f} | {'–' if frac is None else f'{frac:.3f}'} |")
 
 
