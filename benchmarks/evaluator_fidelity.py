@@ -128,7 +128,7 @@ BRIEF = (300, 1000, 3000)
 CURVE_AT = (300, 1000, 1500, 2000)
 
 
-def brief(out: Path, plan: list[dict]) -> None:
+def brief(out: Path, plan: list[dict], init: str = "he-zero", budgets: tuple[int, ...] = BRIEF) -> None:
     """The search's brief recipe (`train_and_validate`, as `falsr search` calls it) at each budget."""
     from falsr_cli.search.config import SearchConfig
     from falsr_cli.search.evaluator import evaluation_seed
@@ -136,23 +136,23 @@ def brief(out: Path, plan: list[dict]) -> None:
 
     cfg = SearchConfig()
     journal = out / "brief.jsonl"
-    done = {(r["hash"], r["steps"]) for r in read_jsonl(journal)}
-    for steps in BRIEF:  # cheap budgets first: a partial study already answers for them
+    done = {(r["hash"], r["steps"], r.get("init", "he-zero")) for r in read_jsonl(journal)}
+    for steps in budgets:  # cheap budgets first: a partial study already answers for them
         for row in plan:
-            if row["seed"] != 0 or (row["hash"], steps) in done:
+            if row["seed"] != 0 or (row["hash"], steps, init) in done:
                 continue
             t0 = time.process_time()
             r = train_and_validate(row["text"], data=cfg.data, val=cfg.val, steps=steps,
                                    seed=evaluation_seed(cfg.seed, row["hash"]), batch=cfg.batch,
-                                   patch=cfg.patch, lr=cfg.lr, schedule=cfg.schedule,
+                                   patch=cfg.patch, lr=cfg.lr, schedule=cfg.schedule, init=init,
                                    val_at=CURVE_AT if steps == max(BRIEF) else ())
             append_jsonl(journal, {
-                "name": row["name"], "hash": row["hash"], "steps": steps, "psnr": r["psnr"],
+                "name": row["name"], "hash": row["hash"], "steps": steps, "init": init, "psnr": r["psnr"],
                 "ssim": r["ssim"], "loss": r["loss"], "loss_sum": r["loss_sum"], "curve": r.get("curve"),
                 "cpu_seconds": time.process_time() - t0,
                 "wall_seconds": r["train_seconds"] + r["eval_seconds"], "cpu": cpu_name()})
-            print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {row['name']:12s} {r['psnr']:.4f} dB",
-                  flush=True)
+            print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {init:7s} {row['name']:12s} "
+                  f"{r['psnr']:.4f} dB", flush=True)
 
 
 def extrapolate(curve: list[list[float]], target: int) -> float:
@@ -243,9 +243,10 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     by_name = {r["name"]: r for r in plan if r["seed"] == 0}
     ref = {n: refs[(by_name[n]["hash"], 0)]["val_best"] for n in names}
     full_cpu = float(np.median([r["cpu_seconds"] for r in refs.values() if not r["resumed"]] or [np.nan]))
-    briefs: dict[int, dict[str, dict]] = {}
+    # by (steps, init): the search's recipe as it is, and with the LSUV init
+    briefs: dict[tuple[int, str], dict[str, dict]] = {}
     for r in read_jsonl(out / "brief.jsonl"):
-        briefs.setdefault(r["steps"], {})[r["name"]] = r
+        briefs.setdefault((r["steps"], r.get("init", "he-zero")), {})[r["name"]] = r
     rows = []
 
     def add(label: str, score: dict[str, float], cpu: float | None) -> None:
@@ -275,20 +276,21 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     # in logs: the same ranking, and nothing left beyond size
     add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
     add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
-    for steps, runs in sorted(briefs.items()):
+    for (steps, init), runs in sorted(briefs.items(), key=lambda kv: (kv[0][1] != "he-zero", kv[0])):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
-        add(f"brief {steps} steps: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
-        add(f"brief {steps} steps: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
-        add(f"brief {steps} steps: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
+        label = f"brief {steps} steps" + ("" if init == "he-zero" else f" ({init.upper()} init)")
+        add(f"{label}: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
+        add(f"{label}: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
+        add(f"{label}: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
         if len([n for n in runs if n in ref]) >= 5:
             macs = {n: by_name[n]["mult_adds"] for n in names}
             psnr = {n: r["psnr"] for n, r in runs.items()}
-            add(f"brief {steps} steps + gain fitted on log mult-adds (leave-one-out)",
+            add(f"{label} + gain fitted on log mult-adds (leave-one-out)",
                 size_corrected(psnr, ref, macs), cpu)
-            add(f"brief {steps} steps, weighted, + log mult-adds (LOO fit)",
+            add(f"{label}, weighted, + log mult-adds (LOO fit)",
                 size_corrected(psnr, ref, macs, weighted=True), cpu)
         if all(r.get("curve") for r in runs.values()):
-            add(f"brief {steps} steps: curve extrapolated to 12000",
+            add(f"{label}: curve extrapolated to 12000",
                 {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu)
     for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
         curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
@@ -296,13 +298,17 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
             full_cpu * steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
-    for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run
-        if not all(s in briefs and all(n in briefs[s] for n in names) for s in ladder):
-            continue
-        rungs = {s: {n: briefs[s][n]["psnr"] for n in names} for s in ladder}
-        score, reached = successive_halving(names, rungs, costs)
-        cpu = sum(briefs[s][n]["cpu_seconds"] for n in names for s in ladder if s <= reached[n]) / len(names)
-        add(f"successive halving {'→'.join(map(str, ladder))}, top third by Pareto rank", score, cpu)
+    for init in sorted({i for _, i in briefs}, key=lambda i: i != "he-zero"):
+        for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run
+            if not all((s, init) in briefs and all(n in briefs[s, init] for n in names) for s in ladder):
+                continue
+            rungs = {s: {n: briefs[s, init][n]["psnr"] for n in names} for s in ladder}
+            score, reached = successive_halving(names, rungs, costs)
+            cpu = sum(briefs[s, init][n]["cpu_seconds"] for n in names for s in ladder
+                      if s <= reached[n]) / len(names)
+            add(f"successive halving {'→'.join(map(str, ladder))}"
+                + ("" if init == "he-zero" else f" ({init.upper()} init)") + ", top third by Pareto rank",
+                score, cpu)
     seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
              if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
     noise = None
@@ -322,13 +328,14 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
           f"{EQUAL_COST}× mult-adds of each other that the evaluator orders as full training does")
     print("beyond size: τ of each score's residual from its own line in log mult-adds against full "
           "training's")
-    print(f"{'evaluator':62s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'τ band':>7} {'pairs':>10} "
+    w = max(len(r["evaluator"]) for r in rows) if rows else 9
+    print(f"{'evaluator':{w}s} {'K':>3} {'tau':>6} {'rho':>6} {'p@4':>5} {'τ band':>7} {'pairs':>10} "
           f"{'beyond':>6} {'CPU s':>6} {'of full':>7}")
     for r in rows:
         cpu = r["cpu_seconds_per_candidate"]
         frac = r["fraction_of_full_training"]
         pairs = f"{r['equal_cost_pair_accuracy']:.2f} ({r['equal_cost_pairs']})"
-        print(f"{r['evaluator']:62s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
+        print(f"{r['evaluator']:{w}s} {r['k']:3d} {r['kendall_tau']:6.3f} {r['spearman_rho']:6.3f} "
               f"{r['precision_at_4']:5.2f} {r['band_kendall_tau']:7.3f} {pairs:>10} "
               f"{_or_dash(r['beyond_size_kendall_tau'], 6)} {cpu:6.0f} "
               f"{'' if frac is None else f'{frac:7.3f}'}")
@@ -351,6 +358,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default=None, help="comma-separated plan names (reference stage)")
     ap.add_argument("--markdown", action="store_true", help="report: also print the table as Markdown")
+    ap.add_argument("--init", default="he-zero", choices=["he-zero", "lsuv"], help="brief: initial weights")
+    ap.add_argument("--budgets", default=",".join(map(str, BRIEF)), help="brief: steps, comma-separated")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -368,7 +377,7 @@ def main() -> None:
     if args.stage == "reference":
         reference(out, plan, out / "runs", args.only)
     elif args.stage == "brief":
-        brief(out, plan)
+        brief(out, plan, args.init, tuple(int(b) for b in args.budgets.split(",")))
     else:
         report(out, plan, args.markdown)
 

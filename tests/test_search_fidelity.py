@@ -12,6 +12,7 @@ from search_runs import killed_run, reference_run
 
 from falsr_cli.atomic import read_jsonl
 from falsr_cli.cli import main
+from falsr_cli.errors import FalsrError
 from falsr_cli.search.config import SearchConfig, expected_work, resolve_config
 from falsr_cli.search.evaluator import proxy_evaluate
 from falsr_cli.search.fidelity import final_result, n_promoted, pareto_order, promoted, rung_gains
@@ -251,6 +252,10 @@ def test_the_defaults_stay_single_fidelity():
     assert expected_work(c) == (1000.0, 1.0)
     toml_like = resolve_config({"fidelity": "sh", "rungs": "100, 400"})
     assert toml_like.rungs == [100, 400] and toml_like.train_steps == 400
+    # The brief training's init reaches every candidate's training.
+    assert resolve_config({"init": "lsuv"}).init == "lsuv" and c.init == "he-zero"
+    with pytest.raises(FalsrError, match="init: must be he-zero or lsuv"):
+        resolve_config({"init": "normal"})
 
 
 def test_the_cost_estimate_counts_the_rungs_an_average_candidate_trains():

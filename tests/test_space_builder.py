@@ -69,6 +69,31 @@ def test_he_zero_differs_from_he_only_in_the_output_conv_of_a_residual_network()
         np.testing.assert_array_equal(wa, wb)
 
 
+def test_lsuv_scales_every_conv_to_the_batch_and_still_starts_at_bicubic():
+    import keras
+
+    from falsr_cli.data.imresize import imresize
+    from falsr_cli.models.builder import LSUV_RMS, build_luma_model, lsuv_rescale
+
+    arch = PRESETS["FALSR-B"].with_residual(True)
+    x = np.random.default_rng(0).random((2, 12, 10, 1)).astype(np.float32)
+
+    def rms(model):
+        convs = [c for c in model.layers if isinstance(c, keras.layers.Conv2D) and c.name != "up_out"]
+        outs = keras.Model(model.input, [c.output for c in convs])(x)
+        return {c.name: float(np.sqrt(np.mean(np.square(o)))) for c, o in zip(convs, outs, strict=True)}
+
+    model = build_luma_model(arch, seed=3, init="lsuv")  # built as he-zero
+    before = rms(model)
+    assert before["up_conv"] > 10 * LSUV_RMS  # dense concatenations and skip sums grow the scale
+    lsuv_rescale(model, x)
+    after = rms(model)
+    assert after.keys() == before.keys() and len(after) > 20
+    np.testing.assert_allclose(list(after.values()), LSUV_RMS, rtol=1e-4)
+    np.testing.assert_allclose(model(x).numpy()[0, ..., 0], imresize(x[0, ..., 0].astype(np.float64), 2),
+                               atol=1e-5)
+
+
 def test_group_conv_equals_dense_conv_with_block_diagonal_kernel():
     """GroupConv2D must compute a grouped conv (group j: input slice j → output slice j)."""
     import tensorflow as tf

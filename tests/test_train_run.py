@@ -267,6 +267,28 @@ def test_brief_training_is_deterministic_and_reports_nan(data_dir):
         train_and_validate(TINY, **{**kw, "lr": 1e30, "init": "he"})
 
 
+def test_lsuv_init_fits_the_first_batch_once_and_a_resumed_run_is_the_same_run(tmp_path, data_dir):
+    from falsr_cli.train import train
+    from falsr_cli.train.brief import train_and_validate
+
+    kw = {"steps": 6, "val": None, "init": "lsuv", "log_every": 2, "ckpt_every": 2, "keep": 3,
+          "arch": "x2-f8-res:conv_f16_k3_b2_skip,conv_f16_k3_b1_noskip:101"}
+    straight = train(_config(tmp_path / "straight", data_dir, **kw))
+    train(_config(tmp_path / "resumed", data_dir, **{**kw, "steps": 4}))
+    resumed = train(_config(tmp_path / "resumed", data_dir, **kw))
+    assert resumed["resumed_from"] == 4
+    a = _checkpoint_tensors(tmp_path / "straight" / "checkpoints" / "step_000000006")
+    b = _checkpoint_tensors(tmp_path / "resumed" / "checkpoints" / "step_000000006")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    he_zero = train(_config(tmp_path / "he-zero", data_dir, **{**kw, "init": "he-zero"}))
+    assert he_zero["final_loss"] != straight["final_loss"]
+    brief = {"data": "samples", "val": "samples", "steps": 6, "seed": 3, "batch": 2, "patch": 16,
+             "data_dir": data_dir}
+    lsuv = train_and_validate(kw["arch"], **brief, init="lsuv")
+    assert lsuv["psnr"] != train_and_validate(kw["arch"], **brief)["psnr"]
+    assert lsuv["psnr"] == train_and_validate(kw["arch"], **brief, init="lsuv")["psnr"]
+
+
 def test_run_seconds_add_up_every_process_from_the_metrics():
     from falsr_cli.train.runs import run_seconds
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from falsr_cli.search.config import PRESETS, SearchConfig
+from falsr_cli.search.config import PRESETS, SEARCH_INITS, SearchConfig
 from falsr_cli.train.config import PRECISION_CHOICES
 
 # Every search option defaults to None here so that --preset and --config can fill it; flags win. The help
@@ -89,6 +89,9 @@ _SEARCH_OPTIONS = [
     click.option("--schedule", type=click.Choice(["constant", "cosine"]),
                  help="Incomplete training: learning-rate schedule after a short warm-up "
                       f"[{_SEARCH.schedule}]."),
+    click.option("--init", type=click.Choice(SEARCH_INITS),
+                 help="Incomplete training: initial weights, as falsr train's (lsuv: he-zero, then each "
+                      f"conv scaled to the first batch) [{_SEARCH.init}]."),
     click.option("--precision", type=click.Choice(PRECISION_CHOICES),
                  help="Incomplete training: compute precision, as falsr train's [auto: bfloat16 on CPUs "
                       "with native BF16, mixed_float16 on tensor-core GPUs, else float32]."),

@@ -39,10 +39,11 @@ _TRAIN = TrainConfig()
               help="step schedule: multiply the rate by --decay-gamma every this many steps (0: steps/2).")
 @click.option("--decay-gamma", type=float, default=0.5, show_default=True, help="step schedule factor.")
 @click.option("--min-lr", type=float, default=0.0, show_default=True, help="cosine schedule: final rate.")
-@click.option("--init", type=click.Choice(["he-zero", "he", "normal"]), default=_TRAIN.init,
+@click.option("--init", type=click.Choice(["he-zero", "lsuv", "he", "normal"]), default=_TRAIN.init,
               show_default=True,
               help="Initial weights: he-zero (He-normal, output conv near zero, at zero in a -res network: "
-                   "it starts at bicubic), he (output conv near zero) or normal (paper: N(0, 0.02)).")
+                   "it starts at bicubic), lsuv (he-zero, then each conv scaled to an output RMS of 0.5 on "
+                   "the first batch), he (output conv near zero) or normal (paper: N(0, 0.02)).")
 @click.option("--reparam/--no-reparam", default=_TRAIN.reparam, show_default=True,
               help="Train each 3×3 conv with extra linear branches (1×1→3×3, Sobel and Laplacian edges) "
                    "merged into one 3×3 kernel: same cost per step and at inference, a different "

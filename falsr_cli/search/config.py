@@ -25,6 +25,8 @@ CROWDINGS = ("chu-yu", "pymoo")
 FIDELITIES = ("single", "sh")
 
 # Fields that may change between a run and its continuation: where and how fast it runs, and for how long.
+# Inits of the brief training: both start a -res network at bicubic (falsr_cli.models.builder).
+SEARCH_INITS = ("he-zero", "lsuv")
 RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "scheduler", "data_dir",
                                "progress", "evaluator_options"})
 
@@ -102,6 +104,7 @@ class SearchConfig:
     patch: int = 64
     lr: float = 1e-3  # peak; warm-up of a tenth of the steps (at most 100), then `schedule`
     schedule: str = "cosine"
+    init: str = "he-zero"  # as falsr train's --init: he-zero or lsuv
     precision: str = "auto"  # as falsr train's; auto is resolved once, when the search starts
     data: str = "T91,BSDS200-train"
     val: str = "BSDS200-val"  # held out of the training data; never a benchmark
@@ -171,6 +174,8 @@ class SearchConfig:
                              f"got {self.precision!r}")
         if self.schedule not in ("constant", "cosine"):
             raise FalsrError(f"schedule: must be constant or cosine, got {self.schedule!r}")
+        if self.init not in SEARCH_INITS:
+            raise FalsrError(f"init: must be {' or '.join(SEARCH_INITS)}, got {self.init!r}")
         if self.crowding not in CROWDINGS:
             raise FalsrError(f"crowding: must be one of {', '.join(CROWDINGS)}, got {self.crowding!r}")
         for name in ("crossover_prob", "mutation_prob", "p_random_conn", "p_dense_conn", "p_exploit",

@@ -117,6 +117,8 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
                        patch=int(patch)).validate()
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
                       seed=int(seed), init=init, precision=precision)
+    if init == "lsuv":
+        trainer.init_from_data(next(iter(ds))[0])
 
     upscaler = make_upscaler(trainer.model, arch.scale, engine)
     checkpoints = sorted({int(s) for s in val_at if 0 < int(s) < steps})

@@ -25,7 +25,7 @@ PRECISIONS = ("float32", "mixed_float16", "bfloat16")
 PRECISION_CHOICES = ("auto", *PRECISIONS)  # what --precision takes (train and search)
 # Flags of CPUs with bfloat16 arithmetic in hardware (AVX-512 BF16, AMX); elsewhere it is emulated and slower.
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-INITS = ("normal", "he", "he-zero")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
+INITS = ("normal", "he", "he-zero", "lsuv")  # as falsr_cli.models.builder.INITS (no TensorFlow here)
 
 # Fields that may differ when a run is resumed: they change where or how often things are written, or
 # how long the run goes on, never what a step computes.

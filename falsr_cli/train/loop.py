@@ -188,6 +188,8 @@ class _Run:
         self.manager.clean_partial()
         self._restore_intact()
         self.start = int(self.trainer.step.numpy())
+        if self.start == 0 and c.init == "lsuv":  # a resumed run has its weights from the checkpoint
+            self.trainer.init_from_data(self.sampler.batch_at(0)[0])
         if self.start > c.steps:
             raise FalsrError(f"steps: the run in {self.out} is already at step {self.start}, past {c.steps}")
 

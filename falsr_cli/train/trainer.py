@@ -159,6 +159,7 @@ class Trainer:
         self.lr_patch = self.patch // arch.scale
         self.precision = precision = resolve_precision(precision)
         self.jit = bool(jit)
+        self.init = init
         with self.strategy.scope():
             self.model = build_model(arch, precision, seed, init, reparam)
             optimizer = Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=1e-8)
@@ -213,6 +214,14 @@ class Trainer:
         loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
         self.step.assign_add(1)
         return loss
+
+    def init_from_data(self, lr_batch: tf.Tensor) -> None:
+        """The data-dependent part of the init, before the first step: `lsuv` rescales the convs to the
+        batch (builder.lsuv_rescale); other inits have none."""
+        if self.init == "lsuv":
+            from falsr_cli.models.builder import lsuv_rescale
+
+            lsuv_rescale(self.model, lr_batch)
 
     def flops_per_step(self) -> float:
         """Floating-point operations of one step, approximately: forward + backward ≈ 3 × forward, and a
