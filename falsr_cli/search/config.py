@@ -24,9 +24,9 @@ OBJECTIVES = ("psnr", "mse")
 CROWDINGS = ("chu-yu", "pymoo")
 FIDELITIES = ("single", "sh")
 
-# Fields that may change between a run and its continuation: where and how fast it runs, and for how long.
 # Inits of the brief training: both start a -res network at bicubic (falsr_cli.models.builder).
 SEARCH_INITS = ("he-zero", "lsuv")
+# Fields that may change between a run and its continuation: where and how fast it runs, and for how long.
 RESUMABLE_CHANGES = frozenset({"out", "generations", "max_evals", "workers", "scheduler", "data_dir",
                                "progress", "evaluator_options"})
 
