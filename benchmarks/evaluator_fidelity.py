@@ -128,31 +128,43 @@ BRIEF = (300, 1000, 3000)
 CURVE_AT = (300, 1000, 1500, 2000)
 
 
-def brief(out: Path, plan: list[dict], init: str = "he-zero", budgets: tuple[int, ...] = BRIEF) -> None:
-    """The search's brief recipe (`train_and_validate`, as `falsr search` calls it) at each budget."""
+def brief(out: Path, plan: list[dict], init: str = "he-zero", budgets: tuple[int, ...] = BRIEF,
+          warmup: int | None = None) -> None:
+    """The search's brief recipe (`train_and_validate`, as `falsr search` calls it) at each budget, with
+    `falsr search`'s --init and --warmup."""
     from falsr_cli.search.config import SearchConfig
     from falsr_cli.search.evaluator import evaluation_seed
     from falsr_cli.train.brief import train_and_validate
 
     cfg = SearchConfig()
     journal = out / "brief.jsonl"
-    done = {(r["hash"], r["steps"], r.get("init", "he-zero")) for r in read_jsonl(journal)}
+    done = {(r["hash"], r["steps"], r.get("init", "he-zero"), r.get("warmup")) for r in read_jsonl(journal)}
     for steps in budgets:  # cheap budgets first: a partial study already answers for them
         for row in plan:
-            if row["seed"] != 0 or (row["hash"], steps, init) in done:
+            if row["seed"] != 0 or (row["hash"], steps, init, warmup) in done:
                 continue
             t0 = time.process_time()
             r = train_and_validate(row["text"], data=cfg.data, val=cfg.val, steps=steps,
                                    seed=evaluation_seed(cfg.seed, row["hash"]), batch=cfg.batch,
                                    patch=cfg.patch, lr=cfg.lr, schedule=cfg.schedule, init=init,
+                                   warmup=warmup,
                                    val_at=CURVE_AT if steps == max(BRIEF) else ())
             append_jsonl(journal, {
-                "name": row["name"], "hash": row["hash"], "steps": steps, "init": init, "psnr": r["psnr"],
+                "name": row["name"], "hash": row["hash"], "steps": steps, "init": init, "warmup": warmup,
+                "psnr": r["psnr"],
                 "ssim": r["ssim"], "loss": r["loss"], "loss_sum": r["loss_sum"], "curve": r.get("curve"),
                 "cpu_seconds": time.process_time() - t0,
                 "wall_seconds": r["train_seconds"] + r["eval_seconds"], "cpu": cpu_name()})
-            print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {init:7s} {row['name']:12s} "
+            print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {recipe_label(init, warmup):20s} "
+                  f"{row['name']:12s} "
                   f"{r['psnr']:.4f} dB", flush=True)
+
+
+def recipe_label(init: str, warmup: int | None) -> str:
+    """How a brief row's recipe differs from the search's default ("" when it does not)."""
+    parts = ([] if init == "he-zero" else [f"{init.upper()} init"]) + ([] if warmup is None else
+                                                                        [f"warm-up {warmup}"])
+    return ", ".join(parts)
 
 
 def extrapolate(curve: list[list[float]], target: int) -> float:
@@ -243,10 +255,11 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     by_name = {r["name"]: r for r in plan if r["seed"] == 0}
     ref = {n: refs[(by_name[n]["hash"], 0)]["val_best"] for n in names}
     full_cpu = float(np.median([r["cpu_seconds"] for r in refs.values() if not r["resumed"]] or [np.nan]))
-    # by (steps, init): the search's recipe as it is, and with the LSUV init
+    # by (steps, recipe): the search's recipe as it is, and with another --init or --warmup
     briefs: dict[tuple[int, str], dict[str, dict]] = {}
     for r in read_jsonl(out / "brief.jsonl"):
-        briefs.setdefault((r["steps"], r.get("init", "he-zero")), {})[r["name"]] = r
+        briefs.setdefault((r["steps"], recipe_label(r.get("init", "he-zero"), r.get("warmup"))),
+                          {})[r["name"]] = r
     rows = []
 
     def add(label: str, score: dict[str, float], cpu: float | None) -> None:
@@ -276,9 +289,9 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     # in logs: the same ranking, and nothing left beyond size
     add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
     add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
-    for (steps, init), runs in sorted(briefs.items(), key=lambda kv: (kv[0][1] != "he-zero", kv[0])):
+    for (steps, recipe), runs in sorted(briefs.items(), key=lambda kv: (kv[0][1] != "", kv[0])):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
-        label = f"brief {steps} steps" + ("" if init == "he-zero" else f" ({init.upper()} init)")
+        label = f"brief {steps} steps" + (f" ({recipe})" if recipe else "")
         add(f"{label}: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
         add(f"{label}: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
         add(f"{label}: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
@@ -298,17 +311,16 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
             full_cpu * steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
-    for init in sorted({i for _, i in briefs}, key=lambda i: i != "he-zero"):
+    for recipe in sorted({i for _, i in briefs}, key=lambda i: i != ""):
         for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run
-            if not all((s, init) in briefs and all(n in briefs[s, init] for n in names) for s in ladder):
+            if not all((s, recipe) in briefs and all(n in briefs[s, recipe] for n in names) for s in ladder):
                 continue
-            rungs = {s: {n: briefs[s, init][n]["psnr"] for n in names} for s in ladder}
+            rungs = {s: {n: briefs[s, recipe][n]["psnr"] for n in names} for s in ladder}
             score, reached = successive_halving(names, rungs, costs)
-            cpu = sum(briefs[s, init][n]["cpu_seconds"] for n in names for s in ladder
+            cpu = sum(briefs[s, recipe][n]["cpu_seconds"] for n in names for s in ladder
                       if s <= reached[n]) / len(names)
-            add(f"successive halving {'→'.join(map(str, ladder))}"
-                + ("" if init == "he-zero" else f" ({init.upper()} init)") + ", top third by Pareto rank",
-                score, cpu)
+            add(f"successive halving {'→'.join(map(str, ladder))}" + (f" ({recipe})" if recipe else "")
+                + ", top third by Pareto rank", score, cpu)
     seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
              if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
     noise = None
@@ -360,6 +372,7 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="report: also print the table as Markdown")
     ap.add_argument("--init", default="he-zero", choices=["he-zero", "lsuv"], help="brief: initial weights")
     ap.add_argument("--budgets", default=",".join(map(str, BRIEF)), help="brief: steps, comma-separated")
+    ap.add_argument("--warmup", type=int, default=None, help="brief: warm-up steps [a tenth, at most 100]")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -377,7 +390,7 @@ def main() -> None:
     if args.stage == "reference":
         reference(out, plan, out / "runs", args.only)
     elif args.stage == "brief":
-        brief(out, plan, args.init, tuple(int(b) for b in args.budgets.split(",")))
+        brief(out, plan, args.init, tuple(int(b) for b in args.budgets.split(",")), args.warmup)
     else:
         report(out, plan, args.markdown)
 

@@ -256,6 +256,9 @@ def test_the_defaults_stay_single_fidelity():
     assert resolve_config({"init": "lsuv"}).init == "lsuv" and c.init == "he-zero"
     with pytest.raises(FalsrError, match="init: must be he-zero or lsuv"):
         resolve_config({"init": "normal"})
+    assert resolve_config({"warmup": 100}).warmup == 100 and c.warmup is None
+    with pytest.raises(FalsrError, match=r"warmup: .* \(300 steps\), got 300"):
+        resolve_config({"fidelity": "sh", "rungs": "300,1000", "warmup": 300})
 
 
 def test_the_cost_estimate_counts_the_rungs_an_average_candidate_trains():

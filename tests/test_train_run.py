@@ -262,6 +262,9 @@ def test_brief_training_is_deterministic_and_reports_nan(data_dir):
     assert [c[k] for k in keys] == [a[k] for k in keys]
     assert [s for s, _ in c["curve"]] == [3, 5, 8] and c["curve"][-1][1] == a["psnr"]
     assert len(c["losses"]) == 8 and sum(c["losses"]) == pytest.approx(a["loss_sum"])
+    # 8 steps warm up for none (a tenth, rounded down) unless told otherwise
+    warm = train_and_validate(TINY, **kw, warmup=3)
+    assert warm["loss_sum"] != a["loss_sum"] and warm["psnr"] != a["psnr"]
     with pytest.raises(CandidateFailed, match="loss became (nan|inf)"):
         # (with the output conv near zero rather than at zero, a step of 1e30 overflows at once)
         train_and_validate(TINY, **{**kw, "lr": 1e30, "init": "he"})

@@ -89,6 +89,9 @@ _SEARCH_OPTIONS = [
     click.option("--schedule", type=click.Choice(["constant", "cosine"]),
                  help="Incomplete training: learning-rate schedule after a short warm-up "
                       f"[{_SEARCH.schedule}]."),
+    click.option("--warmup", type=click.IntRange(min=0), metavar="STEPS",
+                 help="Incomplete training: steps of linear warm-up to --lr [a tenth of the steps, at most "
+                      "100]."),
     click.option("--init", type=click.Choice(SEARCH_INITS),
                  help="Incomplete training: initial weights, as falsr train's (lsuv: he-zero, then each "
                       f"conv scaled to the first batch) [{_SEARCH.init}]."),

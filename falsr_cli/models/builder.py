@@ -285,9 +285,9 @@ def lsuv_rescale(model: keras.Model, x: Any, rms: float = LSUV_RMS) -> None:
 
     Layer-sequential unit-variance init (Mishkin & Matas, 2016), for ReLU and linear convs (sigmoid gates
     and the output conv keep theirs). He init keeps a plain stack's scale, but FALSR's dense concatenations
-    and skip sums do not: at init up_conv's mean |activation| is 20–300× fe's, and the first Adam steps on
-    the zero output conv then kick the output far off and silence the body; large-1 stays at bicubic for
-    300 brief steps (29.66 dB on BSDS200-val). Rescaled, it reaches 31.54.
+    and skip sums do not: at init up_conv's mean |activation| is 20× fe's in FALSR-B-res, 290× in band-6,
+    and the first Adam steps on the zero output conv then kick the output far off and silence the body.
+    300 brief steps (BSDS200-val): band-6 29.66 dB (bicubic 29.68), 31.44 rescaled.
     """
     for layer in model.layers:
         if (not isinstance(layer, keras.layers.Conv2D) or layer.name == "up_out"

@@ -105,6 +105,7 @@ class SearchConfig:
     lr: float = 1e-3  # peak; warm-up of a tenth of the steps (at most 100), then `schedule`
     schedule: str = "cosine"
     init: str = "he-zero"  # as falsr train's --init: he-zero or lsuv
+    warmup: int | None = None  # steps of linear warm-up; None: a tenth of the steps, at most 100
     precision: str = "auto"  # as falsr train's; auto is resolved once, when the search starts
     data: str = "T91,BSDS200-train"
     val: str = "BSDS200-val"  # held out of the training data; never a benchmark
@@ -199,6 +200,7 @@ class SearchConfig:
         if not isinstance(self.evaluator, str) or not self.evaluator:
             raise FalsrError("evaluator: expected brief, proxy or module:function")
         self._validate_fidelity()
+        self._validate_warmup()
         if not isinstance(self.evaluator_options, dict):
             raise FalsrError("evaluator_options: expected a table of options")
         for name in ("data", "val"):
@@ -224,6 +226,15 @@ class SearchConfig:
             raise FalsrError(f"promote: must be a fraction in (0, 1], got {self.promote!r}")
         self.promote = float(self.promote)
         self.train_steps = self.rungs[-1]
+
+    def _validate_warmup(self) -> None:
+        if self.warmup is None:
+            return
+        shortest = self.rungs[0] if self.fidelity == "sh" else self.train_steps
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) \
+                or not 0 <= self.warmup < shortest:
+            raise FalsrError(f"warmup: must be a whole number of steps under the shortest training "
+                             f"({shortest} steps), got {self.warmup!r}")
 
     # ---- (de)serialisation -----------------------------------------------------------------------
 

@@ -87,11 +87,11 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he-zero",
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto", val_at: Sequence[int] = (),
-                       keep_losses: bool = False) -> dict[str, Any]:
+                       keep_losses: bool = False, warmup: int | None = None) -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
-    The learning rate is `falsr train`'s recipe: a warm-up of a tenth of the steps (at most 100) to `lr`,
-    then `schedule` (cosine to 0 over the rest, or constant).
+    The learning rate is `falsr train`'s recipe: a warm-up of `warmup` steps (None: a tenth of the steps,
+    at most 100) to `lr`, then `schedule` (cosine to 0 over the rest, or constant).
 
     `precision` is `falsr train`'s (auto: the fastest this machine trains as well in, see auto_precision).
     `engine` scores the validation images in TensorFlow or XNNPACK (models/engine.py).
@@ -113,8 +113,7 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
     ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), int(steps))
     valset = validation_set(val, arch.scale, data_dir)
     rate = TrainConfig(arch="-", steps=int(steps), lr=float(lr), schedule=schedule, batch=int(batch),
-                       scale=arch.scale,
-                       patch=int(patch)).validate()
+                       scale=arch.scale, patch=int(patch), warmup=warmup).validate()
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
                       seed=int(seed), init=init, precision=precision)
     if init == "lsuv":
