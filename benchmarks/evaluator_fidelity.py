@@ -156,8 +156,7 @@ def brief(out: Path, plan: list[dict], init: str = "he-zero", budgets: tuple[int
                 "cpu_seconds": time.process_time() - t0,
                 "wall_seconds": r["train_seconds"] + r["eval_seconds"], "cpu": cpu_name()})
             print(f"{time.strftime('%H:%M:%S')} {steps:5d} steps {recipe_label(init, warmup):20s} "
-                  f"{row['name']:12s} "
-                  f"{r['psnr']:.4f} dB", flush=True)
+                  f"{row['name']:12s} {r['psnr']:.4f} dB", flush=True)
 
 
 def recipe_label(init: str, warmup: int | None) -> str:
