@@ -35,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from falsr_cli.atomic import append_jsonl, read_jsonl, write_json  # noqa: E402
 from falsr_cli.machine import cpu_flags, cpu_generation, cpu_model  # noqa: E402
+from falsr_cli.search.config import SEARCH_INITS  # noqa: E402
 
 # The shipped recipe (Makefile, pretrained-%): what every t291-* model was trained with.
 RECIPE = ["--data", "T91,BSDS200-train", "--steps", "12000", "--patch", "64", "--val-every", "1000",
@@ -369,7 +370,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default=None, help="comma-separated plan names (reference stage)")
     ap.add_argument("--markdown", action="store_true", help="report: also print the table as Markdown")
-    ap.add_argument("--init", default="he-zero", choices=["he-zero", "lsuv"], help="brief: initial weights")
+    ap.add_argument("--init", default="he-zero", choices=SEARCH_INITS, help="brief: initial weights")
     ap.add_argument("--budgets", default=",".join(map(str, BRIEF)), help="brief: steps, comma-separated")
     ap.add_argument("--warmup", type=int, default=None, help="brief: warm-up steps [a tenth, at most 100]")
     args = ap.parse_args()
