@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from falsr_cli.errors import FalsrError
-from falsr_cli.train.config import TrainConfig, learning_rate
+from falsr_cli.train.config import TrainConfig, learning_rate, parse_factors
 
 
 def test_defaults_are_the_cpu_recipe_on_held_out_validation():
@@ -39,6 +40,8 @@ def test_default_warmup_is_a_tenth_of_a_short_run():
         ("precision", "float8", "precision: 'float8'"),
         ("warmup", 100, "warmup: 100 steps is not shorter than the run"),
         ("min_lr", 1.0, "min_lr: must be in"),
+        ("scale_aug", (0.9, 1.0), "scale_aug: factors must be numbers between 0 and 1"),
+        ("scale_aug", (0.8, 0.8), "scale_aug: a factor is given twice"),
     ],
 )
 def test_bad_values_name_the_field(field, value, match):
@@ -80,6 +83,14 @@ def test_dict_round_trip_and_unknown_keys():
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(FalsrError, match="learning_rate: not a training option"):
         TrainConfig.from_dict({"learning_rate": 1})
+    # config.json holds the factors as a list; the resumed config is the same.
+    aug = TrainConfig(scale_aug=parse_factors("0.9, 0.8,0.6"))
+    assert aug.scale_aug == (0.9, 0.8, 0.6)
+    again = TrainConfig.from_dict(json.loads(json.dumps(aug.to_dict())))
+    assert again == aug and aug.differences(again) == [] and TrainConfig().differences(aug) == ["scale_aug"]
+    assert parse_factors("none") == parse_factors("") == ()
+    with pytest.raises(FalsrError, match="scale_aug: 'x' is not a number"):
+        parse_factors("0.9,x")
 
 
 @pytest.mark.parametrize(

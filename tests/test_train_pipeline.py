@@ -7,8 +7,9 @@ import pytest
 
 from falsr_cli.data import color
 from falsr_cli.data.images import write_image
+from falsr_cli.data.imresize import imresize
 from falsr_cli.errors import FalsrError
-from falsr_cli.train.pipeline import LumaSet, PatchSampler, load_luma_set, patch_note
+from falsr_cli.train.pipeline import LumaSet, PatchSampler, load_luma_set, luma, patch_note
 
 
 def _subsampled_set(seed: int = 0) -> LumaSet:
@@ -74,6 +75,21 @@ def test_hr_folder_becomes_luma_pairs(tmp_path):
     np.testing.assert_allclose(s.hr[0], color.rgb_to_ypbpr(imgs["x1"])[..., 0], atol=1e-6)
     assert s.hr[0].dtype == np.float32 and 0.0 <= s.lr[0].min() and s.lr[0].max() <= 1.0
     assert len(s.fingerprint()) == 16
+
+
+def test_scale_augmentation_adds_smaller_copies_made_like_every_pair(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    img = np.random.default_rng(1).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    write_image(folder / "x.png", img)
+    s = load_luma_set(str(folder), 2, data_dir=tmp_path / "data", downscales=(0.5, 0.7, 0.02))
+    assert s.names == ["x", "x@0.5", "x@0.7"]  # 0.02 leaves less than one LR pixel: left out
+    small = imresize(img, 0.5)
+    assert small.shape == (20, 15, 3)
+    np.testing.assert_allclose(s.hr[1], luma(small[:, :14]), atol=1e-6)  # modcropped to even width
+    np.testing.assert_allclose(s.lr[1], luma(imresize(small[:, :14], 0.5)), atol=1e-6)
+    assert s.hr[2].shape == (28, 20) and s.lr[2].shape == (14, 10)  # ceil(0.7·40) = 28, ceil(0.7·30) = 21
+    assert s.fingerprint() != load_luma_set(str(folder), 2, data_dir=tmp_path / "data").fingerprint()
 
 
 def test_empty_and_unreadable_folders(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from falsr_cli.train.config import PRECISION_CHOICES, TrainConfig
+from falsr_cli.train.config import PRECISION_CHOICES, TrainConfig, parse_factors
 
 _TRAIN = TrainConfig()
 
@@ -50,6 +50,9 @@ _TRAIN = TrainConfig()
                    "optimisation.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Random flips and 90° rotations.")
+@click.option("--scale-aug", default="none", show_default=True, metavar="FACTORS",
+              help="Also train on every image downscaled by these factors (MATLAB bicubic, e.g. "
+                   "0.9,0.8,0.7,0.6 as FSRCNN), its LR made from the smaller copy.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the initial weights and of the data order (crops, flips).")
 @click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
@@ -74,9 +77,9 @@ _TRAIN = TrainConfig()
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON instead of a table.")
 def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, patch: int, lr: float,
               scale: int, schedule: str, warmup: int | None, decay_every: int, decay_gamma: float,
-              min_lr: float, init: str, reparam: bool, augment: bool, seed: int, val_every: int,
-              ckpt_every: int,
-              keep: int, log_every: int, precision: str, jit: bool, devices: str, resume: bool,
+              min_lr: float, init: str, reparam: bool, augment: bool, scale_aug: str, seed: int,
+              val_every: int, ckpt_every: int, keep: int, log_every: int, precision: str, jit: bool,
+              devices: str, resume: bool,
               data_dir: str | None, quiet: bool, as_json: bool) -> None:
     """Train an architecture on luma (Adam, L1 loss), validating on held-out images and checkpointing.
 
@@ -101,7 +104,8 @@ def train_cmd(arch: str, data: str, val: str, steps: int, out: str, batch: int, 
     config = TrainConfig(
         arch=arch, data=data, val=None if val.lower() == "none" else val, steps=steps, out=out, batch=batch,
         patch=patch, lr=lr, scale=scale, schedule=schedule, warmup=warmup, decay_every=decay_every,
-        decay_gamma=decay_gamma, min_lr=min_lr, init=init, reparam=reparam, augment=augment, seed=seed,
+        decay_gamma=decay_gamma, min_lr=min_lr, init=init, reparam=reparam, augment=augment,
+        scale_aug=parse_factors(scale_aug), seed=seed,
         val_every=val_every,
         ckpt_every=ckpt_every, keep=keep, log_every=log_every, precision=precision, jit=jit, devices=devices,
         data_dir=data_dir, resume=resume, progress=not quiet,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,22 @@ def load_pairs(
     if is_pair_folder(folder):
         return _load_pair_folder(folder, scale)
     return _load_hr_folder(folder, scale, data_dir, cache, only=_split_names(spec))
+
+
+def downscaled_pairs(pairs: list[ImagePair], factors: Sequence[float], scale: int) -> list[ImagePair]:
+    """Copies of each pair at smaller sizes (FSRCNN's scale augmentation): HR downscaled by each factor with
+    MATLAB bicubic and cropped to a multiple of `scale`, its LR made from it as every LR is.
+
+    Named `<name>@<factor>`; copies smaller than one LR pixel are left out.
+    """
+    out = []
+    for p in pairs:
+        for f in factors:
+            hr = modcrop(imresize(p.hr, float(f)), scale)
+            if min(hr.shape[:2]) < scale:
+                continue
+            out.append(ImagePair(f"{p.name}@{f:g}", imresize(hr, 1.0 / scale), hr, p.note))
+    return out
 
 
 def list_hr_files(

@@ -46,7 +46,8 @@ def training_facts(run: Path) -> dict[str, Any]:
     summary_path = run / "summary.json"
     summary = atomic.read_json(summary_path) if summary_path.is_file() else {}
     keys = ("arch", "data", "val", "steps", "batch", "patch", "lr", "schedule", "warmup", "min_lr", "beta1",
-            "beta2", "init", "reparam", "seed", "augment", "precision", "data_images", "created", "versions")
+            "beta2", "init", "reparam", "seed", "augment", "scale_aug", "precision", "data_images", "created",
+            "versions")
     vals = [r for r in records if "val_psnr" in r]
     return {
         "architecture": config.get("architecture"),

@@ -169,7 +169,7 @@ class _Run:
 
         c = self.config
         check_memory(self.arch, c.batch, c.lr_patch)
-        images = load_luma_set(c.data, c.scale, c.data_dir)
+        images = load_luma_set(c.data, c.scale, c.data_dir, downscales=c.scale_aug)
         self.val = load_validation_set(c.val, c.scale, c.data_dir) if c.val else None
         fingerprint = images.fingerprint()
         if self.extras and self.extras.get("data_fingerprint") not in (None, fingerprint):

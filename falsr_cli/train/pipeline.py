@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from falsr_cli.data import color
 from falsr_cli.data.metrics import score
-from falsr_cli.data.pairs import load_pairs
+from falsr_cli.data.pairs import downscaled_pairs, load_pairs
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRNet
 
@@ -96,14 +97,16 @@ def split_spec(spec: str) -> list[str]:
 
 
 def load_luma_set(spec: str, scale: int, data_dir: str | os.PathLike | None = None,
-                  download: bool = True) -> LumaSet:
-    """Registered sets, folders of HR images (LR by MATLAB bicubic, cached on disk) or LR/HR pair folders."""
+                  download: bool = True, downscales: Sequence[float] = ()) -> LumaSet:
+    """Registered sets, folders of HR images (LR by MATLAB bicubic, cached on disk) or LR/HR pair folders;
+    with `downscales`, each image also at those sizes (`downscaled_pairs`)."""
     out = LumaSet([], [], [], scale)
     parts = split_spec(spec)
     for part in parts:
         pairs = load_pairs(part, scale=scale, data_dir=data_dir, download=download)
         if not pairs:
             raise FalsrError(f"data: no images in {part}")
+        pairs += downscaled_pairs(pairs, downscales, scale)
         # Converted one by one, dropping each RGB pair as its luma is made: the peak memory of a large set
         # (DIV2K) stays near its float32 luma size instead of RGB plus luma.
         pairs.reverse()
