@@ -131,15 +131,21 @@ class CheckpointManager:
         best = best_checkpoint(found)
         if best is not None:
             keep.add(best.path)
-        removed = []
-        for c in found:
-            if c.path not in keep:
-                # Rename first so a crash mid-delete never leaves a half checkpoint under a real name.
-                doomed = self.directory / f".tmp-del-{c.path.name}"
-                os.replace(c.path, doomed)
-                shutil.rmtree(doomed, ignore_errors=True)
-                removed.append(c.path)
+        removed = [c.path for c in found if c.path not in keep]
+        for path in removed:
+            self._delete(path)
         return removed
+
+    def clear(self) -> None:
+        """Delete every checkpoint (a run that starts again from step 0)."""
+        for c in self.list():
+            self._delete(c.path)
+
+    def _delete(self, path: Path) -> None:
+        # Rename first so a crash mid-delete never leaves a half checkpoint under a real name.
+        doomed = self.directory / f".tmp-del-{path.name}"
+        os.replace(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def restore(self, info: CheckpointInfo) -> None:
         """Restore everything the checkpoint object tracks (model, optimizer, step)."""

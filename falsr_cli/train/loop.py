@@ -29,6 +29,7 @@ from falsr_cli.train.checkpoints import CheckpointManager, list_checkpoints
 from falsr_cli.train.config import TrainConfig, learning_rate
 from falsr_cli.train.pipeline import (
     PatchSampler,
+    bicubic_psnr,
     load_luma_set,
     load_validation_set,
     make_upscaler,
@@ -51,6 +52,28 @@ from falsr_cli.train.tblog import EventLog
 if TYPE_CHECKING:
     import keras
 
+# A long run of a -res network whose validation PSNR is still within STALL_MARGIN_DB of bicubic at its
+# first validation from STALL_STEP on has collapsed: its ReLUs died in the first steps (the evaluator study
+# saw it in full training, band-5 with seed 1: 29.74 dB at step 1000, bicubic 29.68, healthy runs 31.4 and
+# up, and it ended at 30.24 against 32.12 with seed 0). It starts again once, with --init lsuv.
+STALL_STEP = 1000
+STALL_MARGIN_DB = 0.2
+STALL_MIN_STEPS = 4000  # shorter runs (tests, brief runs) may legitimately be near bicubic at step 1000
+RESTART_INIT = "lsuv"
+
+
+def stalled(step: int, val_psnr: float, bicubic: float) -> bool:
+    """Whether a -res network validated at `step` has not left bicubic."""
+    return step >= STALL_STEP and val_psnr < bicubic + STALL_MARGIN_DB
+
+
+class _Restart(Exception):
+    """The run collapsed and starts again from step 0 with `RESTART_INIT`."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.record = record
+
 
 def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = None,
           progress: Callable[..., Any] | None = None) -> dict[str, Any]:
@@ -63,7 +86,13 @@ def train(config: TrainConfig, on_event: Callable[[str, dict], None] | None = No
     run = _Run(config)
     with folder_lock(run.out, "training"):  # one process per run folder
         run.prepare()
-        run.loop(on_event, progress if config.progress else None)
+        try:
+            run.loop(on_event, progress if config.progress else None)
+        except _Restart as restart:
+            run.start_again(restart.record)
+            run = _Run(config)
+            run.prepare()
+            run.loop(on_event, progress if config.progress else None)
         return run.finish()
 
 
@@ -161,6 +190,18 @@ class _Run:
         self.out = Path(config.out)
         self.extras = check_resume(self.out, config, self.arch)
         self.notes: list[str] = []
+        # A run that collapsed and started again keeps the init it started again with.
+        self.restart: dict[str, Any] | None = (self.extras or {}).get("restart")
+        self.init = self.restart["init"] if self.restart else config.init
+        if self.restart:
+            self.notes.append(
+                f"the network had not left bicubic at step {self.restart['step']} "
+                f"({self.restart['val_psnr']:.2f} dB, bicubic {self.restart['bicubic_psnr']:.2f}): its "
+                f"ReLUs died in the first steps, so the run started again from step 0 with --init "
+                f"{self.restart['init']}")
+        # Only a long run of a -res network that starts at bicubic is watched, and only once.
+        self.watch = (self.restart is None and config.val is not None and self.arch.residual
+                      and config.init in ("he-zero", "he") and config.steps >= STALL_MIN_STEPS)
 
     # ---- setting up -----------------------------------------------------------------------------------
 
@@ -182,13 +223,13 @@ class _Run:
         self.trainer = Trainer(self.arch, batch=c.batch, patch=c.patch,
                                lr=WarmupSchedule.from_config_of_run(c), beta1=c.beta1, beta2=c.beta2,
                                precision=c.precision, jit=c.jit, seed=c.seed,
-                               strategy=make_strategy(c.devices), init=c.init, reparam=c.reparam)
+                               strategy=make_strategy(c.devices), init=self.init, reparam=c.reparam)
         self.out.mkdir(parents=True, exist_ok=True)
         self.manager = CheckpointManager(self.out / CHECKPOINTS, self.trainer.checkpoint(), keep=c.keep)
         self.manager.clean_partial()
         self._restore_intact()
         self.start = int(self.trainer.step.numpy())
-        if self.start == 0 and c.init == "lsuv":  # a resumed run has its weights from the checkpoint
+        if self.start == 0 and self.init == "lsuv":  # a resumed run has its weights from the checkpoint
             self.trainer.init_from_data(self.sampler.batch_at(0)[0])
         if self.start > c.steps:
             raise FalsrError(f"steps: the run in {self.out} is already at step {self.start}, past {c.steps}")
@@ -197,6 +238,9 @@ class _Run:
                   "architecture": self.arch.to_text(), "data_fingerprint": fingerprint,
                   "data_images": len(images), "versions": _versions(),
                   "created": (self.extras or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if self.restart:
+            record["restart"] = self.restart
+        self.config_record = record
         write_json(self.out / CONFIG, record)
         self.arch.save(self.out / ARCH)
         self.metrics = self.out / METRICS
@@ -256,6 +300,8 @@ class _Run:
                                        "steps_per_s": rate}
                 images = self._validate(rec) if do_val else []
                 self._log(rec, images)
+                if do_val and self.watch and step >= STALL_STEP:
+                    self._check_stall(rec)
                 bar.update(task, loss=f"{self.last_loss:.5f}", rate=f"{rate:.2f}",
                            psnr=f"{self.last_val['psnr']:.3f} dB" if self.last_val else "-")
                 if on_event:
@@ -271,6 +317,27 @@ class _Run:
                 clock, clock_step = time.perf_counter(), step
         self.events.close()
         self.train_seconds = time.perf_counter() - self.t_start
+
+    def _check_stall(self, rec: dict[str, Any]) -> None:
+        """At the first validation from STALL_STEP on: start again if the network has not left bicubic."""
+        self.watch = False
+        assert self.val is not None
+        bicubic = bicubic_psnr(self.val)
+        if stalled(rec["step"], rec["val_psnr"], bicubic):
+            self.events.close()
+            raise _Restart({"step": rec["step"], "val_psnr": rec["val_psnr"], "bicubic_psnr": bicubic,
+                            "init": RESTART_INIT})
+
+    def start_again(self, restart: dict[str, Any]) -> None:
+        """Drop the collapsed attempt (its checkpoints; its metrics kept aside) and record the restart.
+
+        In this order, so a kill at any point resumes correctly: without the record the collapsed
+        attempt is simply run again (it is deterministic) and restarts at the same step.
+        """
+        self.manager.clear()
+        if self.metrics.exists():
+            self.metrics.replace(self.out / f"collapsed-{METRICS}")
+        write_json(self.out / CONFIG, {**self.config_record, "restart": restart})
 
     def _read_losses(self, pending: list[Any], step: int) -> list[float]:
         """The pending losses as floats; a NaN or inf stops the run before anything more is saved."""
@@ -365,6 +432,7 @@ class _Run:
             "weights_from_step": final.step if final else None,
             "devices": self.trainer.replicas,
             "precision": c.precision,
+            "restart": self.restart,
             "notes": self.notes,
         }
         write_json(self.out / SUMMARY, summary)

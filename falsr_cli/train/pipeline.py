@@ -242,13 +242,15 @@ def load_validation_set(spec: str, scale: int, data_dir: str | os.PathLike | Non
                          scale)
 
 
-def validate_model(model: keras.Model, val: ValidationSet, keep_images: int = 0, upscaler: SRNet | None = None
-                   ) -> tuple[float, float, list[tuple[str, np.ndarray]]]:
+def validate_model(model: keras.Model | None, val: ValidationSet, keep_images: int = 0,
+                   upscaler: SRNet | None = None) -> tuple[float, float, list[tuple[str, np.ndarray]]]:
     """Mean (PSNR, SSIM) of `model` on `val` and the first `keep_images` SR images (uint8 RGB).
 
     Colour and scoring go through the same code as `falsr evaluate` (runtime.upscalers + data.metrics).
     Pass `upscaler` (from `make_upscaler`) to reuse one traced prediction function across validations.
     """
+    if upscaler is None and model is None:
+        raise ValueError("validate_model needs a model or an upscaler")
     up = upscaler or make_upscaler(model, val.scale)
     psnrs, ssims, kept = [], [], []
     for i, (name, lr, hr) in enumerate(zip(val.names, val.lr, val.hr, strict=True)):
@@ -259,6 +261,11 @@ def validate_model(model: keras.Model, val: ValidationSet, keep_images: int = 0,
         if i < keep_images:
             kept.append((name, sr))
     return float(np.mean(psnrs)), float(np.mean(ssims)), kept
+
+
+def bicubic_psnr(val: ValidationSet) -> float:
+    """Mean PSNR of MATLAB-compatible bicubic on `val`: what a -res network scores at its zero init."""
+    return validate_model(None, val, upscaler=SRNet.bicubic(val.scale))[0]
 
 
 def make_upscaler(model: keras.Model, scale: int, engine: str = "tf") -> SRNet:

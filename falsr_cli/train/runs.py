@@ -38,7 +38,7 @@ MODEL = "model.keras"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 # Not options: what `train` resolved and recorded next to the options in config.json.
-_RECORDED = ("arch_hash", "architecture", "data_fingerprint", "data_images", "versions", "created")
+_RECORDED = ("arch_hash", "architecture", "data_fingerprint", "data_images", "versions", "created", "restart")
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:
