@@ -31,6 +31,7 @@ ENTRIES: dict[str, tuple[Architecture, list[str]]] = {
     "pa-f48-b2x7": (chain("pa_f48_k3_b2_skip", 7), []),
     "esa-f48-b2x7": (chain("esa_f48_k3_b2_skip", 7), []),
     "FALSR-B-res+reparam": (load_architecture("FALSR-B-res"), ["--reparam"]),
+    "FALSR-B-res+scale-aug": (load_architecture("FALSR-B-res"), ["--scale-aug", "0.9,0.8,0.7,0.6"]),
 }
 
 
@@ -56,12 +57,12 @@ def main() -> None:
                     if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
     rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
     print(f"\n12,000 steps, shipped recipe, seed 0; {rows[0]['cpu'] if rows else ''}")
-    print(f"{'network':20s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}")
+    print(f"{'network':22s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}")
     for r in rows:
         d = "" if control is None or r is control else (
             f"  Δval {r['val_best'] - control['val_best']:+.3f}  "
             f"ΔSet14 {r['scores']['Set14']['psnr'] - control['scores']['Set14']['psnr']:+.3f}")
-        print(f"{r['name']:20s} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k {r['val_best']:11.4f} "
+        print(f"{r['name']:22s} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k {r['val_best']:11.4f} "
               f"{r['scores']['Set5']['psnr']:8.4f} {r['scores']['Set14']['psnr']:8.4f}{d}")
 
 
