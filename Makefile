@@ -107,10 +107,12 @@ pretrained-NAS-B: pretrained-data
 # AVX-512 BF16 cores (6 steps/s). Trained on T91 + BSDS200-train only; the best checkpoint on BSDS200-val.
 MOON_STEPS ?= 40000
 MOON_NAME  ?= FALSR-B-res-long
+# Extra `falsr train` levers, e.g. MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6" MOON_NAME=FALSR-B-res-long-sa
+MOON_ARGS  ?=
 .PHONY: pretrained-moonshot
 pretrained-moonshot: pretrained-data
 	$(BIN)/falsr train --arch FALSR-B-res --data $(TRAIN_DATA) --steps $(MOON_STEPS) --patch $(PATCH) \
-	  --val-every 2000 --ckpt-every 500 --seed 0 --out $(RUNS)/t291-$(MOON_NAME)
+	  --val-every 2000 --ckpt-every 500 --seed 0 $(MOON_ARGS) --out $(RUNS)/t291-$(MOON_NAME)
 	$(BIN)/falsr export $(RUNS)/t291-$(MOON_NAME) --format pb --out pretrained_model/t291-$(MOON_NAME).pb
 	$(BIN)/falsr model card $(RUNS)/t291-$(MOON_NAME) pretrained_model/t291-$(MOON_NAME).pb \
 	  pretrained_model/t291-$(MOON_NAME).json
