@@ -47,7 +47,7 @@ def training_facts(run: Path) -> dict[str, Any]:
     summary = atomic.read_json(summary_path) if summary_path.is_file() else {}
     keys = ("arch", "data", "val", "steps", "batch", "patch", "lr", "schedule", "warmup", "min_lr", "beta1",
             "beta2", "init", "reparam", "seed", "augment", "scale_aug", "precision", "data_images", "created",
-            "versions")
+            "versions", "restart")  # restart: the run collapsed and started again with another init
     vals = [r for r in records if "val_psnr" in r]
     return {
         "architecture": config.get("architecture"),
