@@ -17,7 +17,7 @@ import numpy as np
 
 from falsr_cli.data import color
 from falsr_cli.data.metrics import score
-from falsr_cli.data.pairs import downscaled_pairs, load_pairs
+from falsr_cli.data.pairs import ImagePair, downscaled_pairs, load_pairs
 from falsr_cli.errors import FalsrError
 from falsr_cli.models.network import SRNet
 
@@ -102,19 +102,29 @@ def load_luma_set(spec: str, scale: int, data_dir: str | os.PathLike | None = No
     with `downscales`, each image also at those sizes (`downscaled_pairs`)."""
     out = LumaSet([], [], [], scale)
     parts = split_spec(spec)
+
+    def add(to: LumaSet, p: ImagePair) -> None:
+        to.names.append(f"{part}/{p.name}" if len(parts) > 1 else p.name)
+        to.lr.append(np.ascontiguousarray(luma(p.lr)))
+        to.hr.append(np.ascontiguousarray(luma(p.hr)))
+
     for part in parts:
         pairs = load_pairs(part, scale=scale, data_dir=data_dir, download=download)
         if not pairs:
             raise FalsrError(f"data: no images in {part}")
-        pairs += downscaled_pairs(pairs, downscales, scale)
-        # Converted one by one, dropping each RGB pair as its luma is made: the peak memory of a large set
-        # (DIV2K) stays near its float32 luma size instead of RGB plus luma.
+        # Converted one by one, dropping each RGB pair (and its smaller copies) as its luma is made: the
+        # peak memory of a large set (DIV2K) stays near its float32 luma size instead of RGB plus luma.
+        # The copies follow all of the part's originals.
+        copies = LumaSet([], [], [], scale)
         pairs.reverse()
         while pairs:
             p = pairs.pop()
-            out.names.append(f"{part}/{p.name}" if len(parts) > 1 else p.name)
-            out.lr.append(np.ascontiguousarray(luma(p.lr)))
-            out.hr.append(np.ascontiguousarray(luma(p.hr)))
+            add(out, p)
+            for c in downscaled_pairs([p], downscales, scale):
+                add(copies, c)
+        out.names += copies.names
+        out.lr += copies.lr
+        out.hr += copies.hr
     return out
 
 
