@@ -254,7 +254,14 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     names = [r["name"] for r in plan if r["seed"] == 0 and (r["hash"], 0) in refs]
     by_name = {r["name"]: r for r in plan if r["seed"] == 0}
     ref = {n: refs[(by_name[n]["hash"], 0)]["val_best"] for n in names}
-    full_cpu = float(np.median([r["cpu_seconds"] for r in refs.values() if not r["resumed"]] or [np.nan]))
+    whole = [r for r in refs.values() if not r["resumed"]]
+    full_cpu = float(np.median([r["cpu_seconds"] for r in whole] or [np.nan]))
+    # a brief run's cost is a share of a full training on its own machine (the CPUs differ in speed)
+    full_on = {c: float(np.median([r["cpu_seconds"] for r in whole if r["cpu"] == c]))
+               for c in {r["cpu"] for r in whole}}
+
+    def share(runs: list[dict]) -> float:
+        return float(np.mean([r["cpu_seconds"] / full_on.get(r["cpu"], full_cpu) for r in runs]))
     # by (steps, recipe): the search's recipe as it is, and with another --init or --warmup
     briefs: dict[tuple[int, str], dict[str, dict]] = {}
     for r in read_jsonl(out / "brief.jsonl"):
@@ -262,7 +269,7 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                           {})[r["name"]] = r
     rows = []
 
-    def add(label: str, score: dict[str, float], cpu: float | None) -> None:
+    def add(label: str, score: dict[str, float], cpu: float | None, frac: float | None = None) -> None:
         common = [n for n in names if n in score]
         if len(common) < 4:
             return
@@ -284,27 +291,29 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                      "band_kendall_tau": kendall_tau([score[n] for n in band], [ref[n] for n in band]),
                      "equal_cost_pair_accuracy": pairs, "equal_cost_pairs": n_pairs,
                      "cpu_seconds_per_candidate": cpu,
-                     "fraction_of_full_training": None if cpu is None else cpu / full_cpu})
+                     "fraction_of_full_training": (frac if frac is not None or cpu is None
+                                                   else cpu / full_cpu)})
 
     # in logs: the same ranking, and nothing left beyond size
     add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
     add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
     for (steps, recipe), runs in sorted(briefs.items(), key=lambda kv: (kv[0][1] != "", kv[0])):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
+        frac = share(list(runs.values()))
         label = f"brief {steps} steps" + (f" ({recipe})" if recipe else "")
-        add(f"{label}: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu)
-        add(f"{label}: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu)
-        add(f"{label}: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu)
+        add(f"{label}: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu, frac)
+        add(f"{label}: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu, frac)
+        add(f"{label}: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu, frac)
         if len([n for n in runs if n in ref]) >= 5:
             macs = {n: by_name[n]["mult_adds"] for n in names}
             psnr = {n: r["psnr"] for n, r in runs.items()}
             add(f"{label} + gain fitted on log mult-adds (leave-one-out)",
-                size_corrected(psnr, ref, macs), cpu)
+                size_corrected(psnr, ref, macs), cpu, frac)
             add(f"{label}, weighted, + log mult-adds (LOO fit)",
-                size_corrected(psnr, ref, macs, weighted=True), cpu)
+                size_corrected(psnr, ref, macs, weighted=True), cpu, frac)
         if all(r.get("curve") for r in runs.values()):
             add(f"{label}: curve extrapolated to 12000",
-                {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu)
+                {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu, frac)
     for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
         curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
         score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
@@ -317,10 +326,10 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                 continue
             rungs = {s: {n: briefs[s, recipe][n]["psnr"] for n in names} for s in ladder}
             score, reached = successive_halving(names, rungs, costs)
-            cpu = sum(briefs[s, recipe][n]["cpu_seconds"] for n in names for s in ladder
-                      if s <= reached[n]) / len(names)
+            spent = [briefs[s, recipe][n] for n in names for s in ladder if s <= reached[n]]
             add(f"successive halving {'→'.join(map(str, ladder))}" + (f" ({recipe})" if recipe else "")
-                + ", top third by Pareto rank", score, cpu)
+                + ", top third by Pareto rank", score, sum(r["cpu_seconds"] for r in spent) / len(names),
+                share(spent) * len(spent) / len(names))
     seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
              if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
     noise = None
@@ -329,10 +338,12 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                  "mean_abs_diff_db": float(np.mean([abs(a - b) for a, b in seeds]))}
     summary = {"reference": "falsr train defaults, 12000 steps, best checkpoint on BSDS200-val (seed 0)",
                "k": len(names), "full_training_cpu_seconds": full_cpu, "seed_noise": noise,
+               "full_training_cpu_seconds_by_cpu": full_on,
                "evaluators": rows, "cpu": cpu_name(), "cpu_flags": cpu_flags()}
     write_json(out / "evaluators.json", summary)
-    print(f"K = {len(names)} references (BSDS200-val, 12000 steps), {cpu_name()}; "
-          f"a full training: {full_cpu:.0f} CPU s")
+    print(f"K = {len(names)} references (BSDS200-val, 12000 steps); a full training, median CPU s: "
+          + ", ".join(f"{v:.0f} on {c} ({sum(r['cpu'] == c for r in whole)} runs)"
+                      for c, v in full_on.items()))
     if noise:
         print(f"seed noise: τ {noise['kendall_tau']:.3f} over {noise['pairs']} pairs, "
               f"mean |Δ| {noise['mean_abs_diff_db']:.3f} dB")
