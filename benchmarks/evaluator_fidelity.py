@@ -262,11 +262,18 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
 
     def share(runs: list[dict]) -> float:
         return float(np.mean([r["cpu_seconds"] / full_on.get(r["cpu"], full_cpu) for r in runs]))
-    # by (steps, recipe): the search's recipe as it is, and with another --init or --warmup
-    briefs: dict[tuple[int, str], dict[str, dict]] = {}
+    # by (steps, init, warmup): the search's recipe as it is, and with another --init or --warmup
+    briefs: dict[tuple[int, str, int | None], dict[str, dict]] = {}
     for r in read_jsonl(out / "brief.jsonl"):
-        briefs.setdefault((r["steps"], recipe_label(r.get("init", "he-zero"), r.get("warmup"))),
-                          {})[r["name"]] = r
+        briefs.setdefault((r["steps"], r.get("init", "he-zero"), r.get("warmup")), {})[r["name"]] = r
+
+    def label_of(steps: int, init: str, warmup: int | None) -> str:
+        recipe = recipe_label(init, warmup)
+        return f"brief {steps} steps" + (f" ({recipe})" if recipe else "")
+
+    def by_recipe(key: tuple) -> tuple:  # the search's own recipe first, then by init, warm-up, steps
+        steps, init, warmup = key
+        return (recipe_label(init, warmup) != "", init, warmup or 0, steps)
     rows = []
 
     def add(label: str, score: dict[str, float], cpu: float | None, frac: float | None = None) -> None:
@@ -297,10 +304,10 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     # in logs: the same ranking, and nothing left beyond size
     add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
     add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
-    for (steps, recipe), runs in sorted(briefs.items(), key=lambda kv: (kv[0][1] != "", kv[0])):
+    for (steps, init, warmup), runs in sorted(briefs.items(), key=lambda kv: by_recipe(kv[0])):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
         frac = share(list(runs.values()))
-        label = f"brief {steps} steps" + (f" ({recipe})" if recipe else "")
+        label = label_of(steps, init, warmup)
         add(f"{label}: val PSNR", {n: r["psnr"] for n, r in runs.items()}, cpu, frac)
         add(f"{label}: −sum of losses", {n: -r["loss_sum"] for n, r in runs.items()}, cpu, frac)
         add(f"{label}: −late loss", {n: -r["loss"] for n, r in runs.items()}, cpu, frac)
@@ -314,19 +321,38 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         if all(r.get("curve") for r in runs.values()):
             add(f"{label}: curve extrapolated to 12000",
                 {n: extrapolate(r["curve"], 12000) for n, r in runs.items()}, cpu, frac)
+    # What `falsr search` scores now: a -res candidate whose brief run ended within the stall margin of
+    # bicubic is trained again with LSUV (same seed, so the study's LSUV row is that second run)
+    bicubic = None
+    for (steps, init, warmup), runs in sorted(briefs.items(), key=lambda kv: by_recipe(kv[0])):
+        again = briefs.get((steps, "lsuv", warmup))
+        if init == "lsuv" or not again or not all(n in again for n in runs):
+            continue
+        if bicubic is None:
+            from falsr_cli.train.brief import bicubic_of
+            from falsr_cli.train.loop import STALL_MARGIN_DB
+
+            bicubic = bicubic_of("BSDS200-val", 2)
+        chosen = {n: again[n] if r["psnr"] < bicubic + STALL_MARGIN_DB else r for n, r in runs.items()}
+        spent = [*runs.values(), *(again[n] for n in runs if chosen[n] is again[n])]
+        add(f"{label_of(steps, init, warmup)}, collapsed → LSUV ({len(spent) - len(runs)} of {len(runs)})",
+            {n: r["psnr"] for n, r in chosen.items()}, sum(r["cpu_seconds"] for r in spent) / len(runs),
+            share(spent) * len(spent) / len(runs))
     for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
         curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
         score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
         add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
             full_cpu * steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
-    for recipe in sorted({i for _, i in briefs}, key=lambda i: i != ""):
+    for init, warmup in sorted({k[1:] for k in briefs}, key=lambda k: by_recipe((0, *k))):
+        recipe = recipe_label(init, warmup)
         for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run
-            if not all((s, recipe) in briefs and all(n in briefs[s, recipe] for n in names) for s in ladder):
+            runs = [briefs.get((s, init, warmup), {}) for s in ladder]
+            if not all(n in r for r in runs for n in names):
                 continue
-            rungs = {s: {n: briefs[s, recipe][n]["psnr"] for n in names} for s in ladder}
+            rungs = {s: {n: r[n]["psnr"] for n in names} for s, r in zip(ladder, runs, strict=True)}
             score, reached = successive_halving(names, rungs, costs)
-            spent = [briefs[s, recipe][n] for n in names for s in ladder if s <= reached[n]]
+            spent = [r[n] for n in names for s, r in zip(ladder, runs, strict=True) if s <= reached[n]]
             add(f"successive halving {'→'.join(map(str, ladder))}" + (f" ({recipe})" if recipe else "")
                 + ", top third by Pareto rank", score, sum(r["cpu_seconds"] for r in spent) / len(names),
                 share(spent) * len(spent) / len(names))

@@ -47,6 +47,11 @@ def test_run_candidate_turns_errors_into_failed_results():
     by_name = {"evaluator": "falsr_cli.search.evaluator:proxy_evaluate", "seed": 1}
     plugin = run_candidate(arch.to_dict(), by_name)
     assert plugin["psnr"] == ok["psnr"]
+    # a brief run that started again with LSUV says so in the candidate's record
+    restarted = {"restart": {"psnr": 29.7, "init": "he-zero"}}
+    out = run_candidate(arch.to_dict(), {"evaluator": "proxy", "seed": 1},
+                        train_fn=lambda arch, **kw: {**proxy_evaluate(arch, seed=1), **restarted})
+    assert out["status"] == "ok" and out["restart"] == restarted["restart"] and "restart" not in ok
 
 
 def test_a_generation_without_one_successful_evaluation_stops_the_search_with_the_reasons(tmp_path):

@@ -293,6 +293,26 @@ def test_lsuv_init_fits_the_first_batch_once_and_a_resumed_run_is_the_same_run(t
     assert lsuv["psnr"] == train_and_validate(kw["arch"], **brief, init="lsuv")["psnr"]
 
 
+def test_a_brief_run_that_ends_at_bicubic_is_trained_again_once_with_lsuv(data_dir, monkeypatch):
+    from falsr_cli.train import brief
+    from falsr_cli.train.brief import bicubic_of, train_and_validate
+
+    arch = "x2-f8-res:conv_f16_k3_b2_skip,conv_f16_k3_b1_noskip:101"
+    kw = {"data": "samples", "val": "samples", "steps": 6, "seed": 3, "batch": 2, "patch": 16,
+          "data_dir": data_dir}
+    plain, lsuv = train_and_validate(arch, **kw), train_and_validate(arch, **kw, init="lsuv")
+    # 6 steps from the zero output init leave a -res network at bicubic: a collapse to the test
+    assert abs(plain["psnr"] - bicubic_of("samples", 2, data_dir)) < brief.STALL_MARGIN_DB
+    again = train_and_validate(arch, **kw, restart=True)
+    assert again["restart"] == {"psnr": plain["psnr"], "init": "he-zero"}
+    assert (again["psnr"], again["loss_sum"]) == (lsuv["psnr"], lsuv["loss_sum"])
+    assert "restart" not in train_and_validate(arch, **kw, init="lsuv", restart=True)
+    # a network that left bicubic keeps its score
+    monkeypatch.setattr(brief, "STALL_MARGIN_DB", -100.0)
+    kept = train_and_validate(arch, **kw, restart=True)
+    assert "restart" not in kept and kept["psnr"] == plain["psnr"]
+
+
 def test_stall_test_and_the_bicubic_it_compares_with(data_dir):
     from falsr_cli.train.loop import stalled
     from falsr_cli.train.pipeline import bicubic_psnr, load_validation_set, validate_model

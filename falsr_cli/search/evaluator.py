@@ -56,10 +56,11 @@ def brief_evaluate(arch: Architecture, *, seed: int, steps: int, data: str, val:
                    lr: float, schedule: str = "constant", data_dir: str | None = None,
                    precision: str = "float32", init: str = "he-zero", warmup: int | None = None,
                    **_: Any) -> dict:
-    """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR)."""
+    """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR);
+    a candidate whose brief run collapsed to bicubic is trained again with LSUV (`restart`)."""
     return train_and_validate(arch, data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch,
                               lr=lr, schedule=schedule, data_dir=data_dir, precision=precision, init=init,
-                              warmup=warmup)
+                              warmup=warmup, restart=True)
 
 
 class ProxyFailed(RuntimeError):
@@ -164,6 +165,8 @@ def run_candidate(arch_dict: dict, settings: dict, train_fn: TrainFn | None = No
         out.update(status=OK, psnr=psnr, ssim=float(result.get("ssim", float("nan"))),
                    loss=_float(result.get("loss")), train_seconds=_float(result.get("train_seconds")),
                    eval_seconds=_float(result.get("eval_seconds")))
+        if result.get("restart"):
+            out["restart"] = result["restart"]
     except Exception as e:  # noqa: BLE001 — a candidate's failure must never stop the search
         name = type(e).__name__
         reason = str(e).strip().splitlines()[0] if str(e).strip() else name

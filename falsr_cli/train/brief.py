@@ -18,8 +18,10 @@ import numpy as np
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture, load_architecture
 from falsr_cli.train.config import TrainConfig
+from falsr_cli.train.loop import RESTART_INIT, STALL_MARGIN_DB
 from falsr_cli.train.pipeline import (
     PatchSampler,
+    bicubic_psnr,
     load_luma_set,
     load_validation_set,
     make_upscaler,
@@ -29,6 +31,7 @@ from falsr_cli.train.pipeline import (
 # Decoded images by (spec, scale, data_dir); patch datasets by their full recipe (a few, least recent out).
 _IMAGES: dict[tuple, Any] = {}
 _VALSETS: dict[tuple, Any] = {}
+_BICUBIC: dict[tuple, float] = {}
 _DATASETS: OrderedDict[tuple, Any] = OrderedDict()
 _MAX_DATASETS = 8
 # Losses are read back this often, so a diverging candidate stops early without a sync every step.
@@ -63,6 +66,14 @@ def validation_set(val: str, scale: int, data_dir: str | os.PathLike | None = No
     return _VALSETS[key]
 
 
+def bicubic_of(val: str, scale: int, data_dir: str | os.PathLike | None = None) -> float:
+    """Bicubic's PSNR on `val`, where a -res network starts, computed once per process."""
+    key = (str(val), int(scale), _key_dir(data_dir))
+    if key not in _BICUBIC:
+        _BICUBIC[key] = bicubic_psnr(validation_set(val, scale, data_dir))
+    return _BICUBIC[key]
+
+
 def _dataset(data: str, scale: int, data_dir: Any, batch: int, patch: int, seed: int, steps: int) -> Any:
     key = (str(data), int(scale), _key_dir(data_dir), batch, patch, seed, steps)
     if key in _DATASETS:
@@ -80,6 +91,7 @@ def clear_cache() -> None:
     """Forget cached images and datasets (e.g. after the data folder changed)."""
     _IMAGES.clear()
     _VALSETS.clear()
+    _BICUBIC.clear()
     _DATASETS.clear()
 
 
@@ -87,7 +99,8 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
                        patch: int = 64, lr: float = 1e-3, schedule: str = "cosine", init: str = "he-zero",
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto", val_at: Sequence[int] = (),
-                       keep_losses: bool = False, warmup: int | None = None) -> dict[str, Any]:
+                       keep_losses: bool = False, warmup: int | None = None,
+                       restart: bool = False) -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of `warmup` steps (None: a tenth of the steps,
@@ -100,11 +113,34 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
     before the last) also `curve`, the (step, psnr) of a validation after each of those steps as well as
     the last; with `keep_losses`, `losses`, every step's loss. The same arguments give the same numbers.
     Raises CandidateFailed when the loss stops being finite.
-    """
-    from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
+    With `restart`, a -res network that ends within STALL_MARGIN_DB of bicubic (its ReLUs died in the first
+    steps: a failure of the init's scale, not of the architecture) is trained again, once, with
+    `--init lsuv`, as `falsr train` does; the result is the second run's, with `restart` (the first run's
+    psnr and init) and both runs' seconds.
+    """
     if not isinstance(arch, Architecture):
         arch = load_architecture(arch)
+    args = dict(data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
+                schedule=schedule, data_dir=data_dir, engine=engine, precision=precision, val_at=val_at,
+                keep_losses=keep_losses, warmup=warmup)
+    first = _train_once(arch, init=init, **args)
+    if not (restart and arch.residual and init != RESTART_INIT
+            and first["psnr"] < bicubic_of(val, arch.scale, data_dir) + STALL_MARGIN_DB):
+        return first
+    again = _train_once(arch, init=RESTART_INIT, **args)
+    again["restart"] = {"psnr": first["psnr"], "init": init}
+    again["train_seconds"] += first["train_seconds"]
+    again["eval_seconds"] += first["eval_seconds"]
+    return again
+
+
+def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: int, batch: int, patch: int,
+                lr: float, schedule: str, init: str, data_dir: str | os.PathLike | None, engine: str,
+                precision: str, val_at: Sequence[int], keep_losses: bool,
+                warmup: int | None) -> dict[str, Any]:
+    from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
+
     if steps < 1:
         raise FalsrError(f"steps: must be a positive integer, got {steps}")
     if patch % arch.scale:
