@@ -256,12 +256,20 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     ref = {n: refs[(by_name[n]["hash"], 0)]["val_best"] for n in names}
     whole = [r for r in refs.values() if not r["resumed"]]
     full_cpu = float(np.median([r["cpu_seconds"] for r in whole] or [np.nan]))
-    # a brief run's cost is a share of a full training on its own machine (the CPUs differ in speed)
+    # A brief run's cost is a share of the same network's full training on the same machine (the CPUs of
+    # a study differ in speed): the brief runs' CPU seconds over their full trainings', summed over the
+    # networks whose both ran on one CPU; a resumed full training's seconds are not the whole training.
+    full_of = {r["hash"]: r for r in whole if r["seed"] == 0}
     full_on = {c: float(np.median([r["cpu_seconds"] for r in whole if r["cpu"] == c]))
                for c in {r["cpu"] for r in whole}}
 
-    def share(runs: list[dict]) -> float:
-        return float(np.mean([r["cpu_seconds"] / full_on.get(r["cpu"], full_cpu) for r in runs]))
+    def share(runs: list[dict]) -> float | None:
+        """All of `runs` (one or more per network) against one full training of each of their networks."""
+        paired = [r for r in runs if r["hash"] in full_of and full_of[r["hash"]]["cpu"] == r.get("cpu")]
+        nets = {r["hash"] for r in paired}
+        return (sum(r["cpu_seconds"] for r in paired) / sum(full_of[h]["cpu_seconds"] for h in nets)
+                if paired else None)
+
     # by (steps, init, warmup): the search's recipe as it is, and with another --init or --warmup
     briefs: dict[tuple[int, str, int | None], dict[str, dict]] = {}
     for r in read_jsonl(out / "brief.jsonl"):
@@ -276,7 +284,7 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         return (recipe_label(init, warmup) != "", init, warmup or 0, steps)
     rows = []
 
-    def add(label: str, score: dict[str, float], cpu: float | None, frac: float | None = None) -> None:
+    def add(label: str, score: dict[str, float], cpu: float, frac: float | None) -> None:
         common = [n for n in names if n in score]
         if len(common) < 4:
             return
@@ -298,12 +306,11 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
                      "band_kendall_tau": kendall_tau([score[n] for n in band], [ref[n] for n in band]),
                      "equal_cost_pair_accuracy": pairs, "equal_cost_pairs": n_pairs,
                      "cpu_seconds_per_candidate": cpu,
-                     "fraction_of_full_training": (frac if frac is not None or cpu is None
-                                                   else cpu / full_cpu)})
+                     "fraction_of_full_training": frac})
 
     # in logs: the same ranking, and nothing left beyond size
-    add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0)
-    add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0)
+    add("mult-adds alone", {n: float(np.log(by_name[n]["mult_adds"])) for n in names}, 0.0, 0.0)
+    add("params alone", {n: float(np.log(by_name[n]["params"])) for n in names}, 0.0, 0.0)
     for (steps, init, warmup), runs in sorted(briefs.items(), key=lambda kv: by_recipe(kv[0])):
         cpu = float(np.mean([r["cpu_seconds"] for r in runs.values()]))
         frac = share(list(runs.values()))
@@ -337,12 +344,12 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         spent = [*runs.values(), *(again[n] for n in runs if chosen[n] is again[n])]
         add(f"{label_of(steps, init, warmup)}, collapsed → LSUV ({len(spent) - len(runs)} of {len(runs)})",
             {n: r["psnr"] for n, r in chosen.items()}, sum(r["cpu_seconds"] for r in spent) / len(runs),
-            share(spent) * len(spent) / len(runs))
+            share(spent))
     for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
         curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
         score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
         add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
-            full_cpu * steps / 12000)
+            full_cpu * steps / 12000, steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
     for init, warmup in sorted({k[1:] for k in briefs}, key=lambda k: by_recipe((0, *k))):
         recipe = recipe_label(init, warmup)
@@ -355,7 +362,7 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
             spent = [r[n] for n in names for s, r in zip(ladder, runs, strict=True) if s <= reached[n]]
             add(f"successive halving {'→'.join(map(str, ladder))}" + (f" ({recipe})" if recipe else "")
                 + ", top third by Pareto rank", score, sum(r["cpu_seconds"] for r in spent) / len(names),
-                share(spent) * len(spent) / len(names))
+                share(spent))
     seeds = [(refs[(r["hash"], 0)]["val_best"], refs[(r["hash"], 1)]["val_best"]) for r in plan
              if r["seed"] == 1 and (r["hash"], 0) in refs and (r["hash"], 1) in refs]
     noise = None
