@@ -348,9 +348,25 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
     for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
         curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
         score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
-        add(f"full recipe, first {steps} steps", {n: v for n, v in score.items() if v is not None},
-            full_cpu * steps / 12000, steps / 12000)
+        score = {n: v for n, v in score.items() if v is not None}
+        label = f"full recipe, first {steps} steps" + (" (falsr search's default)" if steps == 1000 else "")
+        add(label, score, full_cpu * steps / 12000, steps / 12000)
+        if len(score) >= 5:
+            macs = {n: by_name[n]["mult_adds"] for n in names}
+            add(f"{label}, weighted, + log mult-adds (LOO fit)",
+                size_corrected(score, ref, macs, weighted=True), full_cpu * steps / 12000, steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
+    # Successive halving on the full recipe's own schedule: a rung's run is the start of the next rung's,
+    # so a promoted candidate's training continues instead of starting again; it costs its top rung
+    curves = {n: {c["step"]: c["psnr"] for c in refs[(by_name[n]["hash"], 0)]["curve"]} for n in names}
+    for ladder in ((1000, 2000), (1000, 3000), (1000, 2000, 3000)):
+        if not all(s in curves[n] for s in ladder for n in names):
+            continue
+        score, reached = successive_halving(names, {s: {n: curves[n][s] for n in names} for s in ladder},
+                                            costs)
+        frac = float(np.mean([reached[n] for n in names])) / 12000
+        add(f"full recipe, successive halving {'→'.join(map(str, ladder))} (continued), top third", score,
+            full_cpu * frac, frac)
     for init, warmup in sorted({k[1:] for k in briefs}, key=lambda k: by_recipe((0, *k))):
         recipe = recipe_label(init, warmup)
         for ladder in (BRIEF, *itertools.combinations(BRIEF, 2)):  # every ladder of the budgets run

@@ -134,12 +134,29 @@ def test_auto_precision_is_resolved_once_for_the_search_and_kept_on_resume(tmp_p
     assert seen and set(seen) == {"bfloat16"}
 
 
-def test_searches_saved_before_the_precision_option_resume_in_float32(tmp_path):
+def test_searches_saved_before_the_precision_and_horizon_options_resume_as_they_trained(tmp_path):
     import json
 
     from falsr_cli.search.journal import Journal
 
     cfg = resolve_config({"evaluator": "proxy", "out": str(tmp_path)}).to_dict()
-    del cfg["precision"]
+    del cfg["precision"], cfg["horizon"]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    assert Journal(tmp_path).read_config().precision == "float32"
+    saved = Journal(tmp_path).read_config()
+    assert (saved.precision, saved.horizon) == ("float32", None)
+
+
+def test_the_horizon_reaches_every_candidates_training(tmp_path):
+    seen = []
+
+    def stand_in(arch, **kwargs):
+        seen.append((kwargs["steps"], kwargs["horizon"]))
+        return proxy_evaluate(arch, seed=kwargs["seed"])
+
+    opts = {"evaluator": "brief", "workers": 0, "n": 3, "pop": 4, "generations": 1, "train_steps": 50}
+    run_search(resolve_config({**opts, "out": str(tmp_path / "a")}), train_fn=stand_in, quiet=True)
+    assert seen and set(seen) == {(50, 12000)}
+    seen.clear()
+    run_search(resolve_config({**opts, "horizon": 0, "out": str(tmp_path / "b")}), train_fn=stand_in,
+               quiet=True)
+    assert seen and set(seen) == {(50, None)}

@@ -259,6 +259,11 @@ def test_the_defaults_stay_single_fidelity():
     assert resolve_config({"warmup": 100}).warmup == 100 and c.warmup is None
     with pytest.raises(FalsrError, match=r"warmup: .* \(300 steps\), got 300"):
         resolve_config({"fidelity": "sh", "rungs": "300,1000", "warmup": 300})
+    # Candidates train the first steps of the shipped recipe's 12000-step schedule; 0 (or None): their own
+    assert c.horizon == 12000 and resolve_config({"horizon": 0}).horizon is None
+    assert resolve_config({}, preset="demo").horizon is None
+    with pytest.raises(FalsrError, match=r"horizon: must be an integer ≥ 3000, got 2000"):
+        resolve_config({"fidelity": "sh", "rungs": "300,3000", "horizon": 2000})
 
 
 def test_the_cost_estimate_counts_the_rungs_an_average_candidate_trains():

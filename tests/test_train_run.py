@@ -293,6 +293,20 @@ def test_lsuv_init_fits_the_first_batch_once_and_a_resumed_run_is_the_same_run(t
     assert lsuv["psnr"] == train_and_validate(kw["arch"], **brief, init="lsuv")["psnr"]
 
 
+def test_a_brief_run_with_a_horizon_is_the_longer_run_stopped_early(data_dir):
+    from falsr_cli.train.brief import train_and_validate
+
+    arch = "x2-f8-res:conv_f16_k3_b2_skip,conv_f16_k3_b1_noskip:101"
+    kw = {"data": "samples", "val": "samples", "seed": 3, "batch": 2, "patch": 16, "data_dir": data_dir,
+          "init": "lsuv"}
+    longer = train_and_validate(arch, **kw, steps=8, val_at=[4])
+    early = train_and_validate(arch, **kw, steps=4, horizon=8)
+    assert early["psnr"] == longer["curve"][0][1]
+    assert early["psnr"] != train_and_validate(arch, **kw, steps=4)["psnr"]  # its own schedule ends at 0
+    with pytest.raises(FalsrError, match=r"horizon: the schedule \(3 steps\) is shorter"):
+        train_and_validate(arch, **kw, steps=4, horizon=3)
+
+
 def test_a_brief_run_that_ends_at_bicubic_is_trained_again_once_with_lsuv(data_dir, monkeypatch):
     from falsr_cli.train import brief
     from falsr_cli.train.brief import bicubic_of, train_and_validate

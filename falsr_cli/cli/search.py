@@ -92,6 +92,10 @@ _SEARCH_OPTIONS = [
     click.option("--warmup", type=click.IntRange(min=0), metavar="STEPS",
                  help="Incomplete training: steps of linear warm-up to --lr [a tenth of the steps, at most "
                       "100]."),
+    click.option("--horizon", type=click.IntRange(min=0), metavar="STEPS",
+                 help="Incomplete training: the learning-rate schedule of a run this long, of which each "
+                      "candidate trains the first --train-steps (the shipped recipe stopped early); 0: "
+                      f"the candidate's own steps [{_SEARCH.horizon}]."),
     click.option("--init", type=click.Choice(SEARCH_INITS),
                  help="Incomplete training: initial weights, as falsr train's (lsuv: he-zero, then each "
                       f"conv scaled to the first batch) [{_SEARCH.init}]."),

@@ -55,12 +55,12 @@ def evaluation_seed(search_seed: int, arch_hash: str) -> int:
 def brief_evaluate(arch: Architecture, *, seed: int, steps: int, data: str, val: str, batch: int, patch: int,
                    lr: float, schedule: str = "constant", data_dir: str | None = None,
                    precision: str = "float32", init: str = "he-zero", warmup: int | None = None,
-                   **_: Any) -> dict:
+                   horizon: int | None = None, **_: Any) -> dict:
     """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR);
     a candidate whose brief run collapsed to bicubic is trained again with LSUV (`restart`)."""
     return train_and_validate(arch, data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch,
                               lr=lr, schedule=schedule, data_dir=data_dir, precision=precision, init=init,
-                              warmup=warmup, restart=True)
+                              warmup=warmup, horizon=horizon, restart=True)
 
 
 class ProxyFailed(RuntimeError):
@@ -203,7 +203,8 @@ class Evaluator:
         self.settings = {
             "evaluator": cfg.evaluator, "steps": cfg.train_steps, "data": cfg.data, "val": cfg.val,
             "batch": cfg.batch, "patch": cfg.patch, "lr": cfg.lr, "schedule": cfg.schedule,
-            "init": cfg.init, "warmup": cfg.warmup, "precision": cfg.precision, "data_dir": cfg.data_dir,
+            "init": cfg.init, "warmup": cfg.warmup, "horizon": cfg.horizon, "precision": cfg.precision,
+            "data_dir": cfg.data_dir,
             "options": dict(cfg.evaluator_options),
         }
 

@@ -63,6 +63,7 @@ class Journal:
             raise FalsrError(f"{self.config_path}: not a search config ({e})") from None
         if isinstance(data, dict):
             data.setdefault("precision", "float32")  # searches from before the option trained in float32
+            data.setdefault("horizon", None)  # and their schedules spanned the candidate's own training
         return SearchConfig.from_dict(data, where=str(self.config_path))
 
     def write_config(self, config: SearchConfig) -> None:

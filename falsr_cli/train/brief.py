@@ -100,11 +100,14 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto", val_at: Sequence[int] = (),
                        keep_losses: bool = False, warmup: int | None = None,
-                       restart: bool = False) -> dict[str, Any]:
+                       horizon: int | None = None, restart: bool = False) -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of `warmup` steps (None: a tenth of the steps,
-    at most 100) to `lr`, then `schedule` (cosine to 0 over the rest, or constant).
+    at most 100) to `lr`, then `schedule` (cosine to 0 over the rest, or constant). With `horizon`, the
+    schedule is that of a `horizon`-step run, of which the first `steps` are trained: `falsr train
+    --steps horizon` stopped early, which ranks networks as the whole run does far better than a short
+    run whose rate decays to 0 (benchmarks/evaluator_fidelity.py).
 
     `precision` is `falsr train`'s (auto: the fastest this machine trains as well in, see auto_precision).
     `engine` scores the validation images in TensorFlow or XNNPACK (models/engine.py).
@@ -123,7 +126,7 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
         arch = load_architecture(arch)
     args = dict(data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
                 schedule=schedule, data_dir=data_dir, engine=engine, precision=precision, val_at=val_at,
-                keep_losses=keep_losses, warmup=warmup)
+                keep_losses=keep_losses, warmup=warmup, horizon=horizon)
     first = _train_once(arch, init=init, **args)
     if not (restart and arch.residual and init != RESTART_INIT
             and first["psnr"] < bicubic_of(val, arch.scale, data_dir) + STALL_MARGIN_DB):
@@ -138,18 +141,20 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
 def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: int, batch: int, patch: int,
                 lr: float, schedule: str, init: str, data_dir: str | os.PathLike | None, engine: str,
                 precision: str, val_at: Sequence[int], keep_losses: bool,
-                warmup: int | None) -> dict[str, Any]:
+                warmup: int | None, horizon: int | None) -> dict[str, Any]:
     from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
     if steps < 1:
         raise FalsrError(f"steps: must be a positive integer, got {steps}")
+    if horizon is not None and horizon < steps:
+        raise FalsrError(f"horizon: the schedule ({horizon} steps) is shorter than the training ({steps})")
     if patch % arch.scale:
         raise FalsrError(f"patch: {patch} is not a multiple of the scale {arch.scale}")
     configure_determinism(True)
     ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), int(steps))
     valset = validation_set(val, arch.scale, data_dir)
-    rate = TrainConfig(arch="-", steps=int(steps), lr=float(lr), schedule=schedule, batch=int(batch),
-                       scale=arch.scale, patch=int(patch), warmup=warmup).validate()
+    rate = TrainConfig(arch="-", steps=int(horizon or steps), lr=float(lr), schedule=schedule,
+                       batch=int(batch), scale=arch.scale, patch=int(patch), warmup=warmup).validate()
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
                       seed=int(seed), init=init, precision=precision)
     if init == "lsuv":
