@@ -101,15 +101,22 @@ search-cpu-B2: pretrained-data
 	$(BIN)/falsr search --preset cpu --flops-max 74.5G --params-max 325k --pop 16 --generations 7 \
 	  --out $(SEARCH_B2)
 
+# `make pretrained-NAS-B2 NAS_K=K`: the same for member K of search-cpu-B2's front.
+NAS_NAME   ?= NAS-B
+NAS_SEARCH ?= $(SEARCH_B)
+.PHONY: pretrained-NAS-B2
 pretrained-NAS-B: pretrained-data
-	$(BIN)/falsr train --arch '$(SEARCH_B)/pareto.json#$(NAS_K)' --data $(TRAIN_DATA) --steps $(STEPS_B-res) \
-	  --patch $(PATCH) --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/t291-NAS-B
-	$(BIN)/falsr export $(RUNS)/t291-NAS-B --format pb --out pretrained_model/t291-NAS-B.pb
-	$(BIN)/falsr model card $(RUNS)/t291-NAS-B pretrained_model/t291-NAS-B.pb \
-	  pretrained_model/t291-NAS-B.json --name NAS-B --search $(SEARCH_B)
-	$(BIN)/falsr export pretrained_model/t291-NAS-B.pb --format tflite --quantize fp16 \
-	  --out pretrained_model/t291-NAS-B.tflite
-	$(call Y_TFLITE,pretrained_model/t291-NAS-B.pb)
+	$(BIN)/falsr train --arch '$(NAS_SEARCH)/pareto.json#$(NAS_K)' --data $(TRAIN_DATA) --steps $(STEPS_B-res) \
+	  --patch $(PATCH) --val-every 1000 --ckpt-every 500 --seed 0 --out $(RUNS)/t291-$(NAS_NAME)
+	$(BIN)/falsr export $(RUNS)/t291-$(NAS_NAME) --format pb --out pretrained_model/t291-$(NAS_NAME).pb
+	$(BIN)/falsr model card $(RUNS)/t291-$(NAS_NAME) pretrained_model/t291-$(NAS_NAME).pb \
+	  pretrained_model/t291-$(NAS_NAME).json --name $(NAS_NAME) --search $(NAS_SEARCH)
+	$(BIN)/falsr export pretrained_model/t291-$(NAS_NAME).pb --format tflite --quantize fp16 \
+	  --out pretrained_model/t291-$(NAS_NAME).tflite
+	$(call Y_TFLITE,pretrained_model/t291-$(NAS_NAME).pb)
+
+pretrained-NAS-B2:
+	$(MAKE) pretrained-NAS-B NAS_NAME=NAS-B2 NAS_SEARCH=$(SEARCH_B2) NAS_K=$(NAS_K)
 
 # ---- the CPU moonshot (issue 22): FALSR-B-res with the shipped recipe run longer, about 2 hours on 2 quiet
 # AVX-512 BF16 cores (6 steps/s). Trained on T91 + BSDS200-train only; the best checkpoint on BSDS200-val.
