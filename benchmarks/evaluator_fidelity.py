@@ -345,20 +345,19 @@ def report(out: Path, plan: list[dict], markdown: bool = False) -> None:
         add(f"{label_of(steps, init, warmup)}, collapsed → LSUV ({len(spent) - len(runs)} of {len(runs)})",
             {n: r["psnr"] for n, r in chosen.items()}, sum(r["cpu_seconds"] for r in spent) / len(runs),
             share(spent))
-    for steps in (1000, 2000, 3000):  # the first steps of the full recipe itself (its cosine barely started)
-        curves = {n: refs[(by_name[n]["hash"], 0)]["curve"] for n in names}
-        score = {n: next((c["psnr"] for c in curves[n] if c["step"] == steps), None) for n in names}
-        score = {n: v for n, v in score.items() if v is not None}
+    # The first steps of the full recipe itself (its cosine barely started): each reference's validations
+    curves = {n: {c["step"]: c["psnr"] for c in refs[(by_name[n]["hash"], 0)]["curve"]} for n in names}
+    macs = {n: by_name[n]["mult_adds"] for n in names}
+    for steps in (1000, 2000, 3000):
+        score = {n: curves[n][steps] for n in names if steps in curves[n]}
         label = f"full recipe, first {steps} steps" + (" (falsr search's default)" if steps == 1000 else "")
         add(label, score, full_cpu * steps / 12000, steps / 12000)
         if len(score) >= 5:
-            macs = {n: by_name[n]["mult_adds"] for n in names}
             add(f"{label}, weighted, + log mult-adds (LOO fit)",
                 size_corrected(score, ref, macs, weighted=True), full_cpu * steps / 12000, steps / 12000)
     costs = {n: (by_name[n]["mult_adds"], by_name[n]["params"]) for n in names}
     # Successive halving on the full recipe's own schedule: a rung's run is the start of the next rung's,
     # so a promoted candidate's training continues instead of starting again; it costs its top rung
-    curves = {n: {c["step"]: c["psnr"] for c in refs[(by_name[n]["hash"], 0)]["curve"]} for n in names}
     for ladder in ((1000, 2000), (1000, 3000), (1000, 2000, 3000)):
         if not all(s in curves[n] for s in ladder for n in names):
             continue
