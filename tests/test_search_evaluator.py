@@ -160,3 +160,34 @@ def test_the_horizon_reaches_every_candidates_training(tmp_path):
     run_search(resolve_config({**opts, "horizon": 0, "out": str(tmp_path / "b")}), train_fn=stand_in,
                quiet=True)
     assert seen and set(seen) == {(50, None)}
+
+
+def test_successive_halvings_rungs_continue_each_others_runs_under_a_horizon(tmp_path):
+    from pathlib import Path
+
+    seen = []
+
+    def stand_in(arch, **kwargs):
+        # stands in for the brief run's checkpoint: the steps it reached
+        folder = kwargs.get("checkpoint_dir")
+        seen.append((arch.hash(), kwargs["steps"], folder))
+        out = proxy_evaluate(arch, seed=kwargs["seed"], steps=kwargs["steps"])
+        if folder:
+            mark = Path(folder) / "steps"
+            out["continued_from"] = int(mark.read_text()) if mark.exists() else 0
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text(str(kwargs["steps"]))
+        return out
+
+    opts = {"evaluator": "brief", "workers": 0, "n": 3, "pop": 6, "generations": 2, "p_exploit": 0.0,
+            "fidelity": "sh", "rungs": "100,300", "promote": 0.5}
+    run_search(resolve_config({**opts, "out": str(tmp_path / "a")}), train_fn=stand_in, quiet=True)
+    assert seen and all(folder == str(tmp_path / "a" / "rungs" / h) for h, _, folder in seen)
+    rungs = [r for r in read_jsonl(tmp_path / "a" / "evaluations.jsonl") if r.get("kind") == "rung"]
+    assert {(r["steps"], r.get("continued_from")) for r in rungs} == {(100, None), (300, 100)}
+    assert not any((tmp_path / "a" / "rungs").iterdir())  # each generation's checkpoints are gone
+    # Without a horizon each rung has its own schedule: trained again from scratch, nothing kept.
+    seen.clear()
+    run_search(resolve_config({**opts, "horizon": 0, "out": str(tmp_path / "b")}), train_fn=stand_in,
+               quiet=True)
+    assert seen and all(folder is None for _, _, folder in seen)

@@ -267,8 +267,11 @@ def test_the_defaults_stay_single_fidelity():
 
 
 def test_the_cost_estimate_counts_the_rungs_an_average_candidate_trains():
+    # Under the default horizon a promoted candidate continues its earlier rung: only the new steps count.
+    continued = resolve_config({"fidelity": "sh", "rungs": RUNGS, "promote": 1 / 3})
+    assert expected_work(continued) == pytest.approx((300 + 700 / 3 + 2000 / 9, 13 / 9))
     cfg = resolve_config({"fidelity": "sh", "rungs": RUNGS, "promote": 1 / 3, "pop": 9, "generations": 2,
-                          "workers": 1})
+                          "workers": 1, "horizon": 0})
     steps, validations = expected_work(cfg)
     assert steps == pytest.approx(300 + 1000 / 3 + 3000 / 9) and validations == pytest.approx(13 / 9)
     early = EarlyEstimate(cfg, first=True)

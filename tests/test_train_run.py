@@ -307,6 +307,26 @@ def test_a_brief_run_with_a_horizon_is_the_longer_run_stopped_early(data_dir):
         train_and_validate(arch, **kw, steps=4, horizon=3)
 
 
+def test_a_brief_run_continues_from_its_checkpoint_to_the_weights_of_a_run_from_scratch(data_dir, tmp_path):
+    from falsr_cli.train.brief import train_and_validate
+    from falsr_cli.train.checkpoints import list_checkpoints
+
+    arch = "x2-f8-res:conv_f16_k3_b2_skip,conv_f16_k3_b1_noskip:101"
+    kw = {"data": "samples", "val": "samples", "seed": 3, "batch": 2, "patch": 16, "data_dir": data_dir,
+          "init": "lsuv", "horizon": 8}
+    scratch = train_and_validate(arch, **kw, steps=7)
+    ckpts = tmp_path / "cand"
+    first = train_and_validate(arch, **kw, steps=3, checkpoint_dir=ckpts)
+    assert first["continued_from"] == 0 and [c.step for c in list_checkpoints(ckpts)] == [3]
+    later = train_and_validate(arch, **kw, steps=7, checkpoint_dir=ckpts)
+    assert later["continued_from"] == 3 and later["psnr"] == scratch["psnr"]
+    # only the new steps' losses; only the last state is kept
+    assert len(train_and_validate(arch, **kw, steps=8, checkpoint_dir=ckpts, keep_losses=True)["losses"]) == 1
+    assert [c.step for c in list_checkpoints(ckpts)] == [8]
+    # another recipe (here the schedule) never continues this one's run
+    other = train_and_validate(arch, **{**kw, "horizon": 9}, steps=8, checkpoint_dir=ckpts)
+    assert other["continued_from"] == 0
+
 def test_a_brief_run_that_ends_at_bicubic_is_trained_again_once_with_lsuv(data_dir, monkeypatch):
     from falsr_cli.train import brief
     from falsr_cli.train.brief import bicubic_of, train_and_validate

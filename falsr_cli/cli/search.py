@@ -78,7 +78,8 @@ _SEARCH_OPTIONS = [
     click.option("--rungs", metavar="STEPS,STEPS,...",
                  help="With --fidelity sh: the training steps of each rung, increasing, e.g. 300,1000,3000; "
                       "every candidate trains at the first, the best --promote share of a rung (by Pareto "
-                      "rank) again at the next; the last replaces --train-steps."),
+                      "rank) on to the next (continuing its run under --horizon); the last replaces "
+                      "--train-steps."),
     click.option("--promote", type=float,
                  help="With --fidelity sh: the share of a rung's candidates trained at the next, at least "
                       "one [1/3]."),

@@ -94,8 +94,9 @@ class SearchConfig:
     evaluator: str = "brief"
     # -- fidelity: "single" trains every candidate for train_steps; "sh" is successive halving inside a
     #    generation: every new candidate trains for rungs[0] steps, the best `promote` fraction of them (at
-    #    least 1, by Pareto rank) again from scratch for rungs[1], and so on (fidelity.py); train_steps is
-    #    then the top rung (before it here: a changed rung is what a refused resume names)
+    #    least 1, by Pareto rank) on to rungs[1] (continuing under a horizon, else again from scratch), and
+    #    so on (fidelity.py); train_steps is then the top rung (before it here: a changed rung is what a
+    #    refused resume names)
     fidelity: str = "single"
     rungs: list[int] | None = None
     promote: float = 1 / 3
@@ -298,11 +299,14 @@ def parse_rungs(value: Any) -> list[int]:
 
 
 def expected_work(config: SearchConfig) -> tuple[float, float]:
-    """(training steps, validations) a trained candidate costs on average: Σ promote^r · rung_r under "sh"."""
+    """(training steps, validations) a trained candidate costs on average under "sh": Σ promote^r · rung_r,
+    or with a horizon (rungs continue each other) Σ promote^r · (rung_r − rung_{r−1})."""
     if config.fidelity != "sh" or not config.rungs:
         return float(config.train_steps), 1.0
     shares = [config.promote ** r for r in range(len(config.rungs))]
-    return float(sum(s * steps for s, steps in zip(shares, config.rungs, strict=True))), float(sum(shares))
+    new = ([b - a for a, b in zip([0, *config.rungs], config.rungs, strict=False)] if config.horizon
+           else config.rungs)
+    return float(sum(s * steps for s, steps in zip(shares, new, strict=True))), float(sum(shares))
 
 
 def _int(cfg: SearchConfig, name: str, low: int) -> None:

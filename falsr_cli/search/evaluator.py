@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ from falsr_cli.space.architecture import Architecture
 from falsr_cli.train.brief import train_and_validate
 
 TrainFn = Callable[..., dict]
+# Successive halving's checkpoints, one folder per candidate, inside the search's folder.
+RUNG_DIR = "rungs"
 
 
 def evaluation_seed(search_seed: int, arch_hash: str) -> int:
@@ -55,12 +58,13 @@ def evaluation_seed(search_seed: int, arch_hash: str) -> int:
 def brief_evaluate(arch: Architecture, *, seed: int, steps: int, data: str, val: str, batch: int, patch: int,
                    lr: float, schedule: str = "constant", data_dir: str | None = None,
                    precision: str = "float32", init: str = "he-zero", warmup: int | None = None,
-                   horizon: int | None = None, **_: Any) -> dict:
+                   horizon: int | None = None, checkpoint_dir: str | None = None, **_: Any) -> dict:
     """The real evaluator: the training area's `train_and_validate` (incomplete training, full-image PSNR);
-    a candidate whose brief run collapsed to bicubic is trained again with LSUV (`restart`)."""
+    a candidate whose brief run collapsed to bicubic is trained again with LSUV (`restart`); with
+    `checkpoint_dir`, a later rung continues the run an earlier one left there."""
     return train_and_validate(arch, data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch,
                               lr=lr, schedule=schedule, data_dir=data_dir, precision=precision, init=init,
-                              warmup=warmup, horizon=horizon, restart=True)
+                              warmup=warmup, horizon=horizon, restart=True, checkpoint_dir=checkpoint_dir)
 
 
 class ProxyFailed(RuntimeError):
@@ -165,8 +169,9 @@ def run_candidate(arch_dict: dict, settings: dict, train_fn: TrainFn | None = No
         out.update(status=OK, psnr=psnr, ssim=float(result.get("ssim", float("nan"))),
                    loss=_float(result.get("loss")), train_seconds=_float(result.get("train_seconds")),
                    eval_seconds=_float(result.get("eval_seconds")))
-        if result.get("restart"):
-            out["restart"] = result["restart"]
+        for key in ("restart", "continued_from"):
+            if result.get(key):
+                out[key] = result[key]
     except Exception as e:  # noqa: BLE001 — a candidate's failure must never stop the search
         name = type(e).__name__
         reason = str(e).strip().splitlines()[0] if str(e).strip() else name
@@ -287,12 +292,15 @@ class Evaluator:
             raise RuntimeError(f"no result for candidates {missing} of generation {generation}")
         return records  # type: ignore[return-value]
 
-    def _train(self, archs: dict[str, Architecture], steps: int) -> Iterator[tuple[str, dict]]:
-        """(hash, result) of each architecture trained for `steps` on the pool, as they finish."""
+    def _train(self, archs: dict[str, Architecture], steps: int,
+               extra: Callable[[str], dict] | None = None) -> Iterator[tuple[str, dict]]:
+        """(hash, result) of each architecture trained for `steps` on the pool, as they finish; `extra(h)`
+        adds settings of one candidate's task."""
         if not archs:
             return
         tasks = [(h, (arch.to_dict(), {**self.settings, "steps": steps,
-                                        "seed": evaluation_seed(self.problem.config.seed, h)}))
+                                        "seed": evaluation_seed(self.problem.config.seed, h),
+                                        **(extra(h) if extra else {})}))
                  for h, arch in archs.items()]
         for outcome in self.pool.map_unordered(run_candidate, tasks, train_fn=self.train_fn):
             if outcome.value is not None:
@@ -308,9 +316,16 @@ class Evaluator:
                  on_result: Callable[[dict], None] | None,
                  on_rung: Callable[[int, int], None] | None) -> list[tuple[str, dict]]:
         """Successive halving over the rungs (fidelity.py): each rung's trainings run in parallel on the
-        pool and are journalled as they finish; the (hash, result) of every candidate, in order."""
+        pool and are journalled as they finish; the (hash, result) of every candidate, in order.
+
+        With a horizon every rung trains the first steps of one schedule, so a promoted candidate continues
+        its previous rung's run from the checkpoint that run left in `rungs/<hash>/` (where it is missing,
+        e.g. on another machine's worker, it trains from scratch to the same weights); the generation's
+        checkpoints are deleted once its last rung is done."""
         cfg = self.problem.config
         rungs: list[int] = cfg.rungs or []
+        rung_dir = self.journal.out / RUNG_DIR
+        extra = (lambda h: {"checkpoint_dir": str(rung_dir / h)}) if cfg.horizon else None
         trained: dict[str, list[dict]] = {h: [] for h in archs}
         entrants = list(archs)
         for r, steps in enumerate(rungs):
@@ -321,7 +336,7 @@ class Evaluator:
                 if on_rung is not None:
                     on_rung(r, len(entrants))
             new = {h: archs[h] for h in entrants if (h, steps) not in self.rung_cache}
-            for h, result in self._train(new, steps):
+            for h, result in self._train(new, steps, extra):
                 rec = self.journal.append({"hash": h, "generation": generation, "kind": RUNG, "rung": r,
                                            "steps": steps, **result, "finished_at": _now()})
                 self.rung_cache[(h, steps)] = rec
@@ -329,6 +344,8 @@ class Evaluator:
                     on_result(rec)
             for h in entrants:
                 trained[h].append(self.rung_cache[(h, steps)])
+        for h in archs:
+            shutil.rmtree(rung_dir / h, ignore_errors=True)
         gains = rung_gains([r for r in self.rung_cache.values() if r["generation"] <= generation], rungs)
         return [(h, final_result(trained[h], gains)) for h in archs]
 

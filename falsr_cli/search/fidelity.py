@@ -2,10 +2,12 @@
 
 With `fidelity = "sh"` and rungs s_0 < s_1 < … < s_top, every new candidate of a generation within the cost
 budget is briefly trained for s_0 steps; of those trained at rung r, the best max(1, round(promote · n_r))
-are trained again, from scratch with the same seed and a schedule of s_{r+1} steps, at rung r + 1; and so
-on to the top rung. "Best" is multi-objective (Optuna's pruners rank one value; optuna#3450): the
-candidates are ordered by Pareto rank over the search's objectives (−PSNR at that rung, mult-adds or
-latency, params), ties within a front by the search's crowding distance (larger first), then by position.
+are trained on to s_{r+1} steps at rung r + 1; and so on to the top rung. With a horizon (the default)
+every rung trains the first s_r steps of one schedule, so rung r + 1 continues rung r's run from its
+checkpoint; without one, each rung trains again from scratch (same seed) on a schedule of its own steps.
+"Best" is multi-objective (Optuna's pruners rank one value; optuna#3450): the candidates are ordered by
+Pareto rank over the search's objectives (−PSNR at that rung, mult-adds or latency, params), ties within a
+front by the search's crowding distance (larger first), then by position.
 
 The score a candidate carries into NSGA-II must compare across rungs, so one stopped at rung r is put on
 the top rung's scale: its rung-r PSNR plus the mean gain PSNR(top) − PSNR(r) of every candidate of this

@@ -589,7 +589,8 @@ class EarlyEstimate:
     paper's setting takes hours on a CPU: the user should not wait that long to learn the total).
 
     A candidate's cost is its training seconds per step times the steps an average candidate trains
-    (under successive halving rung_0 + promote·rung_1 + promote²·rung_2 …, config.expected_work) plus its
+    (under successive halving rung_0 + promote·rung_1 + promote²·rung_2 …, less what continued rungs do not
+    train again: config.expected_work) plus its
     validation seconds times the validations it gets."""
 
     AFTER = 3  # trained candidates (under successive halving: trainings at the first rung)
@@ -611,7 +612,9 @@ class EarlyEstimate:
             self.trained += 1
             self.train_seconds += float(record.get("train_seconds") or 0)
             self.eval_seconds += float(record.get("eval_seconds") or 0)
-            self.steps += int(record.get("steps", self.config.train_steps))
+            # a rung that continued an earlier one trained only the steps after it
+            self.steps += (int(record.get("steps", self.config.train_steps))
+                           - int(record.get("continued_from") or 0))
 
     def ready(self) -> bool:
         if self.enabled and self.trained >= self.AFTER:

@@ -17,6 +17,7 @@ import numpy as np
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture, load_architecture
+from falsr_cli.train.checkpoints import CheckpointManager
 from falsr_cli.train.config import TrainConfig
 from falsr_cli.train.loop import RESTART_INIT, STALL_MARGIN_DB
 from falsr_cli.train.pipeline import (
@@ -74,13 +75,14 @@ def bicubic_of(val: str, scale: int, data_dir: str | os.PathLike | None = None) 
     return _BICUBIC[key]
 
 
-def _dataset(data: str, scale: int, data_dir: Any, batch: int, patch: int, seed: int, steps: int) -> Any:
-    key = (str(data), int(scale), _key_dir(data_dir), batch, patch, seed, steps)
+def _dataset(data: str, scale: int, data_dir: Any, batch: int, patch: int, seed: int, start: int,
+             steps: int) -> Any:
+    key = (str(data), int(scale), _key_dir(data_dir), batch, patch, seed, start, steps)
     if key in _DATASETS:
         _DATASETS.move_to_end(key)
         return _DATASETS[key]
     sampler = PatchSampler(training_images(data, scale, data_dir), batch=batch, patch=patch, seed=seed)
-    ds = sampler.dataset(0, steps)
+    ds = sampler.dataset(start, steps)
     _DATASETS[key] = ds
     while len(_DATASETS) > _MAX_DATASETS:
         _DATASETS.popitem(last=False)
@@ -100,7 +102,8 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
                        data_dir: str | os.PathLike | None = None, engine: str = "tf",
                        precision: str = "auto", val_at: Sequence[int] = (),
                        keep_losses: bool = False, warmup: int | None = None,
-                       horizon: int | None = None, restart: bool = False) -> dict[str, Any]:
+                       horizon: int | None = None, restart: bool = False,
+                       checkpoint_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train `arch` from scratch for `steps` steps (Adam, L1) and score it on `val`.
 
     The learning rate is `falsr train`'s recipe: a warm-up of `warmup` steps (None: a tenth of the steps,
@@ -121,17 +124,26 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
     steps: a failure of the init's scale, not of the architecture) is trained again, once, with
     `--init lsuv`, as `falsr train` does; the result is the second run's, with `restart` (the first run's
     psnr and init) and both runs' seconds.
+
+    With `checkpoint_dir`, the run continues from the latest checkpoint there of at most `steps` steps
+    (model, optimizer and step; a run started with the same arguments and fewer steps) and leaves its own
+    final state there, the only one kept. With a `horizon` this gives the same weights as training from
+    scratch, at the cost of the new steps only: successive halving's rungs continue each other. The
+    result then has `continued_from` (the steps restored; 0 when it started from scratch), and its losses
+    and seconds cover only the new steps.
     """
     if not isinstance(arch, Architecture):
         arch = load_architecture(arch)
     args = dict(data=data, val=val, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
                 schedule=schedule, data_dir=data_dir, engine=engine, precision=precision, val_at=val_at,
-                keep_losses=keep_losses, warmup=warmup, horizon=horizon)
-    first = _train_once(arch, init=init, **args)
-    if not (restart and arch.residual and init != RESTART_INIT
+                keep_losses=keep_losses, warmup=warmup, horizon=horizon, checkpoint_dir=checkpoint_dir)
+    first = _train_once(arch, init=init, resume=True, **args)
+    # A continued run's init was settled (and restarted if need be) by the run it continues.
+    if first.get("continued_from") or not (
+            restart and arch.residual and init != RESTART_INIT
             and first["psnr"] < bicubic_of(val, arch.scale, data_dir) + STALL_MARGIN_DB):
         return first
-    again = _train_once(arch, init=RESTART_INIT, **args)
+    again = _train_once(arch, init=RESTART_INIT, resume=False, **args)
     again["restart"] = {"psnr": first["psnr"], "init": init}
     again["train_seconds"] += first["train_seconds"]
     again["eval_seconds"] += first["eval_seconds"]
@@ -141,7 +153,8 @@ def train_and_validate(arch: Architecture, *, data: str, val: str, steps: int, s
 def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: int, batch: int, patch: int,
                 lr: float, schedule: str, init: str, data_dir: str | os.PathLike | None, engine: str,
                 precision: str, val_at: Sequence[int], keep_losses: bool,
-                warmup: int | None, horizon: int | None) -> dict[str, Any]:
+                warmup: int | None, horizon: int | None, checkpoint_dir: str | os.PathLike | None,
+                resume: bool) -> dict[str, Any]:
     from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
     if steps < 1:
@@ -151,17 +164,28 @@ def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: in
     if patch % arch.scale:
         raise FalsrError(f"patch: {patch} is not a multiple of the scale {arch.scale}")
     configure_determinism(True)
-    ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), int(steps))
     valset = validation_set(val, arch.scale, data_dir)
     rate = TrainConfig(arch="-", steps=int(horizon or steps), lr=float(lr), schedule=schedule,
                        batch=int(batch), scale=arch.scale, patch=int(patch), warmup=warmup).validate()
     trainer = Trainer(arch, batch=int(batch), patch=int(patch), lr=WarmupSchedule.from_config_of_run(rate),
                       seed=int(seed), init=init, precision=precision)
-    if init == "lsuv":
+    saved = CheckpointManager(checkpoint_dir, trainer.checkpoint(), keep=1) if checkpoint_dir else None
+    # Only a run of the same recipe continues: its schedule (horizon), data order and precision.
+    recipe = {"seed": int(seed), "batch": int(batch), "patch": int(patch), "lr": float(lr),
+              "schedule": schedule, "warmup": warmup, "horizon": horizon, "data": str(data),
+              "data_dir": _key_dir(data_dir), "precision": trainer.precision}
+    earlier = [c for c in saved.list() if c.step <= steps and c.meta.get("recipe") == recipe] \
+        if saved is not None and resume else []
+    if earlier:
+        saved.restore(earlier[-1])
+        init = str(earlier[-1].meta.get("init", init))
+    start = int(trainer.step.numpy())
+    ds = _dataset(data, arch.scale, data_dir, int(batch), int(patch), int(seed), start, int(steps))
+    if init == "lsuv" and not start:
         trainer.init_from_data(next(iter(ds))[0])
 
     upscaler = make_upscaler(trainer.model, arch.scale, engine)
-    checkpoints = sorted({int(s) for s in val_at if 0 < int(s) < steps})
+    checkpoints = sorted({int(s) for s in val_at if start < int(s) < steps})
     curve: list[tuple[int, float]] = []
     losses: list[float] = []
     pending: list[Any] = []
@@ -169,7 +193,7 @@ def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: in
     t0 = time.perf_counter()
     for lr_batch, hr_batch in ds:
         pending.append(trainer.train_step(lr_batch, hr_batch))
-        done = len(losses) + len(pending)
+        done = start + len(losses) + len(pending)
         if len(pending) >= _CHECK_EVERY or done in checkpoints:
             _collect(pending, losses)
         if done in checkpoints:  # validation time is not training time
@@ -187,10 +211,15 @@ def _train_once(arch: Architecture, *, data: str, val: str, steps: int, seed: in
     if not np.isfinite(ssim):
         raise CandidateFailed("validation SSIM is not finite")
     tail = losses[-max(1, len(losses) // 10):]
-    out = {"psnr": psnr, "ssim": ssim, "loss": float(np.mean(tail)), "loss_sum": float(np.sum(losses)),
-           "train_seconds": train_seconds, "eval_seconds": eval_seconds, "steps": int(steps)}
+    out = {"psnr": psnr, "ssim": ssim, "loss": float(np.mean(tail)) if tail else None,
+           "loss_sum": float(np.sum(losses)), "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+           "steps": int(steps)}
     if checkpoints:
         out["curve"] = [*curve, (int(steps), psnr)]
+    if saved is not None:
+        saved.save(steps, {"init": init, "psnr": psnr, "recipe": recipe})
+        saved.prune()
+        out["continued_from"] = start
     if keep_losses:
         out["losses"] = losses
     return out
