@@ -7,14 +7,22 @@ FALSR-B-res-s0 from that study is the control: same recipe, precision, init and 
 OUT/reference.jsonl; a killed run resumes from its last checkpoint.
 
     .venv/bin/python benchmarks/equal_training.py [--only pa-f48-b2x7] [--out runs/equal] \
-        [--control runs/fidelity/reference.jsonl]
+        [--control runs/fidelity/reference.jsonl] [--report]
+
+The report also places every row against the size envelope of the evaluator study's full trainings (the
+paper's space, 20G and up): the line of BSDS200-val over log10 mult-adds, fitted by least squares. Its slope
+says what a target in dB is worth in mult-adds at this recipe, and a row's distance above it (in units of
+the envelope's residual spread) what its architecture or lever gives beyond its size.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -24,6 +32,19 @@ from wide_cells import chain  # noqa: E402
 from falsr_cli.atomic import read_jsonl  # noqa: E402
 from falsr_cli.cost.cost_model import mult_adds, params  # noqa: E402
 from falsr_cli.space.architecture import Architecture, load_architecture  # noqa: E402
+
+ENVELOPE_FROM = 20e9  # mult-adds: the band the issue's budget sits in (the smallest networks bend the line)
+TARGET_DB = 0.2  # issue 22's equal-training target over FALSR-B-res
+
+
+def envelope(rows: list[dict]) -> tuple[float, float, float]:
+    """(slope in dB per decade of mult-adds, intercept, residual standard deviation) of BSDS200-val."""
+    used = [r for r in rows if r["mult_adds"] >= ENVELOPE_FROM]
+    x = np.log10([r["mult_adds"] for r in used])
+    y = np.array([r["val_best"] for r in used])
+    slope, icept = np.polyfit(x, y, 1)
+    return float(slope), float(icept), float(np.std(y - (slope * x + icept), ddof=2))
+
 
 # name: (architecture, extra `falsr train` options). FALSR-B-res's cost is the ceiling: 74,525,184,000
 # mult-adds at 480×480 and 324,745 parameters.
@@ -41,6 +62,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/equal")
     ap.add_argument("--control", default="runs/fidelity/reference.jsonl",
                     help="the evaluator study's reference rows (FALSR-B-res-s0 is the control)")
+    ap.add_argument("--report", action="store_true", help="print the table of the rows done; train nothing")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,19 +74,33 @@ def main() -> None:
         plan.append({"name": name, "text": arch.to_text(), "hash": f"{arch.hash()}{''.join(train_args)}",
                      "train_args": train_args, "mult_adds": mult_adds(arch), "params": params(arch),
                      "seed": 0})
-    reference(out, plan, out / "runs", args.only)
-    control = next((r for r in read_jsonl(Path(args.control))
-                    if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
+    if not args.report:
+        reference(out, plan, out / "runs", args.only)
+    references = read_jsonl(Path(args.control))
+    control = next((r for r in references if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
     rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
     print(f"\n12,000 steps, shipped recipe, seed 0; {rows[0]['cpu'] if rows else ''}")
-    print(f"{'network':22s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}")
+    slope, icept, spread = envelope(references)
+
+    def above(r: dict) -> float:
+        return r["val_best"] - (slope * math.log10(r["mult_adds"]) + icept)
+
+    print(f"{'network':22s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}"
+          f" {'above envelope':>15s}")
     for r in rows:
         d = "" if control is None or r is control else (
             f"  Δval {r['val_best'] - control['val_best']:+.3f}  "
             f"ΔSet14 {r['scores']['Set14']['psnr'] - control['scores']['Set14']['psnr']:+.3f}")
         print(f"{r['name']:22s} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k {r['val_best']:11.4f} "
-              f"{r['scores']['Set5']['psnr']:8.4f} {r['scores']['Set14']['psnr']:8.4f}{d}")
-
+              f"{r['scores']['Set5']['psnr']:8.4f} {r['scores']['Set14']['psnr']:8.4f} "
+              f"{above(r):+9.3f} ({above(r) / spread:+.1f}σ){d}")
+    used = [r for r in references if r["mult_adds"] >= ENVELOPE_FROM]
+    best = max(used, key=above)
+    print(f"\nsize envelope over {len(used)} full trainings ≥ {ENVELOPE_FROM / 1e9:.0f}G of the evaluator "
+          f"study: BSDS200-val = {slope:.3f} dB per decade of mult-adds (+{slope * math.log10(2):.3f} per "
+          f"doubling), residual σ {spread:.3f} dB, highest above it {best['name']} seed {best['seed']} "
+          f"{above(best):+.3f}; +{TARGET_DB} dB at equal mult-adds is what {10 ** (TARGET_DB / slope):.1f}× "
+          f"the mult-adds give on it ({TARGET_DB / spread:.1f}σ above it)")
 
 if __name__ == "__main__":
     main()
