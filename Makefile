@@ -117,8 +117,23 @@ search-cpu-B2: pretrained-data
 pretrained-NAS-B2:
 	$(MAKE) pretrained-NAS-B NAS_NAME=NAS-B2 NAS_SEARCH=$(SEARCH_B2) NAS_K=$(NAS_K)
 
-# ---- the CPU moonshot (issue 22): FALSR-B-res with the shipped recipe run longer, about 2 hours on 2 quiet
-# AVX-512 BF16 cores (6 steps/s). Trained on T91 + BSDS200-train only; the best checkpoint on BSDS200-val.
+# `make search-cpu-W`: issue 22's search of the wide space (bsconv, pa, esa beside the paper's cells) under
+# FALSR-B's mult-adds and params, population 16 for 5 generations; successive halving: every candidate the
+# first 1000 steps of the 12,000-step recipe, the best third continued to 2000 (τ 0.80 against full
+# training, benchmarks/evaluator_fidelity.py). `make pretrained-NAS-W NAS_K=K`: member K, as pretrained-NAS-B.
+SEARCH_W ?= runs/cpu-search-W
+.PHONY: search-cpu-W pretrained-NAS-W
+search-cpu-W: pretrained-data
+	$(BIN)/falsr search --space wide --preset cpu --flops-max 74.5G --params-max 325k --pop 16 --generations 5 \
+	  --fidelity sh --rungs 1000,2000 --out $(SEARCH_W)
+
+pretrained-NAS-W:
+	$(MAKE) pretrained-NAS-B NAS_NAME=NAS-W NAS_SEARCH=$(SEARCH_W) NAS_K=$(NAS_K)
+
+# ---- the CPU moonshot (issue 22): FALSR-B-res with the shipped recipe run longer (bfloat16: about 13 steps/s
+# on 2 quiet Sapphire Rapids cores, 7.8 on Zen 4). Trained on T91 + BSDS200-train only; the best checkpoint
+# on BSDS200-val. `make pretrained-moonshot` is t291-FALSR-B-res-long (40,000 steps); `make pretrained-moon`
+# t291-FALSR-B-res-moon (80,000 steps with FSRCNN's scale augmentation).
 MOON_STEPS ?= 40000
 MOON_NAME  ?= FALSR-B-res-long
 # Extra `falsr train` levers, e.g. MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6" MOON_NAME=FALSR-B-res-long-sa
@@ -133,6 +148,10 @@ pretrained-moonshot: pretrained-data
 	$(BIN)/falsr export pretrained_model/t291-$(MOON_NAME).pb --format tflite --quantize fp16 \
 	  --out pretrained_model/t291-$(MOON_NAME).tflite
 	$(call Y_TFLITE,pretrained_model/t291-$(MOON_NAME).pb)
+
+.PHONY: pretrained-moon
+pretrained-moon:
+	$(MAKE) pretrained-moonshot MOON_STEPS=80000 MOON_NAME=FALSR-B-res-moon MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6"
 
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results

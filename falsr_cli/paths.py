@@ -8,7 +8,7 @@ from pathlib import Path
 
 # The best model falsr ships on the selection split (see the README's results): FALSR-B with the image-level
 # residual, trained for 40,000 steps.
-DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res-long.pb"
+DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res-moon.pb"
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:

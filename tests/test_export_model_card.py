@@ -57,6 +57,9 @@ def test_results_table_from_cards_and_readme_update(tmp_path):
     assert len(rows) == 4  # header, rule, ours, bicubic
     assert "33.1235 / 0.91235" in rows[2] and "2500 steps, bfloat16, 1.00 h on 2 CPU cores" in rows[2]
     assert "74.5G / 324,745" in rows[2]
+    # A lever that changes the training data is named in the row.
+    card["training"]["config"]["scale_aug"] = [0.9, 0.6]
+    assert "T91,BSDS200 + scale aug 0.9,0.6, 2500 steps" in results_table([card], bicubic, ("samples",))
     assert rows[3].startswith("| bicubic | – | 32.5399 / 0.91955")  # the built-in samples, MATLAB bicubic
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nrest\n")

@@ -28,7 +28,7 @@ def test_list_names_published_and_shipped_models(tmp_path: Path) -> None:
     assert rows["t291-FALSR-B-res"]["kind"] == "shipped" and rows["t291-FALSR-B-res"]["present"]
     # the one `falsr upscale` takes without --model says so
     default = [n for n, r in rows.items() if "(the default model)" in r["description"]]
-    assert default == ["t291-FALSR-B-res-long"]
+    assert default == ["t291-FALSR-B-res-moon"]
 
 
 def test_shipped_models_cannot_be_mistaken_for_the_authors() -> None:

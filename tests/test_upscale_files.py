@@ -158,7 +158,7 @@ def test_cli_upscale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # No --model: the repository's best pretrained model, found beside the package from any folder.
     res = runner.invoke(main, ["upscale", "p.png", "--out", "o2"])
     said = " ".join(res.output.split())
-    assert res.exit_code == 0 and "model t291-FALSR-B-res-long, x2" in said, res.output
+    assert res.exit_code == 0 and "model t291-FALSR-B-res-moon, x2" in said, res.output
     assert Image.open(tmp_path / "o2" / "p_x2.png").size == (2 * _rgb().shape[1], 2 * _rgb().shape[0])
     import falsr_cli.runtime.open as source
 

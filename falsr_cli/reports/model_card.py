@@ -182,8 +182,10 @@ def results_table(cards: list[dict[str, Any]], bicubic: dict[str, dict], dataset
             hours = (t.get("wall_seconds") or 0) / 3600
             label = f"ours: {Path(card['model']).stem}"
             precision = t["config"].get("precision", "float32")
-            trained = (f"{t['config']['data']}, {t['steps_done']} steps, {precision}, {hours:.2f} h on "
-                       f"{card['machine']['cpu_count']} CPU cores")
+            factors = t["config"].get("scale_aug")
+            extra = f" + scale aug {','.join(f'{f:g}' for f in factors)}" if factors else ""
+            trained = (f"{t['config']['data']}{extra}, {t['steps_done']} steps, {precision}, "
+                       f"{hours:.2f} h on {card['machine']['cpu_count']} CPU cores")
             command = f"`falsr calculate --pb_path {model_dir}/{card['model']}`"
         rows.append([
             label,
