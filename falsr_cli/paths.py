@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 # The best model falsr ships on the selection split (see the README's results): FALSR-B with the image-level
-# residual, trained for 40,000 steps.
+# residual, trained for 80,000 steps with scale augmentation (t291-FALSR-B-res-moon).
 DEFAULT_MODEL = Path("pretrained_model") / "t291-FALSR-B-res-moon.pb"
 
 
