@@ -417,3 +417,18 @@ def test_auto_precision_is_resolved_and_recorded_and_kept_on_resume(tmp_path, da
     assert summary["resumed_from"] == 4 and summary["precision"] == "float32"
     fresh = train(_config(tmp_path / "new", data_dir, steps=2, val=None, precision="auto", log_every=1))
     assert fresh["precision"] == "bfloat16"
+
+
+def test_the_trainers_loss_is_the_batchs_mean_absolute_or_squared_error(data_dir):
+    from falsr_cli.space.architecture import load_architecture
+    from falsr_cli.train.pipeline import PatchSampler, load_luma_set
+    from falsr_cli.train.trainer import Trainer
+
+    arch = load_architecture("x2-f8-res:conv_f16_k3_b2_skip,conv_f16_k3_b1_noskip:101")
+    lr, hr = PatchSampler(load_luma_set("samples", 2, data_dir), batch=2, patch=16, seed=0).batch_at(0)
+    for loss, err in (("l1", np.abs), ("l2", np.square)):
+        t = Trainer(arch, batch=2, patch=16, lr=1e-3, seed=0, init="he", loss=loss)
+        expected = float(np.mean(err(t.model(lr).numpy() - hr.numpy())))
+        assert float(t.train_step(lr, hr)) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(FalsrError, match="loss: must be one of l1, l2, got 'l3'"):
+        Trainer(arch, batch=2, patch=16, loss="l3")

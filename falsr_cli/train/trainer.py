@@ -142,14 +142,21 @@ def build_model(arch: Architecture, precision: str = "float32", seed: int | None
     return model
 
 
+# Training losses: L1 (the recipe's) or L2 (the mean squared error PSNR measures).
+LOSSES = ("l1", "l2")
+
+
 class Trainer:
     """Model, optimizer, step counter and one compiled train step for a fixed batch and patch size."""
 
     def __init__(self, arch: Architecture, *, batch: int, patch: int, lr: Any = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.999, precision: str = "float32", jit: bool = False, seed: int | None = 0,
                  strategy: tf.distribute.Strategy | None = None, init: str = "normal",
-                 reparam: bool = False) -> None:
+                 reparam: bool = False, loss: str = "l1") -> None:
+        if loss not in LOSSES:
+            raise FalsrError(f"loss: must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.arch = arch
+        self.loss = loss
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
         if batch % self.replicas:
@@ -195,9 +202,10 @@ class Trainer:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             sr = tf.cast(self.model(lr, training=True), tf.float32)
-            # L1 over the global batch: each replica divides its sum by the global batch size, and the
-            # optimizer sums the replicas' gradients.
-            per_image = tf.reduce_mean(tf.abs(sr - hr), axis=[1, 2, 3])
+            # L1 (or L2) over the global batch: each replica divides its sum by the global batch size, and
+            # the optimizer sums the replicas' gradients.
+            err = tf.abs(sr - hr) if self.loss == "l1" else tf.square(sr - hr)
+            per_image = tf.reduce_mean(err, axis=[1, 2, 3])
             loss = tf.reduce_sum(per_image) / float(self.batch)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, variables)
