@@ -25,7 +25,9 @@ from falsr_cli.space.architecture import Architecture
 from falsr_cli.train.checkpoints import best_checkpoint, list_checkpoints
 from falsr_cli.train.config import TrainConfig
 from falsr_cli.train.pipeline import (
+    LumaSet,
     PatchSampler,
+    ValidationSet,
     load_luma_set,
     load_validation_set,
     make_upscaler,
@@ -34,10 +36,11 @@ from falsr_cli.train.pipeline import (
 from falsr_cli.train.trainer import Trainer, WarmupSchedule, configure_determinism
 
 
-def finetune(run: Path, loss: str, steps: int, lr: float, patch: int) -> dict:
+def finetune(run: Path, config: dict, images: LumaSet, valset: ValidationSet, loss: str, steps: int,
+             lr: float, patch: int) -> dict:
+    """One row: the run's best weights trained on `images` for `steps` with `loss`, scored on `valset`."""
     import tensorflow as tf
 
-    config = json.loads((run / "config.json").read_text())
     arch = Architecture.from_dict(json.loads((run / "arch.json").read_text()))
     best = best_checkpoint(list_checkpoints(run / "checkpoints"))
     if best is None:
@@ -48,10 +51,8 @@ def finetune(run: Path, loss: str, steps: int, lr: float, patch: int) -> dict:
     trainer = Trainer(arch, batch=config["batch"], patch=patch, lr=WarmupSchedule.from_config_of_run(rate),
                       seed=config["seed"], init="he", precision=config["precision"], loss=loss)
     restore_into(tf.train.Checkpoint(model=trainer.model), best.prefix, partial=True)
-    images = load_luma_set(config["data"], arch.scale, downscales=config.get("scale_aug") or ())
     # Another seed than the run's: fresh patches, not a replay of its first steps.
     sampler = PatchSampler(images, batch=config["batch"], patch=patch, seed=config["seed"] + 1)
-    valset = load_validation_set(config["val"], arch.scale)
     upscaler = make_upscaler(trainer.model, arch.scale)
     before = validate_model(trainer.model, valset, upscaler=upscaler)[0]
     t0 = time.perf_counter()
@@ -74,10 +75,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/finetune-loss.jsonl"))
     args = ap.parse_args()
     done = {(r["run"], r["loss"], r["steps"], r["lr"], r["patch"]) for r in read_jsonl(args.out)}
-    for loss in args.losses.split(","):
-        if (str(args.run), loss, args.steps, args.lr, args.patch) in done:
-            continue
-        row = finetune(args.run, loss, args.steps, args.lr, args.patch)
+    todo = [loss for loss in args.losses.split(",")
+            if (str(args.run), loss, args.steps, args.lr, args.patch) not in done]
+    if not todo:
+        return
+    # The run's data and validation images, decoded once for every row.
+    config = json.loads((args.run / "config.json").read_text())
+    images = load_luma_set(config["data"], config["scale"], downscales=config.get("scale_aug") or ())
+    valset = load_validation_set(config["val"], config["scale"])
+    for loss in todo:
+        row = finetune(args.run, config, images, valset, loss, args.steps, args.lr, args.patch)
         append_jsonl(args.out, row)
         print(f"{loss}: val {row['val_before']:.4f} → {row['val_psnr']:.4f} "
               f"({row['val_psnr'] - row['val_before']:+.4f}) in {row['train_seconds']:.0f} s", flush=True)
