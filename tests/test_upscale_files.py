@@ -238,3 +238,30 @@ def test_pngs_are_written_at_the_fast_zlib_level(tmp_path: Path) -> None:
         write_photo(tmp_path / name, Photo(pixels))
         assert _zlib_level(tmp_path / name) == 0, name
         assert np.array_equal(read_photo(tmp_path / name).pixels, pixels)
+
+
+def test_nothing_to_write_does_not_open_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun whose outputs all exist skips the seconds of opening a model that is there; a model that
+    is not there (a typo) is still opened, so it still fails."""
+    import falsr_cli.runtime.upscale as upscale
+
+    opened: list[str] = []
+
+    def fake_open(spec, *args, **kwargs):
+        opened.append(str(spec))
+        raise FalsrError(f"opened {spec}")
+
+    monkeypatch.setattr(upscale, "open_model", fake_open)
+    Image.fromarray(_rgb()).save(tmp_path / "p.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "p_x2.png").write_bytes(b"old")
+    (tmp_path / "net.pb").write_bytes(b"a graph")
+    result = upscale_files([tmp_path / "p.png"], tmp_path / "net.pb", out, progress=False)
+    assert not opened and result["engine"] is None and result["model"] == "net"
+    assert [p for p, _ in result["skipped"]] == [str(tmp_path / "p.png")] and not result["written"]
+    assert (out / "p_x2.png").read_bytes() == b"old"
+    for model, fmt in (("FALSR-Q", None), (tmp_path / "net.pb", "jpg")):  # a typo; an output to write
+        with pytest.raises(FalsrError, match="opened"):
+            upscale_files([tmp_path / "p.png"], model, out, fmt=fmt, progress=False)
+    assert opened == ["FALSR-Q", str(tmp_path / "net.pb")]

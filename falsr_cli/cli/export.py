@@ -188,9 +188,12 @@ def upscale_cmd(inputs: tuple[str, ...], model: str | None, weights: str | None,
 
         click.echo(json.dumps(jsonable(result), indent=2))
         sys.exit(1 if result["failed"] else 0)
-    console.print(f"{len(result['written'])} written, {len(result['skipped'])} skipped, "
-                  f"{len(result['failed'])} failed in {result['seconds']:.1f} s (model {result['model']}, "
-                  f"x{result['scale']}, tile {result['tile']}, pad {result['tile_pad']}, engine "
-                  f"{result['engine']}) → {out}")
+    counts = (f"{len(result['written'])} written, {len(result['skipped'])} skipped, "
+              f"{len(result['failed'])} failed in {result['seconds']:.1f} s")
+    if result["engine"] is None:  # nothing to write: the model was not opened
+        console.print(f"{counts} (nothing to upscale, so model {result['model']} was not opened) → {out}")
+    else:
+        console.print(f"{counts} (model {result['model']}, x{result['scale']}, tile {result['tile']}, pad "
+                      f"{result['tile_pad']}, engine {result['engine']}) → {out}")
     if result["failed"]:
         sys.exit(1)

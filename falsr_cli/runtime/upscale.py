@@ -31,9 +31,10 @@ from falsr_cli.models.engine import faster_cpu_engine, gpu_visible
 from falsr_cli.models.network import SRNet, falsr_inputs
 from falsr_cli.outputs import claim_folder
 from falsr_cli.reporting import BarFactory, bar
-from falsr_cli.runtime.open import open_model
+from falsr_cli.runtime.open import default_model_path, open_model
 from falsr_cli.runtime.photo_io import IMAGE_WRITE_FORMATS, Photo, read_photo, write_photo
 from falsr_cli.runtime.tiling import Tile, check_tiling, plan_tiles, run_tiled, tile_for_memory
+from falsr_cli.runtime.zoo import find_model
 
 # PIL's bicubic reaches 2 LR pixels; tiles always carry at least this much context for chroma and alpha.
 BICUBIC_CONTEXT = 3
@@ -193,6 +194,49 @@ def output_name(path: Path, scale: int, fmt: str | None) -> str:
     return f"{path.stem}_x{scale}.{ext}"
 
 
+def plan_outputs(
+    files: Sequence[Path], out_dir: Path, scale: int, fmt: str | None, overwrite: bool,
+    reserved: Sequence[str | os.PathLike] = (),
+) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Each input's output in `out_dir`: ([(input, output) to write], skipped, failed as (input, message))."""
+    todo: list[tuple[Path, Path]] = []
+    skipped: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
+    planned: dict[str, Path] = {}
+    taken = {Path(os.path.realpath(p)) for p in reserved}
+    for path in files:
+        target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
+        if target.name in planned:
+            failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
+        elif Path(os.path.realpath(target)) in taken:
+            failed.append((str(path), f"{path}: output {target} is the file given to --json"))
+        elif target.exists() and not overwrite:
+            skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
+        elif target.exists() and not is_falsr_image(target):
+            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; "
+                                      "it is not replaced even with --overwrite"))
+        else:
+            planned[target.name] = path
+            todo.append((path, target))
+    return todo, skipped, failed
+
+
+def _opens_cheaply(model: str | os.PathLike | None) -> bool:
+    """Whether MODEL is there to be opened, found without opening it: bicubic, a file or folder that
+    exists, a model's name whose file is here, or no MODEL with the default model present. Anything else
+    (a name to download, a typo) is opened as usual, so it fails or downloads as it would."""
+    if model is None:
+        try:
+            return default_model_path().is_file()
+        except FalsrError:
+            return False
+    spec = str(model)
+    if spec.lower() == "bicubic" or os.path.exists(spec):
+        return True
+    entry = find_model(spec)
+    return entry is not None and entry.present
+
+
 def _finish_write(writing: tuple[Future, Path, Path], written: list[str],
                   failed: list[tuple[str, str]]) -> None:
     future, path, target = writing
@@ -230,7 +274,8 @@ def upscale_files(
     The network runs in `engine` (tf, xnnpack, auto: the faster here; see models/engine.py). The next photo
     is decoded and the previous one encoded while the network works on the current one.
     Returns {written, skipped, failed: [(input, message)], model, scale, tile, tile_pad, memory, engine,
-    seconds, load_seconds (of `seconds`, opening the model: import, conversion)}.
+    seconds, load_seconds (of `seconds`, opening the model: import, conversion)}. With nothing to write
+    (every output exists, say) a model that is there is not opened: engine None, tile as given.
     Setup problems (output folder is a file, scale or tile mismatch, unknown model) raise FalsrError
     before any file is touched.
     `progress` (a factory like console.progress) draws a bar that moves by tiles.
@@ -249,6 +294,17 @@ def upscale_files(
         raise FalsrError(f"unknown output format {fmt!r}: use png, jpg or webp")
     if scale < 2 or scale > 4:
         raise FalsrError(f"--scale must be 2, 3 or 4, got {scale}")
+    if memory <= 0:
+        raise FalsrError(f"--memory must be positive, got {memory:g} bytes")
+    todo, skipped, failed = plan_outputs(files, out_dir, scale, fmt, overwrite, reserved)
+    failed[:0] = [(e.split(":", 1)[0], e) for e in input_errors]
+    if not todo and not isinstance(model, SRNet) and weights is None and _opens_cheaply(model):
+        # Nothing to write (a rerun over outputs that all exist, say): the model is not opened, which
+        # takes seconds of TensorFlow, only to be told so.
+        name = Path(str(model) if model is not None else default_model_path()).stem
+        return {"model": name, "scale": scale, "tile": tile, "tile_pad": tile_pad, "memory": memory,
+                "engine": None, "engine_choice": None, "load_seconds": 0.0, "written": [],
+                "skipped": skipped, "failed": failed, "seconds": time.perf_counter() - start}
     sr = model if isinstance(model, SRNet) else open_model(model, weights, engine=engine, threads=threads)
     used = sr.engine  # what runs it (a .tflite runs in XNNPACK, whatever --engine says)
     # --engine auto's choice on a CPU, with the two timings it was made from (measured once per machine,
@@ -260,8 +316,6 @@ def upscale_files(
     if sr.scale is not None and sr.scale != scale:
         raise FalsrError(f"model {sr.name} upscales ×{sr.scale}, but --scale {scale} was asked for")
     pad = tile_pad if tile_pad is not None else (sr.receptive_field or UNKNOWN_RF_PAD)
-    if memory <= 0:
-        raise FalsrError(f"--memory must be positive, got {memory:g} bytes")
     if tile is None:
         tile = tile_size(sr, max(pad, BICUBIC_CONTEXT), memory)
         rf = sr.receptive_field or 0
@@ -277,27 +331,8 @@ def upscale_files(
     check_tiling(tile, pad, sr.receptive_field)
     if sr.receptive_field is None and not sr.is_bicubic and tile:
         log(f"note: the receptive field of {sr.name} is unknown; tiles overlap by {pad} pixels (--tile-pad)")
-    failed: list[tuple[str, str]] = [(e.split(":", 1)[0], e) for e in input_errors]
     written: list[str] = []
-    skipped: list[tuple[str, str]] = []
-    planned: dict[str, Path] = {}
-    taken = {Path(os.path.realpath(p)) for p in reserved}
     out_dir.mkdir(parents=True, exist_ok=True)
-    todo: list[tuple[Path, Path]] = []
-    for path in files:
-        target = out_dir / output_name(path, scale, fmt.lower() if fmt else None)
-        if target.name in planned:
-            failed.append((str(path), f"{path}: output {target} clashes with that of {planned[target.name]}"))
-        elif Path(os.path.realpath(target)) in taken:
-            failed.append((str(path), f"{path}: output {target} is the file given to --json"))
-        elif target.exists() and not overwrite:
-            skipped.append((str(path), f"{target} exists (--overwrite replaces it)"))
-        elif target.exists() and not is_falsr_image(target):
-            failed.append((str(path), f"{path}: output {target} exists and is not an image falsr wrote; "
-                                      "it is not replaced even with --overwrite"))
-        else:
-            planned[target.name] = path
-            todo.append((path, target))
 
     def save(target: Path, result: Photo) -> None:
         for note in write_photo(target, result, quality=quality):
