@@ -57,6 +57,38 @@ def test_sigkill_at_any_moment_then_the_same_command_gives_the_uninterrupted_fro
     assert (out / "pareto.png").is_file() and (out / "history.png").is_file()
 
 
+def test_a_generation_cut_by_a_kill_counts_the_time_of_both_processes(tmp_path):
+    """The generation's time (and so the search's elapsed time and its estimate) counts what the killed
+    process spent on it, read from the journal, not only the resumed process's share."""
+    toml = _toml(tmp_path / "search.toml", sleep=0.5)
+    out = tmp_path / "run"
+    args = ["search", "--config", str(toml), "--out", str(out), "--generations", "3", "-q"]
+    journal = out / "evaluations.jsonl"
+
+    def first_trained_of_generation_3(records: list[dict]) -> bool:
+        return any(r.get("generation") == 3 and r.get("wall_seconds") for r in records)
+
+    killed_run(args, journal, first_trained_of_generation_3)
+    assert CliRunner().invoke(main, args).exit_code == 0
+    records = read_jsonl(journal)
+    spent = sum(r.get("wall_seconds") or 0.0 for r in records if r.get("generation") == 3)
+    history = json.loads((out / "state" / "gen_0003" / "state.json").read_text())["history"]
+    assert history[2]["elapsed"] - history[1]["elapsed"] >= spent >= 1.0
+
+
+def test_carried_seconds_counts_rungs_under_successive_halving_and_shares_them_among_workers():
+    from falsr_cli.search.config import resolve_config
+    from falsr_cli.search.runner import carried_seconds
+
+    records = [{"generation": 2, "wall_seconds": 5.0}, {"generation": 2, "kind": "rung", "wall_seconds": 3.0},
+               {"generation": 2, "kind": "rung", "wall_seconds": 2.0}, {"generation": 1, "wall_seconds": 9.0},
+               {"generation": 2, "status": "skipped_cost"}]
+    plain = resolve_config({**OPTIONS, "out": "x"})
+    assert carried_seconds(records, 2, plain) == 5.0
+    sh = resolve_config({**OPTIONS, "out": "x", "fidelity": "sh", "rungs": [10, 20], "workers": 2})
+    assert carried_seconds(records, 2, sh) == 2.5
+
+
 def test_the_controller_state_resumes_too(tmp_path):
     from falsr_cli.search.config import resolve_config
     from falsr_cli.search.runner import run_search

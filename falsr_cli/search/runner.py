@@ -37,7 +37,7 @@ from falsr_cli.search.config import SearchConfig, check_compatible, expected_wor
 from falsr_cli.search.controller import Controller
 from falsr_cli.search.crowding import survival
 from falsr_cli.search.evaluator import Evaluator, TrainFn
-from falsr_cli.search.journal import Journal
+from falsr_cli.search.journal import RUNG, Journal
 from falsr_cli.search.problem import FAILED, OK, SKIPPED, FalsrProblem
 from falsr_cli.search.report import (
     best_psnr_within_budget,
@@ -190,6 +190,7 @@ class _Search:
     generation: int = 0
     history: list[dict] = field(default_factory=list)
     elapsed_before: float = 0.0
+    carried: float = 0.0  # what killed processes spent on the generation this one resumes
     front: list[dict] = field(default_factory=list)
     best: float | None = None
     n_evals: int = 0
@@ -230,7 +231,19 @@ def _open(config: SearchConfig, train_fn: TrainFn | None, say: Log) -> _Search:
     st.front = update_front([], done, problem)
     st.best = best_psnr_within_budget(done, config)
     st.n_evals = len(done)
+    st.carried = carried_seconds(journal.read_records(), st.generation + 1, config)
     return st
+
+
+def carried_seconds(records: list[dict], generation: int, config: SearchConfig) -> float:
+    """Seconds already spent on `generation` by earlier processes (a search killed in the middle of it),
+    from its journalled evaluations' wall times — successive halving's rung records, which hold them all —
+    over the workers that ran them side by side: without them the generation's time, the search's elapsed
+    time and the estimate made from them count only the resumed process's share."""
+    rungs = config.fidelity == "sh"
+    spent = sum(float(r.get("wall_seconds") or 0.0) for r in records
+                if r.get("generation") == generation and (r.get("kind") == RUNG) == rungs)
+    return spent / max(1, config.workers)
 
 
 def _set_up(config: SearchConfig, journal: Journal, problem: FalsrProblem) -> _Search:
@@ -330,7 +343,7 @@ def _history_row(st: _Search, new: list[dict], seconds: float) -> dict:
         "front": len(st.front),
         "hypervolume": hypervolume(st.front, reference_point(st.config)),
         "best_psnr": st.best,
-        "elapsed": st.elapsed_before + seconds,
+        "elapsed": st.elapsed_before + st.carried + seconds,
         **({"rungs": rung_counts(list(unique_new), st.config)} if st.config.fidelity == "sh" else {}),
     }
 
