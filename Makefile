@@ -136,11 +136,15 @@ pretrained-NAS-W:
 # t291-FALSR-B-res-moon (80,000 steps with FSRCNN's scale augmentation).
 MOON_STEPS ?= 40000
 MOON_NAME  ?= FALSR-B-res-long
+# Any architecture (a name, a text form, a .json): W_F48 is the wide search's best member scaled by hand to
+# FALSR-B's budget (benchmarks/equal_training.py's search-W-k10-f48)
+MOON_ARCH  ?= FALSR-B-res
+W_F48 := x2-f32-res:group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip:1100011111100000110011110001
 # Extra `falsr train` levers, e.g. MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6" MOON_NAME=FALSR-B-res-long-sa
 MOON_ARGS  ?=
 .PHONY: pretrained-moonshot
 pretrained-moonshot: pretrained-data
-	$(BIN)/falsr train --arch FALSR-B-res --data $(TRAIN_DATA) --steps $(MOON_STEPS) --patch $(PATCH) \
+	$(BIN)/falsr train --arch '$(MOON_ARCH)' --data $(TRAIN_DATA) --steps $(MOON_STEPS) --patch $(PATCH) \
 	  --val-every 2000 --ckpt-every 500 --seed 0 $(MOON_ARGS) --out $(RUNS)/t291-$(MOON_NAME)
 	$(BIN)/falsr export $(RUNS)/t291-$(MOON_NAME) --format pb --out pretrained_model/t291-$(MOON_NAME).pb
 	$(BIN)/falsr model card $(RUNS)/t291-$(MOON_NAME) pretrained_model/t291-$(MOON_NAME).pb \
@@ -152,6 +156,12 @@ pretrained-moonshot: pretrained-data
 .PHONY: pretrained-moon
 pretrained-moon:
 	$(MAKE) pretrained-moonshot MOON_STEPS=80000 MOON_NAME=FALSR-B-res-moon MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6"
+
+# The moon's recipe on the wide search's best member scaled to the budget (W_F48, above)
+.PHONY: pretrained-moon-W
+pretrained-moon-W:
+	$(MAKE) pretrained-moonshot MOON_STEPS=80000 MOON_NAME=W-f48-moon MOON_ARCH='$(W_F48)' \
+	  MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6"
 
 # The README's results table and plot, from the model cards in pretrained_model/ and bicubic evaluated now.
 .PHONY: results

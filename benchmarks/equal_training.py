@@ -49,6 +49,18 @@ def envelope(rows: list[dict]) -> tuple[float, float, float]:
 # name: (architecture, extra `falsr train` options). FALSR-B-res's cost is the ceiling: 74,525,184,000
 # mult-adds at 480×480 and 324,745 parameters.
 ENTRIES: dict[str, tuple[Architecture, list[str]]] = {
+    # The wide search's most accurate front member (`make search-cpu-W`, closed after 3 generations:
+    # pareto.json#10, 31.856 dB at its 2000-step rung; session 16, Intel Sapphire Rapids).
+    "search-W-k10": (load_architecture(
+        "x2-f32-res:group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,"
+        "group2_f16_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip:"
+        "1100011111100000110011110001"), []),
+    # The same member scaled by hand to FALSR-B's budget: every group2 cell at 48 features, as its pa cell
+    # (74.48G mult-adds, 323,513 params), since at 30.4G it sat above the size envelope.
+    "search-W-k10-f48": (load_architecture(
+        "x2-f32-res:group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,"
+        "group2_f48_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip:"
+        "1100011111100000110011110001"), []),
     "pa-f48-b2x7": (chain("pa_f48_k3_b2_skip", 7), []),
     "esa-f48-b2x7": (chain("esa_f48_k3_b2_skip", 7), []),
     "FALSR-B-res+reparam": (load_architecture("FALSR-B-res"), ["--reparam"]),
@@ -79,7 +91,7 @@ def main() -> None:
     references = read_jsonl(Path(args.control))
     control = next((r for r in references if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
     rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
-    print(f"\n12,000 steps, shipped recipe, seed 0; {rows[0]['cpu'] if rows else ''}")
+    print("\n12,000 steps, shipped recipe, seed 0 (quality does not depend on the CPU's load; each row names its CPU)")
     slope, icept, spread = envelope(references)
 
     def above(r: dict) -> float:
@@ -93,7 +105,7 @@ def main() -> None:
             f"ΔSet14 {r['scores']['Set14']['psnr'] - control['scores']['Set14']['psnr']:+.3f}")
         print(f"{r['name']:22s} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k {r['val_best']:11.4f} "
               f"{r['scores']['Set5']['psnr']:8.4f} {r['scores']['Set14']['psnr']:8.4f} "
-              f"{above(r):+9.3f} ({above(r) / spread:+.1f}σ){d}")
+              f"{above(r):+9.3f} ({above(r) / spread:+.1f}σ){d}  [{r.get('cpu', '?')}]")
     used = [r for r in references if r["mult_adds"] >= ENVELOPE_FROM]
     best = max(used, key=above)
     print(f"\nsize envelope over {len(used)} full trainings ≥ {ENVELOPE_FROM / 1e9:.0f}G of the evaluator "
