@@ -91,7 +91,8 @@ def main() -> None:
     references = read_jsonl(Path(args.control))
     control = next((r for r in references if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
     rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
-    print("\n12,000 steps, shipped recipe, seed 0 (quality does not depend on the CPU's load; each row names its CPU)")
+    print("\n12,000 steps, shipped recipe, seed 0 (each row names its CPU; quality at a fixed step count "
+          "does not depend on it)")
     slope, icept, spread = envelope(references)
 
     def above(r: dict) -> float:
