@@ -50,7 +50,7 @@ def envelope(rows: list[dict]) -> tuple[float, float, float]:
 # mult-adds at 480×480 and 324,745 parameters.
 ENTRIES: dict[str, tuple[Architecture, list[str]]] = {
     # The wide search's most accurate front member (`make search-cpu-W`, closed after 3 generations:
-    # pareto.json#10, 31.856 dB at its 2000-step rung; session 16, Intel Sapphire Rapids).
+    # pareto.json#10, 31.856 dB at its 2000-step rung; 2026-12-04, Intel Sapphire Rapids).
     "search-W-k10": (load_architecture(
         "x2-f32-res:group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,"
         "group2_f16_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip:"
