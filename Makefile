@@ -157,7 +157,8 @@ pretrained-moonshot: pretrained-data
 pretrained-moon:
 	$(MAKE) pretrained-moonshot MOON_STEPS=80000 MOON_NAME=FALSR-B-res-moon MOON_ARGS="--scale-aug 0.9,0.8,0.7,0.6"
 
-# The moon's recipe on the wide search's best member scaled to the budget (W_F48, above)
+# The moon's recipe on the wide search's best member scaled to the budget (W_F48, above): BSDS200-val 32.305,
+# below t291-FALSR-B-res-moon's 32.320, so not shipped (benchmarks/results/moon-W-f48.json)
 .PHONY: pretrained-moon-W
 pretrained-moon-W:
 	$(MAKE) pretrained-moonshot MOON_STEPS=80000 MOON_NAME=W-f48-moon MOON_ARCH='$(W_F48)' \

@@ -1,12 +1,13 @@
 """Equal training (issue 22): networks and training levers under FALSR-B's budget against FALSR-B-res, each
-trained with the shipped recipe (`falsr train`'s defaults, 12,000 steps, T91 + BSDS200-train, seed 0) plus
-the entry's own `falsr train` options.
+trained with the shipped recipe (`falsr train`'s defaults, 12,000 steps, T91 + BSDS200-train, seed 0 unless
+--seeds says more) plus the entry's own `falsr train` options.
 
 The training and scoring are the evaluator study's reference stage (benchmarks/evaluator_fidelity.py), so
-FALSR-B-res-s0 from that study is the control: same recipe, precision, init and seed. Rows stream to
-OUT/reference.jsonl; a killed run resumes from its last checkpoint.
+FALSR-B-res from that study, at the row's seed (the study trained it at seeds 0 and 1), is the control: same
+recipe, precision, init and seed. Rows stream to OUT/reference.jsonl; a killed run resumes from its last
+checkpoint.
 
-    .venv/bin/python benchmarks/equal_training.py [--only pa-f48-b2x7] [--out runs/equal] \
+    .venv/bin/python benchmarks/equal_training.py [--only pa-f48-b2x7] [--seeds 0,1] [--out runs/equal] \
         [--control runs/fidelity/reference.jsonl] [--report]
 
 The report also places every row against the size envelope of the evaluator study's full trainings (the
@@ -71,6 +72,7 @@ ENTRIES: dict[str, tuple[Architecture, list[str]]] = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=None, help="comma-separated entry names")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds to train each entry at")
     ap.add_argument("--out", default="runs/equal")
     ap.add_argument("--control", default="runs/fidelity/reference.jsonl",
                     help="the evaluator study's reference rows (FALSR-B-res-s0 is the control)")
@@ -79,34 +81,51 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ceiling = load_architecture("FALSR-B-res")
+    seeds = [int(s) for s in args.seeds.split(",")]
     plan = []
     for name, (arch, train_args) in ENTRIES.items():
         if mult_adds(arch) > mult_adds(ceiling) or params(arch) > params(ceiling):
             sys.exit(f"{name} is over FALSR-B-res's mult-adds or parameters")
-        plan.append({"name": name, "text": arch.to_text(), "hash": f"{arch.hash()}{''.join(train_args)}",
-                     "train_args": train_args, "mult_adds": mult_adds(arch), "params": params(arch),
-                     "seed": 0})
+        plan += [{"name": name, "text": arch.to_text(), "hash": f"{arch.hash()}{''.join(train_args)}",
+                  "train_args": train_args, "mult_adds": mult_adds(arch), "params": params(arch),
+                  "seed": seed} for seed in seeds]
     if not args.report:
         reference(out, plan, out / "runs", args.only)
     references = read_jsonl(Path(args.control))
-    control = next((r for r in references if r["name"] == "FALSR-B-res" and r["seed"] == 0), None)
-    rows = ([control] if control else []) + list(read_jsonl(out / "reference.jsonl"))
-    print("\n12,000 steps, shipped recipe, seed 0 (each row names its CPU; quality at a fixed step count "
-          "does not depend on it)")
+    controls = {r["seed"]: r for r in references if r["name"] == "FALSR-B-res"}
+    trained = list(read_jsonl(out / "reference.jsonl"))
+    rows = [controls[s] for s in sorted({r["seed"] for r in trained} | {0}) if s in controls] + trained
+    print("\n12,000 steps, shipped recipe, each row against FALSR-B-res at its seed (each row names its CPU; "
+          "quality at a fixed step count does not depend on it)")
     slope, icept, spread = envelope(references)
 
     def above(r: dict) -> float:
         return r["val_best"] - (slope * math.log10(r["mult_adds"]) + icept)
 
-    print(f"{'network':22s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} {'Set14':>8s}"
-          f" {'above envelope':>15s}")
+    def score(r: dict, key: str) -> float:
+        return r["val_best"] if key == "val" else r["scores"][key]["psnr"]
+
+    def gain(r: dict, key: str) -> float | None:
+        """The row's gain over FALSR-B-res at its seed, on BSDS200-val ("val") or on a test set."""
+        c = controls.get(r["seed"])
+        return None if c is None else score(r, key) - score(c, key)
+
+    print(f"{'network':22s} {'seed':>4s} {'mult-adds':>9s} {'params':>8s} {'BSDS200-val':>11s} {'Set5':>8s} "
+          f"{'Set14':>8s} {'above envelope':>15s}")
     for r in rows:
-        d = "" if control is None or r is control else (
-            f"  Δval {r['val_best'] - control['val_best']:+.3f}  "
-            f"ΔSet14 {r['scores']['Set14']['psnr'] - control['scores']['Set14']['psnr']:+.3f}")
-        print(f"{r['name']:22s} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k {r['val_best']:11.4f} "
+        d = "" if gain(r, "val") is None or r in controls.values() else (
+            f"  Δval {gain(r, 'val'):+.3f}  ΔSet14 {gain(r, 'Set14'):+.3f}")
+        print(f"{r['name']:22s} {r['seed']:4d} {r['mult_adds'] / 1e9:8.1f}G {r['params'] / 1e3:7.1f}k "
+              f"{r['val_best']:11.4f} "
               f"{r['scores']['Set5']['psnr']:8.4f} {r['scores']['Set14']['psnr']:8.4f} "
               f"{above(r):+9.3f} ({above(r) / spread:+.1f}σ){d}  [{r.get('cpu', '?')}]")
+    for name in ENTRIES:  # an entry trained at several seeds: its mean gain over the same seeds' controls
+        paired = [r for r in trained if r["name"] == name and gain(r, "val") is not None]
+        if len(paired) > 1:
+            means = {k: float(np.mean([gain(r, k) for r in paired])) for k in ("val", "Set5", "Set14")}
+            seeds_done = ",".join(str(r["seed"]) for r in paired)
+            print(f"{name}, mean of seeds {seeds_done}: Δval {means['val']:+.3f}  "
+                  f"ΔSet5 {means['Set5']:+.3f}  ΔSet14 {means['Set14']:+.3f}")
     used = [r for r in references if r["mult_adds"] >= ENVELOPE_FROM]
     best = max(used, key=above)
     print(f"\nsize envelope over {len(used)} full trainings ≥ {ENVELOPE_FROM / 1e9:.0f}G of the evaluator "

@@ -9,7 +9,7 @@ same for mult-adds as a predictor of speed (the baseline the latency model must 
 Measurements stream to OUT/latency_model.jsonl, so an interrupted run resumes. Needs quiet cores.
 
     .venv/bin/python benchmarks/latency_model.py [--runtimes tf,xnnpack,xnnpack-fp16,xnnpack-int8]
-        [--k 30] [--input 240x240] [--threads 2] [--out runs/latency_model]
+        [--k 30] [--input 240x240] [--threads 2] [--space falsr|wide] [--out runs/latency_model]
 """
 
 from __future__ import annotations
@@ -28,14 +28,15 @@ from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
 from falsr_cli.search.ranking import kendall_tau, spearman_rho  # noqa: E402
 
 
-def architectures(k: int, seed: int) -> list[tuple[str, object]]:
+def architectures(k: int, seed: int, space: str) -> list[tuple[str, object]]:
     import numpy as np
 
     from falsr_cli.space.architecture import PRESETS, Architecture
 
     rng = np.random.default_rng(seed)
     out = [(name, arch) for name, arch in PRESETS.items()]
-    out += [(f"random-{i}", Architecture.random(rng, n=7, residual=bool(i % 2))) for i in range(k)]
+    out += [(f"random-{i}", Architecture.random(rng, n=7, residual=bool(i % 2), space=space))
+            for i in range(k)]
     return out
 
 
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--space", default="falsr", help="the cell space the random architectures come from")
     ap.add_argument("--out", default="runs/latency_model")
     args = ap.parse_args()
 
@@ -72,11 +74,12 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "latency_model.jsonl"
-    archs = architectures(args.k, args.seed)
+    archs = architectures(args.k, args.seed, args.space)
     summary = {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(), "threads": threads,
-               "input": list(hw), "k": len(archs), "runtimes": {}}
+               "input": list(hw), "k": len(archs), "space": args.space, "runtimes": {}}
     for runtime in args.runtimes.split(","):
-        profile, path = load_profile(runtime, threads, hw, data_dir=args.data_dir, rebuild=args.rebuild)
+        profile, path = load_profile(runtime, threads, hw, data_dir=args.data_dir, rebuild=args.rebuild,
+                                     space=args.space)
         print(f"{runtime}: profile {path} ({len(profile['ops'])} operations, "
               f"{profile['seconds']:.0f} s to build)",
               flush=True)
