@@ -47,11 +47,11 @@ def mape(pred: list[float], meas: list[float]) -> float:
 def main() -> None:
     from falsr_cli.cost.cost_model import mult_adds
     from falsr_cli.cost.latency_model import predict_ms
+    from falsr_cli.cost.summary import parse_hw
     from falsr_cli.models.latency import (
         default_threads,
         load_profile,
         measure_network,
-        parse_hw,
         random_luma_model,
         set_tf_threads,
     )
