@@ -88,7 +88,9 @@ def main() -> None:
         rows = []
         for name, arch in archs:
             row = done.get((runtime, arch.to_text()))
-            if row is None:
+            if row is not None:  # measured before: predicted again, by the model as it is now
+                row = {**row, "predicted_ms": predict_ms(arch, profile)}
+            else:
                 measured = measure_network(random_luma_model(arch), runtime, threads, hw, runs=args.runs,
                                            warmup=2)["median_ms"]
                 row = {"runtime": runtime, "name": name, "text": arch.to_text(), "measured_ms": measured,

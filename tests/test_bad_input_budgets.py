@@ -1,6 +1,6 @@
-"""A budget is a promise (issue 23, class 2): no latency prediction below the sum of its measured parts (or
-below zero), and the search's final measurement decides who is on the front — a member measured over
---latency-max leaves it, and the result says so."""
+"""A budget is a promise (issue 23, class 2): no latency prediction below its measured parts' sum times the
+smallest share of it any calibration network ran at (nor below zero), and the search's final measurement
+decides who is on the front — a member measured over --latency-max leaves it, and the result says so."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from falsr_cli.space.architecture import PRESETS, load_architecture
 TINY = "x2-f8:conv_f16_k3_b1_noskip:0"
 
 
-def _write_profile(data_dir: Path, runtime: str, features: int, hw: tuple[int, int], b: float) -> dict:
-    """A cached profile of this machine whose calibration line has intercept `b` (ms)."""
+def _write_profile(data_dir: Path, runtime: str, features: int, hw: tuple[int, int], b: float,
+                   ratio: float = 2.0) -> dict:
+    """A cached profile of this machine whose calibration line has intercept `b` (ms), calibrated on one
+    network that ran at `ratio` × the sum of its operations."""
     from falsr_cli.machine import describe
     from falsr_cli.models.latency import profile_path
 
@@ -27,7 +29,7 @@ def _write_profile(data_dir: Path, runtime: str, features: int, hw: tuple[int, i
                "runtime": runtime, "threads": 1, "input": list(hw), "scale": 2, "features": features,
                "runs": 1, "warmup": 0, "seconds": 1.0, "created": "now", "call_overhead_ms": 0.0, "ops": ops,
                "calibration": {"a": 0.5, "b": b,
-                               "networks": [{"text": "x", "raw_ms": 1.0, "measured_ms": 2.0}]}}
+                               "networks": [{"text": "x", "raw_ms": 1.0, "measured_ms": ratio}]}}
     path = profile_path(runtime, 1, hw, 2, features, data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(profile))
@@ -53,16 +55,30 @@ def test_a_prediction_is_never_below_its_measured_parts_nor_negative():
     assert cal["a"] == pytest.approx(through_origin)
 
 
-def test_falsr_latency_never_shows_a_prediction_below_the_parts(tmp_path):
+def test_a_prediction_follows_the_line_below_the_parts_as_far_as_a_calibration_network_ran():
+    # Whole networks that ran at 0.5 and 0.7 of their operations' sum (each operation timed alone also
+    # writes its result out): the line predicts below the sum, down to 0.5 of it and no further.
+    nets = [{"text": "x", "raw_ms": 100.0, "measured_ms": 50.0},
+            {"text": "y", "raw_ms": 200.0, "measured_ms": 140.0}]
+    cal = {**L.fit_calibration([100.0, 200.0], [50.0, 140.0]), "networks": nets}
+    assert L.floor_ratio(cal) == pytest.approx(0.5)
+    assert L.calibrated_ms(150.0, cal) == pytest.approx(cal["a"] * 150.0 + cal["b"])
+    assert L.calibrated_ms(150.0, cal) < 150.0
+    assert L.calibrated_ms(150.0, {**cal, "b": -1000.0}) == pytest.approx(75.0)
+    assert L.floor_ratio({"a": 1.0, "b": 0.0}) == 1.0  # no networks: the sum itself
+
+
+def test_falsr_latency_never_shows_a_prediction_below_the_calibrations_floor(tmp_path):
     # XNNPACK, not tf: `--runtime tf` pins TensorFlow's thread pool for the rest of this test process.
-    _write_profile(tmp_path, "xnnpack", 8, (16, 16), b=-1000.0)
+    # The calibration network ran at 0.6 of its parts' sum (as whole networks do on Sapphire Rapids).
+    _write_profile(tmp_path, "xnnpack", 8, (16, 16), b=-1000.0, ratio=0.6)
     result = CliRunner().invoke(main, ["latency", TINY, "--runtime", "xnnpack", "--threads", "1", "--input",
                                        "16x16", "--runs", "1", "--warmup", "0", "--json", "--data-dir",
                                        str(tmp_path)])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     parts = 0.01 * len(L.ops(load_architecture(TINY)))
-    assert doc["predicted_ms"] == pytest.approx(parts)  # the line gives −999.x: the parts' sum stands
+    assert doc["predicted_ms"] == pytest.approx(0.6 * parts)  # the line gives −999.x: the floor stands
 
 
 def test_the_final_measurement_decides_front_membership_and_says_so(tmp_path, monkeypatch):
