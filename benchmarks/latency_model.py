@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from falsr_cli.atomic import append_jsonl, read_jsonl  # noqa: E402
-from falsr_cli.machine import cpu_flags, cpu_model  # noqa: E402
+from falsr_cli.machine import cpu_flags, cpu_generation, cpu_model  # noqa: E402
 from falsr_cli.search.ranking import kendall_tau, spearman_rho  # noqa: E402
 
 
@@ -75,7 +75,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "latency_model.jsonl"
     archs = architectures(args.k, args.seed, args.space)
-    summary = {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(), "threads": threads,
+    summary = {"cpu": cpu_model(), "cpu_generation": cpu_generation(), "cpu_flags": cpu_flags(),
+               "cores": os.cpu_count(), "threads": threads,
                "input": list(hw), "k": len(archs), "space": args.space, "runtimes": {}}
     for runtime in args.runtimes.split(","):
         profile, path = load_profile(runtime, threads, hw, data_dir=args.data_dir, rebuild=args.rebuild,

@@ -85,7 +85,9 @@ def test_a_damaged_latency_profile_is_rebuilt_or_named(tmp_path, monkeypatch):
     damages = [({"format": "falsr-latency-profile"}, "runtime is None, its name says 'xnnpack'"),
                ({**whole, "calibration": {"a": 1.0}}, "no calibration"),
                ({**whole, "threads": 2}, "threads is 2, its name says 1"),  # copied from another key
-               ({**whole, "ops": {"conv": "fast"}}, "no operation times")]
+               ({**whole, "ops": {"conv": "fast"}}, "no operation times"),
+               ({**whole, "calibration": {**whole["calibration"], "groups": {"conv3": "x"}, "b_groups": 0.0}},
+                "a damaged calibration by operation family")]
     monkeypatch.setattr(M, "build_profile", lambda *a, **k: whole)
     monkeypatch.setattr(M, "check_memory", lambda *a, **k: None)
     for damaged, why in damages:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from falsr_cli.atomic import read_jsonl
 from falsr_cli.cli import main
-from falsr_cli.cost.latency_model import PROFILE_FORMAT, predict_ms, profile_ops
+from falsr_cli.cost.latency_model import GROUPS, PROFILE_FORMAT, predict_ms, profile_ops
 from falsr_cli.space.architecture import PRESETS
 
 TINY = "8x8"
@@ -50,7 +50,10 @@ def test_profile_is_cached_per_machine_and_predicts(profile_dir: Path) -> None:
     profile = json.loads(files[0].read_text())
     assert profile["format"] == PROFILE_FORMAT and profile["machine"]["id"] in files[0].name
     assert set(profile["ops"]) == {op.key for op in profile_ops()}
-    assert len(profile["calibration"]["networks"]) == 8
+    cal = profile["calibration"]
+    assert len(cal["networks"]) == 16
+    assert all(sum(n["parts"].values()) == pytest.approx(n["raw_ms"]) for n in cal["networks"])
+    assert set(cal["groups"]) <= set(GROUPS) and min(cal["groups"].values()) >= 0 and cal["b_groups"] >= 0
     assert predict_ms(PRESETS["FALSR-A"], profile) > 0
     # measuring with the same runtime, threads and input shows the prediction beside the measurement
     res = _run("latency", "FALSR-B", "--runtime", "xnnpack", "--threads", "1", "--input", TINY, "--runs", "2",

@@ -69,6 +69,41 @@ def test_calibration_fit_recovers_a_line() -> None:
     assert L.fit_calibration([2.0], [4.0]) == {"a": 2.0, "b": 0.0}  # one point: a scale only
 
 
+def test_group_fit_recovers_weights_per_family_and_keeps_them_non_negative() -> None:
+    rng = np.random.default_rng(3)
+    true = {"conv1": 0.4, "conv3": 0.85, "gconv": 0.7, "dwconv": 0.5, "concat": 0.3, "other": 0.0}
+    parts = [{g: float(rng.uniform(1, 50)) for g in L.GROUPS} for _ in range(16)]
+    measured = [sum(true[g] * p[g] for g in L.GROUPS) + 2.0 for p in parts]
+    fit = L.fit_groups(parts, measured)
+    assert fit is not None and fit["b_groups"] == pytest.approx(2.0, abs=1e-6)
+    assert fit["groups"] == pytest.approx(true, abs=1e-6)
+    # Noise that pulls a free fit's weight for "other" below zero: it is held at zero instead.
+    noisy = [m - 0.05 * p["other"] for m, p in zip(measured, parts, strict=True)]
+    assert min(L.fit_groups(parts, noisy)["groups"].values()) >= 0
+    free = np.linalg.lstsq(np.array([[p[g] for g in L.GROUPS] + [1.0] for p in parts]), noisy, rcond=None)[0]
+    assert free[L.GROUPS.index("other")] < 0
+    # Too few networks to fix seven numbers: no fit (one factor stands). A family no network has: no weight.
+    assert L.fit_groups(parts[:10], measured[:10]) is None
+    assert "gconv" not in L.fit_groups([{**p, "gconv": 0.0} for p in parts], measured)["groups"]
+
+
+def test_prediction_weighs_each_family_when_the_profile_has_weights() -> None:
+    arch = PRESETS["FALSR-B"]
+    table = _linear_table(L.profile_ops())
+    parts = L.raw_parts(arch, table)
+    assert sum(parts.values()) == pytest.approx(L.raw_ms(arch, table))
+    weights = {g: 0.5 + 0.1 * i for i, g in enumerate(L.GROUPS)}
+    profile = _profile(table, a=9.0)
+    # (a network of the calibration ran at 0.3 of its operations' sum: the floor is below these weights)
+    profile["calibration"].update(groups=weights, b_groups=1.0,
+                                  networks=[{"text": "x", "raw_ms": 10.0, "measured_ms": 3.0}])
+    assert L.predict_ms(arch, profile) == pytest.approx(sum(weights[g] * parts[g] for g in L.GROUPS) + 1.0)
+    # A profile calibrated with one factor (an older one) predicts as before.
+    del profile["calibration"]["groups"]
+    profile["calibration"].update(a=0.7, b=3.0)
+    assert L.predict_ms(arch, profile) == pytest.approx(0.7 * sum(parts.values()) + 3.0)
+
+
 @pytest.mark.parametrize(("text", "ms"), [("40ms", 40.0), ("0.04s", 40.0), ("1500us", 1.5), (12, 12.0),
                                           (" 7.5 ms ", 7.5)])
 def test_parse_ms(text: object, ms: float) -> None:

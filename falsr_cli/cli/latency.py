@@ -201,19 +201,23 @@ def latency_profile(runtime: str, threads: int | None, input_hw: str, rebuild: b
     from falsr_cli.cost.latency_model import calibrated_ms
 
     nets = profile["calibration"]["networks"]
-    errors = [abs(calibrated_ms(n["raw_ms"], profile["calibration"]) - n["measured_ms"]) / n["measured_ms"]
-              for n in nets]
+    errors = [abs(calibrated_ms(n.get("parts", n["raw_ms"]), profile["calibration"]) - n["measured_ms"])
+              / n["measured_ms"] for n in nets]
     summary = {"profile": str(path), "runtime": profile["runtime"], "threads": profile["threads"],
                "input": profile["input"], "operations": len(profile["ops"]),
                "calibration": {"a": profile["calibration"]["a"], "b": profile["calibration"]["b"],
-                               "networks": len(nets),
+                               "groups": profile["calibration"].get("groups"), "networks": len(nets),
                                "mean_abs_error": sum(errors) / len(errors) if errors else None},
                "seconds": profile["seconds"], "cpu": profile["machine"]["cpu"]}  # checked by load_profile
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
+    groups = summary["calibration"]["groups"]
+    weights = (", ".join(f"{g} {w:.2f}" for g, w in groups.items())
+               + f", b {profile['calibration']['b_groups']:.2f} ms" if groups
+               else f"a {summary['calibration']['a']:.3f}, b {summary['calibration']['b']:.2f} ms")
     click.echo(f"{path}: {summary['operations']} operations, calibrated on {len(nets)} networks "
-               f"(a {summary['calibration']['a']:.3f}, b {summary['calibration']['b']:.2f} ms"
+               f"({weights}"
                + (f", fit error {100 * summary['calibration']['mean_abs_error']:.1f}%" if errors else "")
                + f"), {profile['runtime']}, {profile['threads']} threads, {hw[0]}x{hw[1]}, "
                  f"{profile['machine']['cpu']}")

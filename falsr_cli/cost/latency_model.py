@@ -6,8 +6,9 @@ the processor. So, as in FBNet and ProxylessNAS, a network's latency is predicte
 measured operations: `ops(arch)` lists every operation the builder makes that takes time at inference
 (convolutions with their fused ReLU, depthwise convolutions, adds, concatenations, the depth-to-space and
 the image-level bicubic), a *profile* holds each operation's measured time on one machine, runtime, thread
-count and input size, and `predict_ms` sums them and applies the profile's calibration (a·Σ + b, fitted on
-whole networks measured with the profile, which absorbs per-network overheads the sum misses).
+count and input size, and `predict_ms` sums them and applies the profile's calibration, fitted on whole
+networks measured with the profile: a weight per family of operations (GROUPS) and an intercept, since a
+network runs each family at its own share of its time alone (a·Σ + b in profiles without them).
 
 Convolutions whose input width varies with the wiring (a cell's first conv, the inverted bottleneck's
 1×1 supple conv, the up-sampler's conv) and concatenations are measured on a grid of input widths
@@ -18,8 +19,11 @@ Pure arithmetic, no TensorFlow: the search calls it for every candidate.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from falsr_cli.errors import FalsrError
 from falsr_cli.space.architecture import Architecture
@@ -167,6 +171,25 @@ def raw_ms(arch: Architecture, table: Mapping[str, float]) -> float:
     return sum(op_ms(table, op) for op in ops(arch))
 
 
+# Families of operations whose time inside a whole network is a different share of their time alone (on
+# Sapphire Rapids 1×1 convolutions and concatenations far less than 3×3 ones): the calibration weighs each.
+GROUPS: tuple[str, ...] = ("conv1", "conv3", "gconv", "dwconv", "concat", "other")
+
+
+def op_group(op: Op) -> str:
+    if op.kind == "conv":
+        return "gconv" if op.groups > 1 else "conv1" if op.kernel == 1 else "conv3"
+    return op.kind if op.kind in ("dwconv", "concat") else "other"
+
+
+def raw_parts(arch: Architecture, table: Mapping[str, float]) -> dict[str, float]:
+    """`raw_ms` split by operation family (GROUPS)."""
+    parts = dict.fromkeys(GROUPS, 0.0)
+    for op in ops(arch):
+        parts[op_group(op)] += op_ms(table, op)
+    return parts
+
+
 def predict_ms(arch: Architecture, profile: Mapping[str, Any]) -> float:
     """Predicted latency (ms) of the luma network on the profile's machine, runtime, threads and input."""
     if profile.get("format") != PROFILE_FORMAT:
@@ -175,15 +198,22 @@ def predict_ms(arch: Architecture, profile: Mapping[str, Any]) -> float:
         raise FalsrError(f"the latency profile is for x{profile['scale']} with {profile['features']} "
                          f"features, "
                          f"not x{arch.scale} with {arch.features}")
-    return calibrated_ms(raw_ms(arch, profile["ops"]), profile.get("calibration"))
+    return calibrated_ms(raw_parts(arch, profile["ops"]), profile.get("calibration"))
 
 
-def calibrated_ms(raw: float, calibration: Mapping[str, Any] | None) -> float:
-    """a·raw + b, never below `floor_ratio(calibration)`·raw: a calibration line fitted on a few networks can
-    dip below what any network was seen to run at, even below zero, for a small one — a budget would then
-    be met on paper only."""
+def calibrated_ms(raw: float | Mapping[str, float], calibration: Mapping[str, Any] | None) -> float:
+    """The calibration applied to an architecture's summed operation times (`raw_ms`, or `raw_parts` by
+    family): Σ weight·part + b where the profile has weights per family, else a·raw + b — never below
+    `floor_ratio(calibration)`·raw: a fit on a few networks can dip below what any network was seen to run
+    at, even below zero, for a small one, and a budget would then be met on paper only."""
     cal = calibration or {"a": 1.0, "b": 0.0}
-    return max(float(cal["a"]) * raw + float(cal["b"]), floor_ratio(cal) * raw)
+    total = sum(raw.values()) if isinstance(raw, Mapping) else raw
+    weights = cal.get("groups")
+    if isinstance(raw, Mapping) and weights:
+        line = sum(float(weights.get(g, cal["a"])) * ms for g, ms in raw.items()) + float(cal["b_groups"])
+    else:
+        line = float(cal["a"]) * total + float(cal["b"])
+    return max(line, floor_ratio(cal) * total)
 
 
 def floor_ratio(calibration: Mapping[str, Any]) -> float:
@@ -194,6 +224,33 @@ def floor_ratio(calibration: Mapping[str, Any]) -> float:
     ratios = [float(n["measured_ms"]) / float(n["raw_ms"]) for n in calibration.get("networks") or []
               if float(n.get("raw_ms", 0)) > 0]
     return min(ratios) if ratios else 1.0
+
+
+# Networks per fitted weight below which the calibration keeps one factor: 16 networks fit the 6 families
+# and the intercept to 2–6 % (benchmarks/latency_model.py on Sapphire Rapids: 3–12 % with one factor).
+MIN_NETWORKS_PER_WEIGHT = 2
+
+
+def fit_groups(parts: Sequence[Mapping[str, float]], measured: Sequence[float]) -> dict[str, Any] | None:
+    """Non-negative least squares of measured ≈ Σ w_g·part_g + b over the calibration networks, exact: the
+    best of the unconstrained fits on every subset of the columns whose weights are all ≥ 0 (at most 2⁷
+    small fits). A family no network has gets no weight (the single factor `a` stands in for it). None
+    with too few networks to fix the weights."""
+    used = [g for g in GROUPS if any(p.get(g, 0.0) > 0 for p in parts)]
+    if len(parts) < MIN_NETWORKS_PER_WEIGHT * (len(used) + 1):
+        return None
+    x = np.array([[p.get(g, 0.0) for g in used] + [1.0] for p in parts])
+    y = np.asarray(measured, dtype=np.float64)
+    best, weights = np.inf, np.zeros(x.shape[1])
+    for size in range(1, x.shape[1] + 1):
+        for cols in itertools.combinations(range(x.shape[1]), size):
+            w = np.linalg.lstsq(x[:, cols], y, rcond=None)[0]
+            err = float(np.sum((x[:, cols] @ w - y) ** 2))
+            if (w >= 0).all() and err < best:
+                best, weights = err, np.zeros(x.shape[1])
+                weights[list(cols)] = w
+    return {"groups": {g: float(w) for g, w in zip(used, weights[:-1], strict=True)},
+            "b_groups": float(weights[-1])}
 
 
 def fit_calibration(raw: Iterable[float], measured: Iterable[float]) -> dict[str, float]:

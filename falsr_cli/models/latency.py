@@ -22,7 +22,14 @@ import numpy as np
 
 from falsr_cli import atomic
 from falsr_cli.cost.cost_model import working_floats
-from falsr_cli.cost.latency_model import PROFILE_FORMAT, Op, fit_calibration, profile_ops, raw_ms
+from falsr_cli.cost.latency_model import (
+    PROFILE_FORMAT,
+    Op,
+    fit_calibration,
+    fit_groups,
+    profile_ops,
+    raw_parts,
+)
 from falsr_cli.errors import FalsrError
 from falsr_cli.machine import available_memory, describe, machine_id, usable_cores
 from falsr_cli.models.tflite import luma_tflite_bytes, make_interpreter, tflite_bytes
@@ -35,7 +42,7 @@ if TYPE_CHECKING:
 
 RUNTIMES = ("tf", "xnnpack", "xnnpack-fp16", "xnnpack-int8")
 QUANTIZE = {"xnnpack": "none", "xnnpack-fp16": "fp16", "xnnpack-int8": "int8"}
-CALIBRATION_NETWORKS = 8
+CALIBRATION_NETWORKS = 16  # enough to fit a weight per family of operations (cost/latency_model.py)
 MAX_SIDE = 8192  # the largest input side a network is measured on (`parse_hw(..., most=MAX_SIDE)`)
 _OPS_PER_MODEL = 24  # operations converted together into one multi-signature .tflite (about 3 GB at 240x240)
 
@@ -323,10 +330,14 @@ def build_profile(runtime: str, threads: int | None = None, hw: tuple[int, int] 
     for i, arch in enumerate(archs):
         measured = measure_network(random_luma_model(arch), runtime, threads, hw, runs=max(3, runs // 2),
                                    warmup=1)["median_ms"]
-        networks.append({"text": arch.to_text(), "raw_ms": raw_ms(arch, table), "measured_ms": measured})
+        parts = raw_parts(arch, table)
+        networks.append({"text": arch.to_text(), "raw_ms": sum(parts.values()), "parts": parts,
+                         "measured_ms": measured})
         if progress:
             progress("calibration networks", i + 1, len(archs))
-    cal = fit_calibration([n["raw_ms"] for n in networks], [n["measured_ms"] for n in networks])
+    measured_ms = [n["measured_ms"] for n in networks]
+    cal = {**fit_calibration([n["raw_ms"] for n in networks], measured_ms),
+           **(fit_groups([n["parts"] for n in networks], measured_ms) or {})}
     return {"format": PROFILE_FORMAT, "machine": {**describe(), "id": machine_id(_tf_version())},
             "tensorflow": _tf_version(), "runtime": runtime, "threads": threads, "input": list(hw),
             "scale": scale, "features": features, "space": space, "runs": runs, "warmup": warmup,
@@ -355,6 +366,10 @@ def profile_damage(profile: Any, runtime: str, threads: int, hw: tuple[int, int]
                 and isinstance(n.get("measured_ms"), int | float) and n["measured_ms"] > 0
                 for n in cal["networks"]):
         return "no calibration"
+    groups = cal.get("groups")
+    if groups is not None and not (isinstance(groups, dict) and isinstance(cal.get("b_groups"), int | float)
+                                   and all(isinstance(v, int | float) for v in groups.values())):
+        return "a damaged calibration by operation family"
     machine = profile.get("machine")
     if not isinstance(machine, dict) or not isinstance(machine.get("cpu"), str) \
             or not isinstance(profile.get("seconds"), int | float):
