@@ -227,7 +227,7 @@ def floor_ratio(calibration: Mapping[str, Any]) -> float:
 
 
 # Networks per fitted weight below which the calibration keeps one factor: 16 networks fit the 6 families
-# and the intercept to 2–6 % (benchmarks/latency_model.py on Sapphire Rapids: 3–12 % with one factor).
+# and the intercept to 4–7 % (benchmarks/latency_model.py on Sapphire Rapids; one factor: 8–18 %).
 MIN_NETWORKS_PER_WEIGHT = 2
 
 
