@@ -139,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from falsr_cli.data.images import read_rgb
     from falsr_cli.data.registry import ensure_dataset
-    from falsr_cli.paths import shared_dir
     from falsr_cli.runtime.evaluate import calculate
 
-    shared = shared_dir().resolve()
+    # The reference data sits beside the repository (or where FALSR_SHARED says); falsr itself never reads it.
+    beside = Path(__file__).resolve().parents[1] / ".." / "shared"
+    shared = Path(os.environ.get("FALSR_SHARED", beside)).resolve()
     pb = shared / "reference" / f"{args.graph}.pb"
     if not pb.is_file():
         print(f"reference graph not found: {pb} (set FALSR_SHARED)", file=sys.stderr)
