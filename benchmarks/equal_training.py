@@ -47,21 +47,19 @@ def envelope(rows: list[dict]) -> tuple[float, float, float]:
     return float(slope), float(icept), float(np.std(y - (slope * x + icept), ddof=2))
 
 
+SEARCH_W_K10 = ("x2-f32-res:group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,"
+                "group2_f16_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip:"
+                "1100011111100000110011110001")
+
 # name: (architecture, extra `falsr train` options). FALSR-B-res's cost is the ceiling: 74,525,184,000
 # mult-adds at 480×480 and 324,745 parameters.
 ENTRIES: dict[str, tuple[Architecture, list[str]]] = {
     # The wide search's most accurate front member (`make search-cpu-W`, closed after 3 generations:
     # pareto.json#10, 31.856 dB at its 2000-step rung; 2026-12-04, Intel Sapphire Rapids).
-    "search-W-k10": (load_architecture(
-        "x2-f32-res:group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip,"
-        "group2_f16_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f16_k3_b1_noskip,group2_f16_k3_b1_noskip:"
-        "1100011111100000110011110001"), []),
+    "search-W-k10": (load_architecture(SEARCH_W_K10), []),
     # The same member scaled by hand to FALSR-B's budget: every group2 cell at 48 features, as its pa cell
     # (74.48G mult-adds, 323,513 params), since at 30.4G it sat above the size envelope.
-    "search-W-k10-f48": (load_architecture(
-        "x2-f32-res:group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip,"
-        "group2_f48_k3_b1_noskip,pa_f48_k3_b4_skip,group2_f48_k3_b1_noskip,group2_f48_k3_b1_noskip:"
-        "1100011111100000110011110001"), []),
+    "search-W-k10-f48": (load_architecture(SEARCH_W_K10.replace("group2_f16", "group2_f48")), []),
     "pa-f48-b2x7": (chain("pa_f48_k3_b2_skip", 7), []),
     "esa-f48-b2x7": (chain("esa_f48_k3_b2_skip", 7), []),
     "FALSR-B-res+reparam": (load_architecture("FALSR-B-res"), ["--reparam"]),
